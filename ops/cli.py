@@ -1,0 +1,106 @@
+"""The `footfall` command line: one parser, commands registered by modules in ops/commands."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from ops.logging import configure_logging
+
+Handler = Callable[[argparse.Namespace], int]
+
+# Each module defines `register(tree: CommandTree) -> None`. Imports of heavy
+# libraries (numba, onnxruntime, chdb) stay inside the handlers so that
+# `footfall --help` answers at once.
+COMMAND_MODULES: tuple[str, ...] = (
+    "ops.commands.demo",
+    "ops.commands.sql",
+    "ops.commands.schemas",
+)
+
+
+class CommandTree:
+    """Builds nested sub-commands (`footfall bench tracker`) from space-separated paths."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self._root = parser.add_subparsers(dest="command", metavar="COMMAND")
+        self._groups: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
+
+    def group(self, name: str, help: str) -> None:
+        """Declare a command group such as `bench` or `eval`; declaring it twice is harmless."""
+        if name in self._groups:
+            return
+        parser = self._root.add_parser(name, help=help, description=help)
+        parser.set_defaults(handler=_print_help(parser))
+        self._groups[name] = parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND")
+
+    def add(self, path: str, help: str, handler: Handler, description: str | None = None) -> argparse.ArgumentParser:
+        """Add the command at `path` ("sql" or "bench tracker") and return its parser for arguments."""
+        words = path.split()
+        if len(words) == 1:
+            sub = self._root
+        elif len(words) == 2:
+            if words[0] not in self._groups:
+                raise KeyError(f"command group {words[0]!r} is not declared; call tree.group() first")
+            sub = self._groups[words[0]]
+        else:
+            raise ValueError(f"command path {path!r} must have one or two words")
+        parser = sub.add_parser(
+            words[-1],
+            help=help,
+            description=description or help,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        parser.set_defaults(handler=handler)
+        return parser
+
+
+def _print_help(parser: argparse.ArgumentParser) -> Handler:
+    def handler(_: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+
+    return handler
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="footfall",
+        description=(
+            "footfall: privacy-first retail analytics. Anonymous tracks from the edge go to an "
+            "immutable NATS JetStream log; replayable projections fold them into ClickHouse."
+        ),
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="log threshold (default: info)"
+    )
+    parser.add_argument(
+        "--log-format",
+        default="auto",
+        choices=["auto", "console", "json"],
+        help="console on a terminal, JSON otherwise (default: auto)",
+    )
+    tree = CommandTree(parser)
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(tree)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(level=args.log_level, fmt=args.log_format)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
