@@ -1,0 +1,111 @@
+"""One fixed, valid instance of every contract type: the source of the golden vectors and of test fixtures."""
+
+from __future__ import annotations
+
+import msgspec
+
+from schemas.events import (
+    AlertCleared,
+    AlertRaised,
+    EdgeStatus,
+    Event,
+    LayoutPublished,
+    LineCrossed,
+    OccupancySampled,
+    PosTransaction,
+    QueueSampled,
+    Track,
+    TrackClosed,
+    TrackFrame,
+    TrackState,
+    VisitEnded,
+    ZoneEntered,
+    ZoneExited,
+)
+from schemas.layout import AlertRule, CameraCalibration, CountingLine, StoreLayout, Zone, ZoneKind
+
+STORE = "store-001"
+CAMERA = "cam-entrance"
+RUN = "run-7f3a9c"
+TS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
+PROCESSOR = "zones-1.0.0"
+
+
+def sample_layout() -> StoreLayout:
+    """A small store: one calibrated camera, an entrance, a product zone, a queue, a line and a rule."""
+    return StoreLayout(
+        cameras=(
+            CameraCalibration(
+                camera_id=CAMERA,
+                image_to_floor=(12.0, 0.0, -1.0, 0.0, -9.0, 10.0, 0.0, 0.0, 1.0),
+                image_width_px=768,
+                image_height_px=576,
+                label="entrance, ceiling",
+            ),
+        ),
+        zones=(
+            Zone("entrance", ZoneKind.ENTRANCE, ((0.0, 0.0), (4.0, 0.0), (4.0, 2.0), (0.0, 2.0)), "Entrance"),
+            Zone("produce", ZoneKind.PRODUCT, ((5.0, 2.0), (9.0, 2.0), (9.0, 6.0), (5.0, 6.0)), "Fresh produce"),
+            Zone("queue-1", ZoneKind.QUEUE, ((0.0, 6.0), (2.0, 6.0), (2.0, 9.5), (0.0, 9.5))),
+        ),
+        lines=(CountingLine("door", (0.0, 1.0), (4.0, 1.0), "left", "Main door"),),
+        rules=(AlertRule("long-queue", "queue-1", "queue_length", 5.0, 60.0),),
+    )
+
+
+def sample_events() -> list[Event]:
+    """One instance of every event type, in EVENT_TYPES order."""
+    derived = {
+        "store_id": STORE,
+        "camera_id": CAMERA,
+        "edge_run_id": RUN,
+        "track_id": 42,
+        "layout_version": 3,
+        "processor_version": PROCESSOR,
+        "source_event_id": f"{CAMERA}:{RUN}:1200",
+    }
+    return [
+        TrackFrame(
+            store_id=STORE,
+            ts_ns=TS,
+            camera_id=CAMERA,
+            edge_run_id=RUN,
+            frame_seq=1200,
+            tracks=(
+                Track(42, 0.125, 0.25, 0.1875, 0.5, 0.875, TrackState.TRACKED, 1.5, 0.75),
+                Track(43, 0.5, 0.375, 0.5625, 0.625, 0.5, TrackState.LOST, None, None),
+            ),
+        ),
+        TrackClosed(store_id=STORE, ts_ns=TS + 5, camera_id=CAMERA, edge_run_id=RUN, track_id=42,
+                    first_ts_ns=TS - 10_000_000_000, last_ts_ns=TS),
+        EdgeStatus(store_id=STORE, ts_ns=TS, camera_id=CAMERA, edge_run_id=RUN, status_seq=7, fps=10.0,
+                   frames_processed=12000, frames_dropped=3, buffer_purges=20, buffer_max_age_s=60.0,
+                   events_spooled=0, events_dropped=0, detector="mog2-1.0", tracker="bytetrack-nb-1.0"),
+        LayoutPublished(store_id=STORE, ts_ns=TS, version=3, effective_from_ns=TS - 3_600_000_000_000,
+                        layout=sample_layout()),
+        ZoneEntered(ts_ns=TS, zone_id="produce", **derived),
+        ZoneExited(ts_ns=TS + 1, zone_id="produce", entered_ts_ns=TS - 30_000_000_000, **derived),
+        LineCrossed(ts_ns=TS, line_id="door", direction="in", **derived),
+        VisitEnded(ts_ns=TS, started_ts_ns=TS - 600_000_000_000, is_staff=False, group_id="g-12", **derived),
+        QueueSampled(store_id=STORE, ts_ns=TS, zone_id="queue-1", queue_length=4, est_wait_s=95.5,
+                     layout_version=3, processor_version=PROCESSOR),
+        OccupancySampled(store_id=STORE, ts_ns=TS, zone_id=None, people=17, layout_version=3,
+                         processor_version=PROCESSOR),
+        AlertRaised(store_id=STORE, ts_ns=TS, rule_id="long-queue", zone_id="queue-1", value=6.0, threshold=5.0,
+                    processor_version="alerts-1.0.0"),
+        AlertCleared(store_id=STORE, ts_ns=TS + 60, rule_id="long-queue", zone_id="queue-1", value=3.0,
+                     threshold=5.0, processor_version="alerts-1.0.0"),
+        PosTransaction(store_id=STORE, ts_ns=TS, terminal_id="till-2", transaction_id="t-000981", item_count=3,
+                       amount_minor=1299, currency="EUR"),
+    ]
+
+
+def sample_values() -> dict[str, msgspec.Struct]:
+    """Every sample keyed by its vector file stem (event tag, or `store_layout`)."""
+    values: dict[str, msgspec.Struct] = {}
+    for event in sample_events():
+        tag = type(event).__struct_config__.tag
+        assert isinstance(tag, str)
+        values[tag] = event
+    values["store_layout"] = sample_layout()
+    return values
