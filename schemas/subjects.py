@@ -6,7 +6,11 @@
     ff.v1.<store>.zones              zone/line/visit/queue/occupancy events   FF_DERIVED
     ff.v1.<store>.alerts             AlertRaised, AlertCleared   FF_ALERTS
     ff.v1.<store>.pos                PosTransaction              FF_POS
-    ff.v1.dlq.<origin>               undecodable or unappliable messages     FF_DLQ
+    ff.dlq.v1.<origin>               undecodable or unappliable messages     FF_DLQ
+
+DESIGN.md writes the dead-letter subject as ff.v1.dlq.<origin>, but
+JetStream refuses streams with overlapping subjects and ff.v1.dlq.> overlaps
+ff.v1.*.layout (a store named "dlq"), so dead letters live under ff.dlq.v1.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from schemas.events import (
 from schemas.ids import is_valid_id
 
 PREFIX = "ff.v1"
+DLQ_PREFIX = "ff.dlq.v1"
 
 
 class Channel(enum.Enum):
@@ -124,7 +129,7 @@ def stream_subjects(channel: Channel) -> list[str]:
 def dlq_subject(origin: str) -> str:
     """Return the dead-letter subject for messages from `origin` (a stream or processor id)."""
     _check_token("origin", origin)
-    return f"{PREFIX}.dlq.{origin}"
+    return f"{DLQ_PREFIX}.{origin}"
 
 
 def parse_subject(value: str) -> Subject:

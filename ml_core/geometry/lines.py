@@ -1,0 +1,44 @@
+"""Vectorised line-crossing tests on floor coordinates (metres)."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def side_of_line(points: FloatArray, a: tuple[float, float], b: tuple[float, float]) -> npt.NDArray[np.int8]:
+    """Return +1 for points left of the directed line a->b, -1 right of it, 0 on it.
+
+    points: (n, 2) floor coordinates in metres.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"points must have shape (n, 2), got {points.shape}")
+    cross = (b[0] - a[0]) * (points[:, 1] - a[1]) - (b[1] - a[1]) * (points[:, 0] - a[0])
+    return np.sign(cross).astype(np.int8)
+
+
+def crosses_segment(
+    start: FloatArray, end: FloatArray, a: tuple[float, float], b: tuple[float, float]
+) -> npt.NDArray[np.int8]:
+    """For each step start[i] -> end[i], return the side of a->b it crossed to (+1 left, -1 right) or 0.
+
+    A step crosses when it goes from strictly one side to strictly the other
+    and the crossing point lies within the segment a-b (ends included).
+    start, end: (n, 2) floor coordinates in metres.
+    """
+    start = np.asarray(start, dtype=np.float64)
+    end = np.asarray(end, dtype=np.float64)
+    if start.shape != end.shape:
+        raise ValueError(f"start and end must have the same shape, got {start.shape} and {end.shape}")
+    s0 = side_of_line(start, a, b)
+    s1 = side_of_line(end, a, b)
+    changed = (s0 * s1) < 0
+    # The step's own line must separate a from b (or touch one of them).
+    step = end - start
+    oa = step[:, 0] * (a[1] - start[:, 1]) - step[:, 1] * (a[0] - start[:, 0])
+    ob = step[:, 0] * (b[1] - start[:, 1]) - step[:, 1] * (b[0] - start[:, 0])
+    within = (oa * ob) <= 0
+    return np.where(changed & within, s1, 0).astype(np.int8)

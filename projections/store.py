@@ -1,0 +1,150 @@
+"""The analytics store seam: one interface, a chDB adapter (embedded default) here.
+
+Driver errors are translated into StoreError so callers never catch a
+driver's exception type. chDB allows one data directory per process for the
+life of the process, and one process per directory.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+from pathlib import Path
+from typing import Any, Protocol
+
+import msgspec
+import pyarrow as pa
+
+_DB_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class StoreError(RuntimeError):
+    """A query or insert failed in the analytics store; the message carries the store's own reason."""
+
+
+class StoreLocked(StoreError):
+    """Another process owns the chDB data directory."""
+
+
+class Store(Protocol):
+    """What projections need from an analytics store."""
+
+    database: str
+
+    def execute(self, sql: str) -> None:
+        """Run a statement that returns nothing (DDL, INSERT ... SELECT)."""
+
+    def query_rows(self, sql: str) -> list[list[Any]]:
+        """Run a query and return its rows as lists of JSON-compatible values."""
+
+    def query_text(self, sql: str, fmt: str = "PrettyCompactMonoBlock") -> str:
+        """Run a query and return its result rendered in a ClickHouse output format."""
+
+    def insert_arrow(self, table: str, data: pa.Table, dedup_token: str) -> None:
+        """Insert a columnar batch; a second insert with the same token and content is dropped."""
+
+    def close(self) -> None:
+        """Release the store."""
+
+
+class _JsonCompact(msgspec.Struct):
+    data: list[list[Any]]
+
+
+_json_compact = msgspec.json.Decoder(_JsonCompact)
+
+
+class ChdbStore:
+    """chDB (ClickHouse in-process) at a data directory, with footfall's tables in `database`."""
+
+    def __init__(self, path: Path, database: str = "footfall") -> None:
+        if not _DB_RE.match(database):
+            raise StoreError(f"database must match {_DB_RE.pattern}, got {database!r}")
+        from chdb import session  # imported here: loading chDB takes a second
+
+        self.path = Path(path)
+        self.database = database
+        self.path.mkdir(parents=True, exist_ok=True)
+        _check_not_locked(self.path)
+        try:
+            self._session = session.Session(str(self.path))
+        except Exception as exc:  # chDB raises plain RuntimeError/ChdbError subclasses
+            raise _translate(exc, self.path) from exc
+        self.execute(f"CREATE DATABASE IF NOT EXISTS {database}")
+
+    def execute(self, sql: str) -> None:
+        self._query(sql, "CSV")
+
+    def query_rows(self, sql: str) -> list[list[Any]]:
+        raw = self._query(sql, "JSONCompact")
+        if not raw.strip():
+            return []
+        return _json_compact.decode(raw).data
+
+    def query_text(self, sql: str, fmt: str = "PrettyCompactMonoBlock") -> str:
+        return self._query(sql, fmt).decode("utf-8", errors="replace")
+
+    def insert_arrow(self, table: str, data: pa.Table, dedup_token: str) -> None:
+        if not _DB_RE.match(table):
+            raise StoreError(f"table must match {_DB_RE.pattern}, got {table!r}")
+        if "'" in dedup_token or "\\" in dedup_token:
+            raise StoreError(f"dedup token must not contain quotes or backslashes, got {dedup_token!r}")
+        columns = ", ".join(f"`{name}`" for name in data.column_names)
+        # chDB's Python() table function reads the local variable by name.
+        batch = data  # noqa: F841 - referenced from SQL below
+        self._query(
+            f"INSERT INTO {self.database}.{table} ({columns}) "
+            f"SETTINGS insert_deduplication_token='{dedup_token}', insert_deduplicate=1 "
+            f"SELECT {columns} FROM Python(batch)",
+            "CSV",
+        )
+
+    def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            session.close()
+
+    def _query(self, sql: str, fmt: str) -> bytes:
+        if self._session is None:
+            raise StoreError("store is closed")
+        try:
+            result = self._session.query(sql, fmt)
+        except Exception as exc:
+            raise _translate(exc, self.path) from exc
+        return bytes(result.bytes())
+
+
+def _check_not_locked(path: Path) -> None:
+    """Refuse early, with a clear message, when another process holds the directory.
+
+    chDB locks `<path>/status` (flock) and, when that fails, raises only a
+    generic "Error initializing EmbeddedServer"; probing the lock ourselves
+    lets the error say what is wrong.
+    """
+    status = path / "status"
+    if not status.exists():
+        return
+    fd = os.open(status, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        owner = status.read_text(errors="replace").strip().replace("\n", "; ")
+        raise StoreLocked(
+            f"the chDB directory {path} is in use by another process ({owner or 'owner unknown'}); "
+            "only one process may open it: stop that process, or query through it"
+        ) from None
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _translate(exc: Exception, path: Path) -> StoreError:
+    text = str(exc)
+    if "lock" in text.lower() or "already initialized" in text.lower():
+        return StoreLocked(
+            f"the chDB directory {path} is in use by another process (only one process may open it); "
+            f"stop that process or query through it. chDB said: {text.strip()}"
+        )
+    return StoreError(text.strip())
