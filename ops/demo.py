@@ -66,11 +66,13 @@ async def _publish_and_project(url: str, store: ChdbStore, seed: int, people: in
         for event in scene.events:
             await publisher.publish(event)
         result = await publisher.flush()
-        log.info("published", events=result.stored, duplicates=result.duplicates, frames=scene.frames,
-                 tracks=scene.walks)
+        log.info(
+            "published", events=result.stored, duplicates=result.duplicates, frames=scene.frames, tracks=scene.walks
+        )
         stats = await run_line_counts(js, store)
-        log.info("projected", events=stats.events, batches=stats.batches, rows=stats.rows,
-                 dead_lettered=stats.dead_lettered)
+        log.info(
+            "projected", events=stats.events, batches=stats.batches, rows=stats.rows, dead_lettered=stats.dead_lettered
+        )
     finally:
         await nc.drain()
     measured = {
@@ -109,8 +111,10 @@ def format_result(result: DemoResult) -> str:
     total_m = tuple(sum(v[i] for v in result.measured.values()) for i in (0, 1))
     total_e = tuple(sum(v[i] for v in result.expected.values()) for i in (0, 1))
     lines.append(f"{'total':<21} {total_m[0]:>8} {total_m[1]:>6} {total_e[0]:>10} {total_e[1]:>11}")
-    verdict = "MATCH: the counts read back by SQL equal the script's crossings." if result.matches else (
-        "MISMATCH: the counts read back by SQL differ from the script."
+    verdict = (
+        "MATCH: the counts read back by SQL equal the script's crossings."
+        if result.matches
+        else ("MISMATCH: the counts read back by SQL differ from the script.")
     )
     lines.append(verdict)
     return "\n".join(lines)

@@ -114,16 +114,31 @@ def build_scene(seed: int = 7, people: int = 40, duration_s: float = 720.0) -> S
         for walk in walks:
             if walk.start_s <= t_s <= walk.start_s + walk.duration_s:
                 tracks.append(_track(walk, t_s))
-        events.append(TrackFrame(store_id=STORE, ts_ns=ts_ns, camera_id=CAMERA, edge_run_id=EDGE_RUN,
-                                 frame_seq=tick, tracks=tuple(tracks)))
+        events.append(
+            TrackFrame(
+                store_id=STORE,
+                ts_ns=ts_ns,
+                camera_id=CAMERA,
+                edge_run_id=EDGE_RUN,
+                frame_seq=tick,
+                tracks=tuple(tracks),
+            )
+        )
         frames += 1
         for walk in walks:
             end_s = walk.start_s + walk.duration_s
             if end_s < t_s <= end_s + period_s:
-                events.append(TrackClosed(store_id=STORE, ts_ns=ts_ns, camera_id=CAMERA, edge_run_id=EDGE_RUN,
-                                          track_id=walk.track_id,
-                                          first_ts_ns=SCENE_START_NS + int(walk.start_s * 1e9),
-                                          last_ts_ns=SCENE_START_NS + int(end_s * 1e9)))
+                events.append(
+                    TrackClosed(
+                        store_id=STORE,
+                        ts_ns=ts_ns,
+                        camera_id=CAMERA,
+                        edge_run_id=EDGE_RUN,
+                        track_id=walk.track_id,
+                        first_ts_ns=SCENE_START_NS + int(walk.start_s * 1e9),
+                        last_ts_ns=SCENE_START_NS + int(end_s * 1e9),
+                    )
+                )
     return Scene(events=events, truth=truth, frames=frames, walks=len(walks))
 
 
@@ -133,6 +148,11 @@ def _track(walk: Walk, t_s: float) -> Track:
     half_w, height = 0.03, 0.2
     return Track(
         track_id=walk.track_id,
-        x1=round(u - half_w, 6), y1=round(v - height, 6), x2=round(u + half_w, 6), y2=round(v, 6),
-        score=0.9, floor_x_m=x, floor_y_m=y,
+        x1=round(u - half_w, 6),
+        y1=round(v - height, 6),
+        x2=round(u + half_w, 6),
+        y2=round(v, 6),
+        score=0.9,
+        floor_x_m=x,
+        floor_y_m=y,
     )

@@ -23,8 +23,10 @@ class LayoutHistory:
         for existing in self._versions:
             if existing.version == published.version:
                 if existing != published:
-                    raise ValueError(f"layout version {published.version} of {self.store_id!r} published twice "
-                                     "with different content")
+                    raise ValueError(
+                        f"layout version {published.version} of {self.store_id!r} published twice "
+                        "with different content"
+                    )
                 return
         key = (published.effective_from_ns, published.version)
         index = bisect.bisect_right([(v.effective_from_ns, v.version) for v in self._versions], key)

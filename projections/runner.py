@@ -54,8 +54,9 @@ async def run_line_counts(
                 if isinstance(item.event, (TrackFrame, TrackClosed)):
                     events.append(item.event)
                 else:
-                    await dead_letter(js, "line-counts", item.msg,
-                                      f"unexpected event type {type(item.event).__name__} on FF_TRACKS")
+                    await dead_letter(
+                        js, "line-counts", item.msg, f"unexpected event type {type(item.event).__name__} on FF_TRACKS"
+                    )
                     stats.dead_lettered += 1
             rows = fold.apply(events, layouts)
             token = f"{line_counts.VERSION}:{delivered[0].stream_seq}-{delivered[-1].stream_seq}"

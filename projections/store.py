@@ -68,10 +68,23 @@ class ChdbStore:
         self.path.mkdir(parents=True, exist_ok=True)
         _check_not_locked(self.path)
         try:
-            self._session = session.Session(str(self.path))
+            self._session: Any = session.Session(str(self.path))
         except Exception as exc:  # chDB raises plain RuntimeError/ChdbError subclasses
             raise _translate(exc, self.path) from exc
         self.execute(f"CREATE DATABASE IF NOT EXISTS {database}")
+
+    def in_database(self, database: str) -> ChdbStore:
+        """Return a store over the same chDB session with its tables in another database.
+
+        chDB allows one data directory per process, so tests share one
+        session and isolate themselves by database.
+        """
+        if not _DB_RE.match(database):
+            raise StoreError(f"database must match {_DB_RE.pattern}, got {database!r}")
+        other = object.__new__(ChdbStore)
+        other.path, other.database, other._session = self.path, database, self._session
+        other.execute(f"CREATE DATABASE IF NOT EXISTS {database}")
+        return other
 
     def execute(self, sql: str) -> None:
         self._query(sql, "CSV")

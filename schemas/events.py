@@ -61,11 +61,11 @@ class Track(msgspec.Struct, frozen=True, gc=False):
 
     def __post_init__(self) -> None:
         if self.x2 < self.x1 or self.y2 < self.y1:
-            raise ValueError(
-                f"box must have x1 <= x2 and y1 <= y2, got ({self.x1}, {self.y1}, {self.x2}, {self.y2})"
-            )
+            raise ValueError(f"box must have x1 <= x2 and y1 <= y2, got ({self.x1}, {self.y1}, {self.x2}, {self.y2})")
         if (self.floor_x_m is None) != (self.floor_y_m is None):
-            raise ValueError(f"floor_x_m and floor_y_m must both be set or both None, got {self.floor_x_m}, {self.floor_y_m}")
+            raise ValueError(
+                f"floor_x_m and floor_y_m must both be set or both None, got {self.floor_x_m}, {self.floor_y_m}"
+            )
 
 
 class TrackFrame(Event, frozen=True, tag="track_frame"):

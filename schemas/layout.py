@@ -33,7 +33,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Base of every config type: immutable, unknown keys are an error (a typo must not pass silently)."""
 
 
-class CameraCalibration(Config):
+class CameraCalibration(Config, frozen=True):
     """One camera's image-to-floor mapping.
 
     image_to_floor: 3x3 homography, row-major, from normalised image
@@ -42,7 +42,15 @@ class CameraCalibration(Config):
 
     camera_id: Id
     image_to_floor: tuple[
-        FiniteFloat, FiniteFloat, FiniteFloat, FiniteFloat, FiniteFloat, FiniteFloat, FiniteFloat, FiniteFloat, FiniteFloat
+        FiniteFloat,
+        FiniteFloat,
+        FiniteFloat,
+        FiniteFloat,
+        FiniteFloat,
+        FiniteFloat,
+        FiniteFloat,
+        FiniteFloat,
+        FiniteFloat,
     ]
     image_width_px: Annotated[int, msgspec.Meta(gt=0, le=65535)] = 1920
     image_height_px: Annotated[int, msgspec.Meta(gt=0, le=65535)] = 1080
@@ -51,16 +59,14 @@ class CameraCalibration(Config):
     def __post_init__(self) -> None:
         h = self.image_to_floor
         det = (
-            h[0] * (h[4] * h[8] - h[5] * h[7])
-            - h[1] * (h[3] * h[8] - h[5] * h[6])
-            + h[2] * (h[3] * h[7] - h[4] * h[6])
+            h[0] * (h[4] * h[8] - h[5] * h[7]) - h[1] * (h[3] * h[8] - h[5] * h[6]) + h[2] * (h[3] * h[7] - h[4] * h[6])
         )
         scale = max(abs(v) for v in h)
         if scale == 0.0 or abs(det) <= 1e-12 * scale**3:
             raise ValueError(f"image_to_floor homography is singular (determinant {det!r}), got {list(h)!r}")
 
 
-class Zone(Config):
+class Zone(Config, frozen=True):
     """A floor region: a simple polygon in metres (at least 3 points, edges must not cross)."""
 
     zone_id: Id
@@ -72,7 +78,7 @@ class Zone(Config):
         _check_simple_polygon(self.polygon)
 
 
-class CountingLine(Config):
+class CountingLine(Config, frozen=True):
     """A directed counting line from `a` to `b` in floor metres.
 
     `inward` names the side of the directed segment a->b that is inside the
@@ -91,7 +97,7 @@ class CountingLine(Config):
             raise ValueError(f"line end points must be at least 0.05 m apart, got a={self.a!r} b={self.b!r}")
 
 
-class AlertRule(Config):
+class AlertRule(Config, frozen=True):
     """Raise an alert when `metric` in `zone_id` stays above `threshold` for `min_duration_s` seconds."""
 
     rule_id: Id
@@ -101,7 +107,7 @@ class AlertRule(Config):
     min_duration_s: NonNegFloat = 0.0
 
 
-class StoreLayout(Config):
+class StoreLayout(Config, frozen=True):
     """Everything a fold needs to know about a store's floor at one layout version."""
 
     cameras: tuple[CameraCalibration, ...] = ()

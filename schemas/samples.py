@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from schemas.events import (
@@ -55,7 +57,7 @@ def sample_layout() -> StoreLayout:
 
 def sample_events() -> list[Event]:
     """One instance of every event type, in EVENT_TYPES order."""
-    derived = {
+    derived: dict[str, Any] = {
         "store_id": STORE,
         "camera_id": CAMERA,
         "edge_run_id": RUN,
@@ -76,27 +78,77 @@ def sample_events() -> list[Event]:
                 Track(43, 0.5, 0.375, 0.5625, 0.625, 0.5, TrackState.LOST, None, None),
             ),
         ),
-        TrackClosed(store_id=STORE, ts_ns=TS + 5, camera_id=CAMERA, edge_run_id=RUN, track_id=42,
-                    first_ts_ns=TS - 10_000_000_000, last_ts_ns=TS),
-        EdgeStatus(store_id=STORE, ts_ns=TS, camera_id=CAMERA, edge_run_id=RUN, status_seq=7, fps=10.0,
-                   frames_processed=12000, frames_dropped=3, buffer_purges=20, buffer_max_age_s=60.0,
-                   events_spooled=0, events_dropped=0, detector="mog2-1.0", tracker="bytetrack-nb-1.0"),
-        LayoutPublished(store_id=STORE, ts_ns=TS, version=3, effective_from_ns=TS - 3_600_000_000_000,
-                        layout=sample_layout()),
+        TrackClosed(
+            store_id=STORE,
+            ts_ns=TS + 5,
+            camera_id=CAMERA,
+            edge_run_id=RUN,
+            track_id=42,
+            first_ts_ns=TS - 10_000_000_000,
+            last_ts_ns=TS,
+        ),
+        EdgeStatus(
+            store_id=STORE,
+            ts_ns=TS,
+            camera_id=CAMERA,
+            edge_run_id=RUN,
+            status_seq=7,
+            fps=10.0,
+            frames_processed=12000,
+            frames_dropped=3,
+            buffer_purges=20,
+            buffer_max_age_s=60.0,
+            events_spooled=0,
+            events_dropped=0,
+            detector="mog2-1.0",
+            tracker="bytetrack-nb-1.0",
+        ),
+        LayoutPublished(
+            store_id=STORE, ts_ns=TS, version=3, effective_from_ns=TS - 3_600_000_000_000, layout=sample_layout()
+        ),
         ZoneEntered(ts_ns=TS, zone_id="produce", **derived),
         ZoneExited(ts_ns=TS + 1, zone_id="produce", entered_ts_ns=TS - 30_000_000_000, **derived),
         LineCrossed(ts_ns=TS, line_id="door", direction="in", **derived),
         VisitEnded(ts_ns=TS, started_ts_ns=TS - 600_000_000_000, is_staff=False, group_id="g-12", **derived),
-        QueueSampled(store_id=STORE, ts_ns=TS, zone_id="queue-1", queue_length=4, est_wait_s=95.5,
-                     layout_version=3, processor_version=PROCESSOR),
-        OccupancySampled(store_id=STORE, ts_ns=TS, zone_id=None, people=17, layout_version=3,
-                         processor_version=PROCESSOR),
-        AlertRaised(store_id=STORE, ts_ns=TS, rule_id="long-queue", zone_id="queue-1", value=6.0, threshold=5.0,
-                    processor_version="alerts-1.0.0"),
-        AlertCleared(store_id=STORE, ts_ns=TS + 60, rule_id="long-queue", zone_id="queue-1", value=3.0,
-                     threshold=5.0, processor_version="alerts-1.0.0"),
-        PosTransaction(store_id=STORE, ts_ns=TS, terminal_id="till-2", transaction_id="t-000981", item_count=3,
-                       amount_minor=1299, currency="EUR"),
+        QueueSampled(
+            store_id=STORE,
+            ts_ns=TS,
+            zone_id="queue-1",
+            queue_length=4,
+            est_wait_s=95.5,
+            layout_version=3,
+            processor_version=PROCESSOR,
+        ),
+        OccupancySampled(
+            store_id=STORE, ts_ns=TS, zone_id=None, people=17, layout_version=3, processor_version=PROCESSOR
+        ),
+        AlertRaised(
+            store_id=STORE,
+            ts_ns=TS,
+            rule_id="long-queue",
+            zone_id="queue-1",
+            value=6.0,
+            threshold=5.0,
+            processor_version="alerts-1.0.0",
+        ),
+        AlertCleared(
+            store_id=STORE,
+            ts_ns=TS + 60,
+            rule_id="long-queue",
+            zone_id="queue-1",
+            value=3.0,
+            threshold=5.0,
+            processor_version="alerts-1.0.0",
+        ),
+        PosTransaction(
+            store_id=STORE,
+            ts_ns=TS,
+            terminal_id="till-2",
+            transaction_id="t-000981",
+            item_count=3,
+            amount_minor=1299,
+            currency="EUR",
+        ),
     ]
 
 

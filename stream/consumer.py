@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 import nats.errors
@@ -39,8 +38,17 @@ class PullConsumer:
     the reason and acked, so a bad message never stops a projection.
     """
 
-    def __init__(self, js: JetStreamContext, stream: str, durable: str, *, filter_subject: str | None = None,
-                 batch: int = 1000, ack_wait_s: float = 60.0, origin: str | None = None) -> None:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        stream: str,
+        durable: str,
+        *,
+        filter_subject: str | None = None,
+        batch: int = 1000,
+        ack_wait_s: float = 60.0,
+        origin: str | None = None,
+    ) -> None:
         self._js = js
         self.stream = stream
         self.durable = durable
@@ -71,7 +79,7 @@ class PullConsumer:
             raise RuntimeError("PullConsumer.open() must be called before fetch()")
         try:
             msgs = await self._sub.fetch(self._batch, timeout=timeout_s)
-        except (nats.errors.TimeoutError, asyncio.TimeoutError):
+        except (TimeoutError, nats.errors.TimeoutError):
             return []
         out = []
         for msg in msgs:

@@ -78,13 +78,20 @@ class EmbeddedNats:
         args = [
             str(nats_server_binary()),
             "--jetstream",
-            "--store_dir", str(self.store_dir / "jetstream"),
-            "--addr", "127.0.0.1",
-            "--port", "-1",
-            "--http_port", "-1",
-            "--server_name", self.server_name,
-            "--ports_file_dir", str(self._ports_dir),
-            "--log", str(self._log_path),
+            "--store_dir",
+            str(self.store_dir / "jetstream"),
+            "--addr",
+            "127.0.0.1",
+            "--port",
+            "-1",
+            "--http_port",
+            "-1",
+            "--server_name",
+            self.server_name,
+            "--ports_file_dir",
+            str(self._ports_dir),
+            "--log",
+            str(self._log_path),
         ]
         use_pdeathsig = sys.platform.startswith("linux")
         self._proc = subprocess.Popen(
@@ -121,9 +128,7 @@ class EmbeddedNats:
                     self._check_identity()
                     return
             time.sleep(0.02)
-        raise ServerStartError(
-            f"nats-server did not become ready within {self.ready_timeout_s} s:\n{self.log_tail()}"
-        )
+        raise ServerStartError(f"nats-server did not become ready within {self.ready_timeout_s} s:\n{self.log_tail()}")
 
     def _jetstream_healthy(self) -> bool:
         try:

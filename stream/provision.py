@@ -7,7 +7,7 @@ from nats.js import JetStreamContext
 from nats.js import api as js_api
 from nats.js.errors import NotFoundError
 
-from schemas.subjects import DLQ_PREFIX, DLQ_STREAM, STREAM_OF_CHANNEL, Channel, stream_subjects
+from schemas.subjects import DLQ_PREFIX, DLQ_STREAM, STREAM_OF_CHANNEL, stream_subjects
 
 DAY_S = 86_400.0
 

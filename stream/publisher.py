@@ -52,9 +52,7 @@ class Publisher:
             )
         await self._window.acquire()
         try:
-            future = await self._js.publish_async(
-                subject_for(event), payload, headers={"Nats-Msg-Id": event.event_id}
-            )
+            future = await self._js.publish_async(subject_for(event), payload, headers={"Nats-Msg-Id": event.event_id})
         except BaseException:
             self._window.release()
             raise

@@ -18,10 +18,18 @@ Exit code 0 when they match, 1 otherwise. The data directory is wiped first
 
 
 def register(tree: CommandTree) -> None:
-    parser = tree.add("demo", "Run the scripted scene end to end (NATS -> projection -> chDB) and check it.", _run,
-                      description=_DESCRIPTION)
-    parser.add_argument("--data-dir", type=Path, default=Path(".footfall/demo"),
-                        help="where the demo's nats/ and chdb/ go (default: .footfall/demo)")
+    parser = tree.add(
+        "demo",
+        "Run the scripted scene end to end (NATS -> projection -> chDB) and check it.",
+        _run,
+        description=_DESCRIPTION,
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(".footfall/demo"),
+        help="where the demo's nats/ and chdb/ go (default: .footfall/demo)",
+    )
     parser.add_argument("--seed", type=int, default=7, help="seed of the scripted scene (default: 7)")
     parser.add_argument("--people", type=int, default=40, help="visitors in the scene (default: 40)")
     parser.add_argument("--keep", action="store_true", help="do not wipe the data directory first")
@@ -34,6 +42,8 @@ def _run(args: argparse.Namespace) -> int:
         raise SystemExit(f"footfall demo: --people must be at least 1, got {args.people}")
     result = run_demo(args.data_dir, seed=args.seed, people=args.people, keep=args.keep)
     print(format_result(result))
-    print(f"\nQuery it yourself:\n  footfall sql --data-dir {args.data_dir} "
-          "\"SELECT bucket_start, sum(entries), sum(exits) FROM line_counts GROUP BY bucket_start ORDER BY 1\"")
+    print(
+        f"\nQuery it yourself:\n  footfall sql --data-dir {args.data_dir} "
+        '"SELECT bucket_start, sum(entries), sum(exits) FROM line_counts GROUP BY bucket_start ORDER BY 1"'
+    )
     return 0 if result.matches else 1

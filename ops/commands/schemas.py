@@ -37,8 +37,11 @@ def _vectors(args: argparse.Namespace) -> int:
         for path in write_vectors():
             print(path)
         return 0
-    stale = [name for name, content in vector_files().items()
-             if not (VECTORS_DIR / name).exists() or (VECTORS_DIR / name).read_bytes() != content]
+    stale = [
+        name
+        for name, content in vector_files().items()
+        if not (VECTORS_DIR / name).exists() or (VECTORS_DIR / name).read_bytes() != content
+    ]
     for name in stale:
         print(f"stale: {VECTORS_DIR / name}")
     return 1 if stale else 0

@@ -28,7 +28,8 @@ def register(tree: CommandTree) -> None:
     )
     parser.add_argument("query", help="the SQL query; '-' reads it from standard input")
     parser.add_argument(
-        "--format", default="PrettyCompactMonoBlock",
+        "--format",
+        default="PrettyCompactMonoBlock",
         help="any ClickHouse output format: PrettyCompactMonoBlock (default), CSV, TSVWithNames, JSONEachRow, ...",
     )
     add_data_dir_argument(parser)
@@ -40,8 +41,10 @@ def _run(args: argparse.Namespace) -> int:
     query = sys.stdin.read() if args.query == "-" else args.query
     data = DataDir(args.data_dir)
     if not data.chdb.exists():
-        print(f"footfall sql: no store at {data.chdb} (run `footfall demo` or a projection first, "
-              "or pass --data-dir)", file=sys.stderr)
+        print(
+            f"footfall sql: no store at {data.chdb} (run `footfall demo` or a projection first, or pass --data-dir)",
+            file=sys.stderr,
+        )
         return 2
     try:
         store = ChdbStore(data.chdb)
