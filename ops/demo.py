@@ -69,7 +69,7 @@ async def _publish_and_project(url: str, store: ChdbStore, seed: int, people: in
         log.info(
             "published", events=result.stored, duplicates=result.duplicates, frames=scene.frames, tracks=scene.walks
         )
-        stats = await run_line_counts(js, store)
+        stats = await run_line_counts(nc, store)
         log.info(
             "projected", events=stats.events, batches=stats.batches, rows=stats.rows, dead_lettered=stats.dead_lettered
         )

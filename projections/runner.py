@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nats.js import JetStreamContext
+from nats.aio.client import Client as NatsClient
 
 from projections import line_counts
 from projections.layouts import LayoutHistory
 from projections.store import Store
 from schemas.events import TrackClosed, TrackFrame
-from stream.consumer import PullConsumer, ack_all, dead_letter
+from stream.consumer import PullConsumer, dead_letter
 from stream.layouts import LayoutReader
 
 
@@ -30,13 +30,14 @@ class RunStats:
 
 
 async def run_line_counts(
-    js: JetStreamContext, store: Store, *, batch: int = 1000, idle_timeout_s: float = 0.5, until_caught_up: bool = True
+    nc: NatsClient, store: Store, *, batch: int = 1000, idle_timeout_s: float = 0.5, until_caught_up: bool = True
 ) -> RunStats:
     """Fold FF_TRACKS into line_counts until the consumer has nothing pending (or forever)."""
     stats = RunStats()
     layouts: dict[str, LayoutHistory] = {}
+    js = nc.jetstream()
     reader = LayoutReader(js)
-    consumer = PullConsumer(js, "FF_TRACKS", durable="proj-line-counts", batch=batch, origin="line-counts")
+    consumer = PullConsumer(nc, "FF_TRACKS", durable="proj-line-counts", batch=batch, origin="line-counts")
     await consumer.open()
     fold = line_counts.LineCountsFold()
     try:
@@ -62,7 +63,7 @@ async def run_line_counts(
             token = f"{line_counts.VERSION}:{delivered[0].stream_seq}-{delivered[-1].stream_seq}"
             if rows.num_rows:
                 store.insert_arrow("line_counts", rows, token)
-            await ack_all(delivered)
+            await consumer.ack(delivered)
             stats.events += len(events)
             stats.batches += 1
             stats.rows += rows.num_rows

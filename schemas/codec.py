@@ -42,7 +42,7 @@ def decode(data: bytes) -> AnyEvent:
     """Decode any event from MessagePack; raise SchemaError naming the path and value on bad input."""
     try:
         return _msgpack_event_decoder.decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise _translate(exc, data, msgspec.msgpack.decode) from None
 
 
@@ -50,7 +50,7 @@ def decode_json(data: bytes | str) -> AnyEvent:
     """Decode any event from JSON; raise SchemaError naming the path and value on bad input."""
     try:
         return _json_event_decoder.decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise _translate(exc, data, msgspec.json.decode) from None
 
 
@@ -58,7 +58,7 @@ def decode_track_frame(data: bytes) -> TrackFrame:
     """Decode a MessagePack TrackFrame only (the hot path of replays); other tags are an error."""
     try:
         return _msgpack_frame_decoder.decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise _translate(exc, data, msgspec.msgpack.decode) from None
 
 
@@ -66,7 +66,7 @@ def decode_layout_json(data: bytes | str) -> StoreLayout:
     """Decode a store layout config from JSON (unknown keys are an error)."""
     try:
         return _json_layout_decoder.decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise _translate(exc, data, msgspec.json.decode) from None
 
 
@@ -79,6 +79,9 @@ def convert(obj: Any, type_: type[T]) -> T:
 
 
 def _translate(exc: Exception, data: Any, parse: Any) -> SchemaError:
+    if isinstance(exc, UnicodeDecodeError):
+        # msgspec lets invalid UTF-8 inside a string through as Python's own error, without a path.
+        return SchemaError(f"malformed message: a string is not valid UTF-8 ({exc.reason} at byte {exc.start})")
     message = str(exc)
     match = _PATH_RE.search(message)
     if match is None:
@@ -92,7 +95,7 @@ def _translate(exc: Exception, data: Any, parse: Any) -> SchemaError:
         except (msgspec.DecodeError, ValueError, RecursionError):
             return SchemaError(reason, path)
     found, value = _lookup(raw, path)
-    if " got " in reason or reason.startswith("Invalid value"):  # the value is already named
+    if found and repr(value) in reason:  # msgspec already named it ("Invalid value 'x'")
         found = False
     return SchemaError(reason, path, value, has_value=found)
 

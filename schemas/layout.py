@@ -145,9 +145,6 @@ def _check_simple_polygon(points: tuple[Point, ...]) -> None:
     n = len(points)
     if n < 3:
         raise ValueError(f"polygon needs at least 3 points, got {n}: {list(points)!r}")
-    twice_area = sum(points[i][0] * points[(i + 1) % n][1] - points[(i + 1) % n][0] * points[i][1] for i in range(n))
-    if abs(twice_area) < 1e-9:
-        raise ValueError(f"polygon has zero area, got {list(points)!r}")
     for i in range(n):
         for j in range(i + 1, n):
             if j == i + 1 or (i == 0 and j == n - 1):
@@ -156,6 +153,9 @@ def _check_simple_polygon(points: tuple[Point, ...]) -> None:
             q1, q2 = points[j], points[(j + 1) % n]
             if _segments_intersect(p1, p2, q1, q2):
                 raise ValueError(f"polygon is self-intersecting: edge {i} crosses edge {j}, got {list(points)!r}")
+    twice_area = sum(points[i][0] * points[(i + 1) % n][1] - points[(i + 1) % n][0] * points[i][1] for i in range(n))
+    if abs(twice_area) < 1e-9:
+        raise ValueError(f"polygon has zero area, got {list(points)!r}")
 
 
 def _orient(a: Point, b: Point, c: Point) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import nats.errors
+from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js import api as js_api
@@ -40,7 +41,7 @@ class PullConsumer:
 
     def __init__(
         self,
-        js: JetStreamContext,
+        nc: NatsClient,
         stream: str,
         durable: str,
         *,
@@ -49,7 +50,8 @@ class PullConsumer:
         ack_wait_s: float = 60.0,
         origin: str | None = None,
     ) -> None:
-        self._js = js
+        self._nc = nc
+        self._js = nc.jetstream()
         self.stream = stream
         self.durable = durable
         self._filter = filter_subject
@@ -101,17 +103,17 @@ class PullConsumer:
         info = await self._sub.consumer_info()
         return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
 
+    async def ack(self, delivered: list[Delivered]) -> None:
+        """Acknowledge a batch after its effect is durable; returns once the server has the acks."""
+        for item in delivered:
+            await item.msg.ack()
+        await self._nc.flush()  # the server answers PING after it has processed the acks before it
+
     async def close(self) -> None:
         """Stop fetching; the durable consumer and its position stay on the server."""
         if self._sub is not None:
             await self._sub.unsubscribe()
             self._sub = None
-
-
-async def ack_all(delivered: list[Delivered]) -> None:
-    """Acknowledge a batch after its effect is durable."""
-    for item in delivered:
-        await item.msg.ack()
 
 
 async def dead_letter(js: JetStreamContext, origin: str, msg: Msg, reason: str) -> None:

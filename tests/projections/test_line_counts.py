@@ -1,0 +1,106 @@
+"""The line_counts fold: crossings by direction and bucket, layouts by event time, dedup in chDB."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from ml_core.geometry.lines import crosses_segment
+from projections.layouts import LayoutHistory
+from projections.line_counts import LineCountsFold
+from projections.migrations import migrate
+from projections.store import ChdbStore, StoreError
+from schemas import LayoutPublished, StoreLayout, Track, TrackClosed, TrackFrame
+from schemas.layout import CountingLine
+
+LINE = CountingLine("door", (0.0, 1.0), (4.0, 1.0), "left")  # inside is y > 1
+LAYOUT = StoreLayout(lines=(LINE,))
+T0 = 1_767_261_600_000_000_000  # 10:00:00Z, a bucket start
+SECOND = 1_000_000_000
+
+
+def _frame(seq: int, ts_ns: int, *positions: tuple[int, float, float]) -> TrackFrame:
+    tracks = tuple(Track(tid, 0.1, 0.1, 0.2, 0.2, 0.9, floor_x_m=x, floor_y_m=y) for tid, x, y in positions)
+    return TrackFrame(store_id="s", ts_ns=ts_ns, camera_id="c", edge_run_id="r", frame_seq=seq, tracks=tracks)
+
+
+def _history(*versions: tuple[int, int, StoreLayout]) -> dict[str, LayoutHistory]:
+    history = LayoutHistory("s")
+    for version, start, layout in versions:
+        history.add(LayoutPublished(store_id="s", ts_ns=0, version=version, effective_from_ns=start, layout=layout))
+    return {"s": history}
+
+
+# (case, per-frame y positions of track 1 at x = 2, expected (entries, exits))
+WALKS = [
+    ("walks in", [0.5, 0.9, 1.2, 2.0], (1, 0)),
+    ("walks out", [2.0, 1.1, 0.8], (0, 1)),
+    ("in and back out", [0.5, 1.5, 0.5], (1, 1)),
+    ("stays outside", [0.2, 0.5, 0.9, 0.5], (0, 0)),
+    ("touches the line only", [0.5, 1.0, 0.5], (0, 0)),
+]
+
+
+@pytest.mark.parametrize(("ys", "expected"), [w[1:] for w in WALKS], ids=[w[0] for w in WALKS])
+def test_crossings_by_direction(ys: list[float], expected: tuple[int, int]) -> None:
+    frames = [_frame(i, T0 + i * SECOND, (1, 2.0, y)) for i, y in enumerate(ys)]
+    rows = LineCountsFold().apply(list(frames), _history((1, 0, LAYOUT))).to_pylist()
+    got = (sum(r["entries"] for r in rows), sum(r["exits"] for r in rows))
+    assert got == expected
+
+
+def test_crossing_beside_the_segment_does_not_count() -> None:
+    frames = [_frame(0, T0, (1, 6.0, 0.5)), _frame(1, T0 + SECOND, (1, 6.0, 1.5))]
+    assert LineCountsFold().apply(list(frames), _history((1, 0, LAYOUT))).num_rows == 0
+
+
+def test_layout_is_chosen_by_event_time_not_arrival() -> None:
+    moved = StoreLayout(lines=(CountingLine("door", (0.0, 3.0), (4.0, 3.0), "left"),))
+    history = _history((2, T0 + 10 * SECOND, moved), (1, 0, LAYOUT))  # version 2 published first
+    early = [_frame(0, T0, (1, 2.0, 0.5)), _frame(1, T0 + SECOND, (1, 2.0, 1.5))]
+    late = [_frame(2, T0 + 20 * SECOND, (2, 2.0, 2.5)), _frame(3, T0 + 21 * SECOND, (2, 2.0, 3.5))]
+    rows = LineCountsFold().apply([*early, *late], history).to_pylist()
+    assert [(r["layout_version"], r["entries"]) for r in rows] == [(1, 1), (2, 1)]
+
+
+def test_closed_track_forgets_its_position() -> None:
+    fold = LineCountsFold()
+    closed = TrackClosed(store_id="s", ts_ns=T0, camera_id="c", edge_run_id="r", track_id=1, first_ts_ns=0,
+                         last_ts_ns=T0)  # fmt: skip
+    events = [_frame(0, T0, (1, 2.0, 0.5)), closed, _frame(1, T0 + SECOND, (1, 2.0, 1.5))]
+    assert fold.apply(events, _history((1, 0, LAYOUT))).num_rows == 0
+
+
+def test_no_layout_no_counts() -> None:
+    frames = [_frame(0, T0, (1, 2.0, 0.5)), _frame(1, T0 + SECOND, (1, 2.0, 1.5))]
+    assert LineCountsFold().apply(list(frames), {}).num_rows == 0
+
+
+def test_crosses_segment_checks_shapes() -> None:
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        crosses_segment(np.zeros(3), np.zeros(3), (0, 0), (1, 0))
+
+
+def test_history_refuses_conflicting_republish() -> None:
+    history = _history((1, 0, LAYOUT))["s"]
+    other = LayoutPublished(store_id="s", ts_ns=0, version=1, effective_from_ns=5, layout=LAYOUT)
+    with pytest.raises(ValueError, match="published twice"):
+        history.add(other)
+
+
+def test_migrations_are_idempotent_and_insert_dedups(store: ChdbStore) -> None:
+    assert [m.name for m in migrate(store)] == ["line_counts"]
+    assert migrate(store) == []
+    frames = [_frame(0, T0, (1, 2.0, 0.5)), _frame(1, T0 + SECOND, (1, 2.0, 1.5))]
+    rows = LineCountsFold().apply(list(frames), _history((1, 0, LAYOUT)))
+    store.insert_arrow("line_counts", rows, "line_counts-1:1-2")
+    store.insert_arrow("line_counts", rows, "line_counts-1:1-2")  # a crash-replayed batch
+    assert store.query_rows(f"SELECT sum(entries) FROM {store.database}.line_counts") == [[1]]
+
+
+def test_store_errors_are_translated(store: ChdbStore) -> None:
+    with pytest.raises(StoreError, match="UNKNOWN_TABLE"):
+        store.query_rows(f"SELECT * FROM {store.database}.missing")
+    with pytest.raises(StoreError, match="token"):
+        store.insert_arrow("line_counts", pa.table({"a": [1]}), "it's")

@@ -1,0 +1,76 @@
+"""Publishing and consuming against a real nats-server: dedup by event id, provisioning, dead letters."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+from nats.js import JetStreamContext
+
+import schemas
+from schemas.samples import sample_events
+from stream.consumer import DLQ_REASON_HEADER, DLQ_SEQ_HEADER, DLQ_SUBJECT_HEADER, PullConsumer
+from stream.errors import PayloadTooLarge
+from stream.provision import LogConfig, StreamLimits, ensure_streams
+from stream.publisher import Publisher
+
+FRAME = sample_events()[0]
+assert isinstance(FRAME, schemas.TrackFrame)
+
+
+async def test_provisioning_is_idempotent_and_reports_changes(js: JetStreamContext) -> None:
+    first = await ensure_streams(js, LogConfig())
+    assert {c.action for c in first} == {"created"}
+    second = await ensure_streams(js, LogConfig())
+    assert {c.action for c in second} == {"unchanged"}
+    changed = LogConfig(limits={**LogConfig().limits, "FF_TRACKS": StreamLimits(7 * 86_400.0)})
+    third = {c.stream: c for c in await ensure_streams(js, changed)}
+    assert third["FF_TRACKS"].action == "updated"
+    assert "max_age" in third["FF_TRACKS"].changes[0]
+    info = await js.stream_info("FF_TRACKS")
+    assert info.config.deny_delete and info.config.deny_purge
+
+
+async def test_same_event_twice_is_stored_once(js: JetStreamContext) -> None:
+    await ensure_streams(js, LogConfig())
+    publisher = Publisher(js)
+    await publisher.publish(FRAME)
+    await publisher.publish(FRAME)
+    result = await publisher.flush()
+    assert (result.stored, result.duplicates) == (1, 1)
+    info = await js.stream_info("FF_TRACKS")
+    assert info.state.messages == 1
+
+
+async def test_oversized_payload_is_refused(js: JetStreamContext) -> None:
+    await ensure_streams(js, LogConfig())
+    publisher = Publisher(js, max_payload_bytes=200)
+    with pytest.raises(PayloadTooLarge, match="privacy bound"):
+        await publisher.publish(FRAME)
+    assert (await js.stream_info("FF_TRACKS")).state.messages == 0
+
+
+async def test_consumer_dead_letters_bad_messages_and_moves_on(js: JetStreamContext) -> None:
+    await ensure_streams(js, LogConfig())
+    subject = schemas.subject_for(FRAME)
+    await js.publish(subject, b"\xc1 not msgpack")
+    await js.publish(subject, b"")
+    good = [msgspec.structs.replace(FRAME, frame_seq=i) for i in range(3)]
+    publisher = Publisher(js)
+    for frame in good:
+        await publisher.publish(frame)
+    await publisher.flush()
+    consumer = PullConsumer(js._nc, "FF_TRACKS", durable="test", batch=10, origin="test")
+    await consumer.open()
+    delivered = await consumer.fetch(timeout_s=2)
+    await consumer.ack(delivered)
+    assert [d.event for d in delivered] == good
+    assert consumer.dead_lettered == 2
+    assert await consumer.pending() == 0
+    dlq = await js.pull_subscribe("ff.dlq.v1.test", durable="dlq-reader", stream="FF_DLQ")
+    letters = await dlq.fetch(2, timeout=2)
+    assert [m.headers[DLQ_SEQ_HEADER] for m in letters if m.headers] == ["1", "2"]
+    for letter in letters:
+        assert letter.headers is not None
+        assert letter.headers[DLQ_SUBJECT_HEADER] == subject
+        assert "at `$`" in letter.headers[DLQ_REASON_HEADER]
+    await consumer.close()
