@@ -1,0 +1,73 @@
+package contract
+
+// Sample values mirroring schemas/samples.py: one fixed, valid instance of
+// every contract type. They are the source of the Go-produced vectors in
+// schemas/vectors/go/.
+const (
+	sampleStore     = "store-001"
+	sampleCamera    = "cam-entrance"
+	sampleRun       = "run-7f3a9c"
+	sampleTs        = int64(1_767_225_600_000_000_000) // 2026-01-01T00:00:00Z
+	sampleProcessor = "zones-1.0.0"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+// SampleLayout returns the small store of schemas/samples.py sample_layout.
+func SampleLayout() StoreLayout {
+	return StoreLayout{
+		Cameras: []CameraCalibration{{
+			CameraID:      sampleCamera,
+			ImageToFloor:  [9]float64{12.0, 0.0, -1.0, 0.0, -9.0, 10.0, 0.0, 0.0, 1.0},
+			ImageWidthPx:  768,
+			ImageHeightPx: 576,
+			Label:         "entrance, ceiling",
+		}},
+		Zones: []Zone{
+			{ZoneID: "entrance", Kind: ZoneKindEntrance, Polygon: []Point{{0, 0}, {4, 0}, {4, 2}, {0, 2}}, Label: "Entrance"},
+			{ZoneID: "produce", Kind: ZoneKindProduct, Polygon: []Point{{5, 2}, {9, 2}, {9, 6}, {5, 6}}, Label: "Fresh produce"},
+			{ZoneID: "queue-1", Kind: ZoneKindQueue, Polygon: []Point{{0, 6}, {2, 6}, {2, 9.5}, {0, 9.5}}},
+		},
+		Lines: []CountingLine{{LineID: "door", A: Point{0, 1}, B: Point{4, 1}, Inward: "left", Label: "Main door"}},
+		Rules: []AlertRule{{RuleID: "long-queue", ZoneID: "queue-1", Metric: "queue_length", Threshold: 5, MinDurationS: 60}},
+	}
+}
+
+// SampleEvents returns one instance of every event type, in Tags order.
+func SampleEvents() []Event {
+	derived := func(ts int64) TrackDerived {
+		return TrackDerived{
+			StoreID: sampleStore, TsNs: ts, CameraID: sampleCamera, EdgeRunID: sampleRun, TrackID: 42,
+			LayoutVersion: 3, ProcessorVersion: sampleProcessor, SourceEventID: sampleCamera + ":" + sampleRun + ":1200",
+		}
+	}
+	return []Event{
+		&TrackFrame{StoreID: sampleStore, TsNs: sampleTs, CameraID: sampleCamera, EdgeRunID: sampleRun, FrameSeq: 1200,
+			Tracks: []Track{
+				{TrackID: 42, X1: 0.125, Y1: 0.25, X2: 0.1875, Y2: 0.5, Score: 0.875, State: TrackStateTracked,
+					FloorXM: ptr(1.5), FloorYM: ptr(0.75)},
+				{TrackID: 43, X1: 0.5, Y1: 0.375, X2: 0.5625, Y2: 0.625, Score: 0.5, State: TrackStateLost},
+			}},
+		&TrackClosed{StoreID: sampleStore, TsNs: sampleTs + 5, CameraID: sampleCamera, EdgeRunID: sampleRun, TrackID: 42,
+			FirstTsNs: sampleTs - 10_000_000_000, LastTsNs: sampleTs},
+		&EdgeStatus{StoreID: sampleStore, TsNs: sampleTs, CameraID: sampleCamera, EdgeRunID: sampleRun, StatusSeq: 7,
+			Fps: 10, FramesProcessed: 12000, FramesDropped: 3, BufferPurges: 20, BufferMaxAgeS: 60,
+			EventsSpooled: 0, EventsDropped: 0, Detector: "mog2-1.0", Tracker: "bytetrack-nb-1.0"},
+		&LayoutPublished{StoreID: sampleStore, TsNs: sampleTs, Version: 3, EffectiveFromNs: sampleTs - 3_600_000_000_000,
+			Layout: SampleLayout()},
+		&ZoneEntered{TrackDerived: derived(sampleTs), ZoneID: "produce"},
+		&ZoneExited{TrackDerived: derived(sampleTs + 1), ZoneID: "produce", EnteredTsNs: sampleTs - 30_000_000_000},
+		&LineCrossed{TrackDerived: derived(sampleTs), LineID: "door", Direction: "in"},
+		&VisitEnded{TrackDerived: derived(sampleTs), StartedTsNs: sampleTs - 600_000_000_000, IsStaff: false, GroupID: ptr("g-12")},
+		&QueueSampled{StoreID: sampleStore, TsNs: sampleTs, ZoneID: "queue-1", QueueLength: 4, EstWaitS: 95.5,
+			LayoutVersion: 3, ProcessorVersion: sampleProcessor},
+		&OccupancySampled{StoreID: sampleStore, TsNs: sampleTs, ZoneID: nil, People: 17, LayoutVersion: 3,
+			ProcessorVersion: sampleProcessor},
+		&AlertRaised{Alert{StoreID: sampleStore, TsNs: sampleTs, RuleID: "long-queue", ZoneID: "queue-1", Value: 6,
+			Threshold: 5, ProcessorVersion: "alerts-1.0.0"}},
+		&AlertCleared{Alert{StoreID: sampleStore, TsNs: sampleTs + 60, RuleID: "long-queue", ZoneID: "queue-1", Value: 3,
+			Threshold: 5, ProcessorVersion: "alerts-1.0.0"}},
+		&PosTransaction{StoreID: sampleStore, TsNs: sampleTs, TerminalID: "till-2", TransactionID: "t-000981",
+			ItemCount: 3, AmountMinor: 1299, Currency: "EUR"},
+	}
+}
