@@ -14,8 +14,9 @@ import nats
 from ops.logging import get_logger
 from ops.paths import DataDir
 from ops.scripted_scene import LINE, build_scene
+from projections.line_counts import LineCountsProjection
 from projections.migrations import migrate
-from projections.runner import RunStats, run_line_counts
+from projections.runner import ProjectionRunner, RunStats
 from projections.store import ChdbStore
 from stream.embedded import EmbeddedNats
 from stream.provision import LogConfig, ensure_streams
@@ -69,7 +70,7 @@ async def _publish_and_project(url: str, store: ChdbStore, seed: int, people: in
         log.info(
             "published", events=result.stored, duplicates=result.duplicates, frames=scene.frames, tracks=scene.walks
         )
-        stats = await run_line_counts(nc, store)
+        stats = await ProjectionRunner(nc, store, LineCountsProjection()).run()
         log.info(
             "projected", events=stats.events, batches=stats.batches, rows=stats.rows, dead_lettered=stats.dead_lettered
         )

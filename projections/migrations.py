@@ -1,14 +1,14 @@
-"""Versioned, idempotent DDL for footfall's tables. A migration is never edited once released: add a new one."""
+"""Versioned, idempotent DDL for the runner's own tables. A released migration is never edited: add one.
+
+Projection tables are created from each projection's own DDL (a projection
+whose rows change gets a new version and is rebuilt by a replay).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from projections.store import Store
-
-# Every table the runner writes keeps a dedup window, so a batch re-inserted
-# with the same token after a crash is dropped (DESIGN.md §4).
-DEDUP = "non_replicated_deduplication_window = 100000"
 
 
 @dataclass(frozen=True)
@@ -23,18 +23,36 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
-        "line_counts",
-        f"""
-        CREATE TABLE IF NOT EXISTS {{db}}.line_counts (
-            store_id LowCardinality(String),
-            line_id LowCardinality(String),
-            layout_version UInt32,
-            bucket_start DateTime('UTC') COMMENT 'start of the 5-minute bucket',
-            entries UInt64,
-            exits UInt64
-        ) ENGINE = SummingMergeTree((entries, exits))
-        ORDER BY (store_id, line_id, layout_version, bucket_start)
-        SETTINGS {DEDUP}
+        "projection_checkpoints",
+        """
+        CREATE TABLE IF NOT EXISTS {db}.projection_checkpoints (
+            projection_id LowCardinality(String),
+            write_no UInt64,
+            kind Enum8('intent' = 1, 'done' = 2),
+            first_seq UInt64,
+            last_seq UInt64,
+            batch_token String,
+            layout_seq UInt64 COMMENT 'last FF_LAYOUT sequence the fold had read',
+            state String COMMENT 'base64 of the fold state after last_seq (done rows)',
+            code_version String,
+            written_at DateTime64(3, 'UTC') DEFAULT now64(3)
+        ) ENGINE = MergeTree ORDER BY (projection_id, write_no)
+        SETTINGS non_replicated_deduplication_window = 100000
+        """,
+    ),
+    Migration(
+        2,
+        "projection_versions",
+        """
+        CREATE TABLE IF NOT EXISTS {db}.projection_versions (
+            projection_id LowCardinality(String),
+            code_version String,
+            layout_versions Array(UInt32) COMMENT 'layout versions the build had read',
+            layout_seq UInt64,
+            last_seq UInt64,
+            built_from_seq UInt64,
+            swapped_at DateTime64(3, 'UTC') DEFAULT now64(3)
+        ) ENGINE = MergeTree ORDER BY (projection_id, swapped_at)
         """,
     ),
 )

@@ -1,71 +1,228 @@
-"""The projection runner (thin first version): batches by stream sequence, one dedup token per batch.
+"""The projection runner: exactly-once effect from an at-least-once log (DESIGN.md §4).
 
-Each batch's token is derived from its stream sequence range, so a batch
-rebuilt after a crash from the same range carries the same token and
-ClickHouse drops it as a duplicate. Acks go out only after the insert.
+For each batch (a run of stream sequences first..last) the runner folds the
+events, records an intent with the batch's token, inserts the rows (each
+table's block deduplicated by a token derived from its own content), records
+done with the fold's state snapshot, and only then acks. On start it
+recovers: an intent without a done mark is rebuilt from exactly the same
+range, from the state before it and under the same layouts, and must produce
+the same token, so ClickHouse drops whatever part of it had already landed.
+
+The position that counts is the checkpoint in the store; the durable consumer
+is re-created at checkpoint + 1 on every start, so delivery is in order and a
+message at or below the checkpoint (a redelivery) is acknowledged and skipped.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from nats.aio.client import Client as NatsClient
 
-from projections import line_counts
+from projections.batch import SealedBatch, combined_token
+from projections.checkpoints import Checkpoints, Intent
 from projections.layouts import LayoutHistory
+from projections.projection import FoldResult, Projection, SeqEvent
 from projections.store import Store
-from schemas.events import TrackClosed, TrackFrame
-from stream.consumer import PullConsumer, dead_letter
+from schemas.codec import decode
+from schemas.errors import SchemaError
+from schemas.events import LayoutPublished
+from stream.consumer import Delivered, PullConsumer, dead_letter_data
 from stream.layouts import LayoutReader
+from stream.ranges import read_range
+
+
+class ProjectionError(RuntimeError):
+    """A projection cannot go on safely (for example, a rebuilt batch differs from the one recorded)."""
 
 
 @dataclass
 class RunStats:
-    """What one run of a projection did."""
+    """What one run of a projection did; seq is the last stream sequence folded."""
 
     events: int = 0
     batches: int = 0
     rows: int = 0
     dead_lettered: int = 0
+    recovered_batches: int = 0
+    skipped_redeliveries: int = 0
+    seq: int = 0
 
 
-async def run_line_counts(
-    nc: NatsClient, store: Store, *, batch: int = 1000, idle_timeout_s: float = 0.5, until_caught_up: bool = True
-) -> RunStats:
-    """Fold FF_TRACKS into line_counts until the consumer has nothing pending (or forever)."""
-    stats = RunStats()
-    layouts: dict[str, LayoutHistory] = {}
-    js = nc.jetstream()
-    reader = LayoutReader(js)
-    consumer = PullConsumer(nc, "FF_TRACKS", durable="proj-line-counts", batch=batch, origin="line-counts")
-    await consumer.open()
-    fold = line_counts.LineCountsFold()
-    try:
-        while True:
-            delivered = await consumer.fetch(idle_timeout_s)
-            stats.dead_lettered = consumer.dead_lettered
-            if not delivered:
-                if until_caught_up and await consumer.pending() == 0:
-                    return stats
-                continue
-            for published in await reader.read_new():
-                layouts.setdefault(published.store_id, LayoutHistory(published.store_id)).add(published)
-            events: list[TrackFrame | TrackClosed] = []
-            for item in delivered:
-                if isinstance(item.event, (TrackFrame, TrackClosed)):
-                    events.append(item.event)
-                else:
-                    await dead_letter(
-                        js, "line-counts", item.msg, f"unexpected event type {type(item.event).__name__} on FF_TRACKS"
+@dataclass(frozen=True)
+class Progress:
+    """Reported after each batch: position, the stream's last sequence, and events folded so far."""
+
+    seq: int
+    stream_last_seq: int
+    events: int
+    elapsed_s: float
+
+
+class ProjectionRunner:
+    """Runs one projection over its stream into `store`.
+
+    key: checkpoint and consumer identity (default: the projection's name);
+    table_suffix: appended to every table name (a replay builds `<table>__build`).
+    """
+
+    def __init__(
+        self,
+        nc: NatsClient,
+        store: Store,
+        projection: Projection,
+        *,
+        key: str | None = None,
+        table_suffix: str = "",
+        batch: int = 1000,
+        idle_timeout_s: float = 0.5,
+        ack_wait_s: float = 60.0,
+        progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        self._nc = nc
+        self._js = nc.jetstream()
+        self._store = store
+        self.projection = projection
+        self.key = key or projection.name
+        self.tables = {base: f"{base}{table_suffix}" for base in projection.table_ddl()}
+        self._batch = batch
+        self._idle_timeout_s = idle_timeout_s
+        self._ack_wait_s = ack_wait_s
+        self._progress = progress
+        self._checkpoints = Checkpoints(store, self.key, projection.version)
+        self._layout_reader = LayoutReader(self._js)
+        self._layouts: dict[str, LayoutHistory] = {}
+        self.stats = RunStats()
+        self.layout_versions: set[int] = set()
+
+    def ensure_tables(self) -> None:
+        """Create the projection's tables if missing."""
+        for base, ddl in self.projection.table_ddl().items():
+            self._store.execute(ddl.format(db=self._store.database, table=self.tables[base]))
+
+    async def run(
+        self, *, until_caught_up: bool = True, stop: asyncio.Event | None = None, from_seq: int = 1
+    ) -> RunStats:
+        """Fold until the stream is drained (until_caught_up) or `stop` is set; resume from the checkpoint."""
+        self.ensure_tables()
+        started = time.monotonic()
+        done, intent = self._checkpoints.load()
+        self.projection.reset()
+        last_done = from_seq - 1
+        if done is not None:
+            self.projection.restore(done.state)
+            last_done = done.last_seq
+        if intent is not None:
+            await self._read_layouts(upto_seq=intent.layout_seq)
+            await self._recover(intent)
+            last_done = intent.last_seq
+        self.stats.seq = last_done
+        consumer = PullConsumer(
+            self._nc, self.projection.stream, f"proj-{self.key}", filter_subject=self.projection.filter_subject,
+            batch=self._batch, ack_wait_s=self._ack_wait_s, origin=self.key, start_seq=last_done + 1,
+        )  # fmt: skip
+        await consumer.open()
+        try:
+            while stop is None or not stop.is_set():
+                delivered = await consumer.fetch(self._idle_timeout_s)
+                self.stats.dead_lettered += consumer.dead_lettered
+                consumer.dead_lettered = 0
+                fresh = [d for d in delivered if d.stream_seq > last_done]
+                self.stats.skipped_redeliveries += len(delivered) - len(fresh)
+                if not fresh:
+                    if delivered:
+                        await consumer.ack(delivered)
+                    elif until_caught_up and await consumer.pending() == 0:
+                        break
+                    continue
+                fresh.sort(key=lambda d: d.stream_seq)
+                await self._read_layouts()
+                await self._apply(
+                    [SeqEvent(d.stream_seq, d.event) for d in fresh], self._layout_reader.position, _raw_of(fresh)
+                )
+                await consumer.ack(delivered)
+                last_done = fresh[-1].stream_seq
+                self.stats.seq = last_done
+                if self._progress is not None:
+                    info = await self._js.stream_info(self.projection.stream)
+                    self._progress(
+                        Progress(last_done, int(info.state.last_seq), self.stats.events, time.monotonic() - started)
                     )
-                    stats.dead_lettered += 1
-            rows = fold.apply(events, layouts)
-            token = f"{line_counts.VERSION}:{delivered[0].stream_seq}-{delivered[-1].stream_seq}"
-            if rows.num_rows:
-                store.insert_arrow("line_counts", rows, token)
-            await consumer.ack(delivered)
-            stats.events += len(events)
-            stats.batches += 1
-            stats.rows += rows.num_rows
-    finally:
-        await consumer.close()
+        finally:
+            await consumer.close()
+        return self.stats
+
+    async def _apply(self, events: list[SeqEvent], layout_seq: int, raw: Callable[[int], tuple[str, bytes]]) -> str:
+        first, last = events[0].stream_seq, events[-1].stream_seq
+        result: FoldResult = self.projection.fold(events, self._layouts)
+        for rejected in result.rejected:
+            subject, data = raw(rejected.stream_seq)
+            await dead_letter_data(
+                self._js, self.key, stream=self.projection.stream, seq=rejected.stream_seq, subject=subject,
+                data=data, reason=rejected.reason,
+            )  # fmt: skip
+            self.stats.dead_lettered += 1
+        sealed = [
+            SealedBatch(self.key, self.tables[base], first, last, rows)
+            for base, rows in sorted(result.rows.items())
+            if rows.num_rows
+        ]
+        token = combined_token(sealed)
+        self._checkpoints.write_intent(first, last, token, layout_seq)
+        for batch in sealed:
+            self._store.insert(batch)
+        self._checkpoints.write_done(first, last, token, layout_seq, self.projection.snapshot())
+        self.stats.events += len(events)
+        self.stats.batches += 1
+        self.stats.rows += sum(b.rows.num_rows for b in sealed)
+        return token
+
+    async def _recover(self, intent: Intent) -> None:
+        raw = await read_range(
+            self._js, self.projection.stream, intent.first_seq, intent.last_seq,
+            filter_subject=self.projection.filter_subject,
+        )  # fmt: skip
+        by_seq = {seq: (subject, data) for seq, subject, data in raw}
+        events = []
+        for seq, subject, data in raw:
+            try:
+                events.append(SeqEvent(seq, decode(data)))
+            except SchemaError as exc:  # dead-lettered before the crash; the DLQ drops the repeat by id
+                await dead_letter_data(
+                    self._js, self.key, stream=self.projection.stream, seq=seq, subject=subject, data=data,
+                    reason=str(exc),
+                )  # fmt: skip
+        if not events:
+            raise ProjectionError(
+                f"{self.key}: cannot rebuild batch {intent.first_seq}..{intent.last_seq}: the stream no longer "
+                "holds it (retention?); replay the projection into a new version"
+            )
+        token = await self._apply(events, intent.layout_seq, lambda seq: by_seq[seq])
+        if token != intent.batch_token:
+            raise ProjectionError(
+                f"{self.key}: batch {intent.first_seq}..{intent.last_seq} rebuilt to token {token}, but "
+                f"{intent.batch_token} was recorded: the fold is not deterministic. Its rows may be in the "
+                "tables twice; replay the projection into a new version after fixing the fold"
+            )
+        self.stats.recovered_batches += 1
+
+    async def _read_layouts(self, upto_seq: int | None = None) -> None:
+        for published in await self._layout_reader.read_new(upto_seq):
+            self._add_layout(published)
+
+    def _add_layout(self, published: LayoutPublished) -> None:
+        self._layouts.setdefault(published.store_id, LayoutHistory(published.store_id)).add(published)
+        self.layout_versions.add(published.version)
+
+
+def _raw_of(delivered: list[Delivered]) -> Callable[[int], tuple[str, bytes]]:
+    by_seq = {d.stream_seq: d.msg for d in delivered}
+
+    def raw(seq: int) -> tuple[str, bytes]:
+        msg = by_seq[seq]
+        return msg.subject, msg.data
+
+    return raw

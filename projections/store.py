@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
-import pyarrow as pa
+
+from projections.batch import SealedBatch
 
 _DB_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -41,11 +42,33 @@ class Store(Protocol):
     def query_text(self, sql: str, fmt: str = "PrettyCompactMonoBlock") -> str:
         """Run a query and return its result rendered in a ClickHouse output format."""
 
-    def insert_arrow(self, table: str, data: pa.Table, dedup_token: str) -> None:
-        """Insert a columnar batch; a second insert with the same token and content is dropped."""
+    def insert(self, batch: SealedBatch) -> None:
+        """Insert a sealed batch; inserting the same batch again (same token) is dropped by ClickHouse."""
 
     def close(self) -> None:
         """Release the store."""
+
+
+def insert_settings(batch: SealedBatch) -> dict[str, str | int]:
+    """Settings every footfall insert carries: dedup by the batch's token, also into materialized views."""
+    return {
+        "insert_deduplicate": 1,
+        "insert_deduplication_token": batch.token,
+        "deduplicate_blocks_in_dependent_materialized_views": 1,
+    }
+
+
+def insert_settings_sql(batch: SealedBatch) -> str:
+    """The same settings as a SETTINGS clause (tokens hold only [a-z0-9_:.-], so quoting is safe)."""
+    parts = []
+    for key, value in insert_settings(batch).items():
+        parts.append(f"{key}={value}" if isinstance(value, int) else f"{key}='{value}'")
+    return ", ".join(parts)
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not _DB_RE.match(name):
+        raise StoreError(f"{kind} must match {_DB_RE.pattern}, got {name!r}")
 
 
 class _JsonCompact(msgspec.Struct):
@@ -98,18 +121,14 @@ class ChdbStore:
     def query_text(self, sql: str, fmt: str = "PrettyCompactMonoBlock") -> str:
         return self._query(sql, fmt).decode("utf-8", errors="replace")
 
-    def insert_arrow(self, table: str, data: pa.Table, dedup_token: str) -> None:
-        if not _DB_RE.match(table):
-            raise StoreError(f"table must match {_DB_RE.pattern}, got {table!r}")
-        if "'" in dedup_token or "\\" in dedup_token:
-            raise StoreError(f"dedup token must not contain quotes or backslashes, got {dedup_token!r}")
-        columns = ", ".join(f"`{name}`" for name in data.column_names)
+    def insert(self, batch: SealedBatch) -> None:
+        _check_name("table", batch.table)
+        columns = ", ".join(f"`{name}`" for name in batch.rows.column_names)
         # chDB's Python() table function reads the local variable by name.
-        batch = data  # noqa: F841 - referenced from SQL below
+        rows = batch.rows  # noqa: F841 - referenced from SQL below
         self._query(
-            f"INSERT INTO {self.database}.{table} ({columns}) "
-            f"SETTINGS insert_deduplication_token='{dedup_token}', insert_deduplicate=1 "
-            f"SELECT {columns} FROM Python(batch)",
+            f"INSERT INTO {self.database}.{batch.table} ({columns}) SETTINGS {insert_settings_sql(batch)} "
+            f"SELECT {columns} FROM Python(rows)",
             "CSV",
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import nats.errors
@@ -9,6 +10,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js import api as js_api
+from nats.js.errors import NotFoundError
 
 from schemas.codec import decode
 from schemas.errors import SchemaError
@@ -49,6 +51,7 @@ class PullConsumer:
         batch: int = 1000,
         ack_wait_s: float = 60.0,
         origin: str | None = None,
+        start_seq: int | None = None,
     ) -> None:
         self._nc = nc
         self._js = nc.jetstream()
@@ -58,11 +61,17 @@ class PullConsumer:
         self._batch = batch
         self._ack_wait_s = ack_wait_s
         self._origin = origin or durable
+        self._start_seq = start_seq
         self._sub: JetStreamContext.PullSubscription | None = None
         self.dead_lettered = 0
 
     async def open(self) -> None:
-        """Create or bind the durable consumer."""
+        """Create or bind the durable consumer.
+
+        With start_seq, the consumer is re-created to deliver from that stream
+        sequence on: the caller keeps its own position (a projection's
+        checkpoint) and the server's copy is only a cache of it.
+        """
         config = js_api.ConsumerConfig(
             durable_name=self.durable,
             ack_policy=js_api.AckPolicy.EXPLICIT,
@@ -71,6 +80,11 @@ class PullConsumer:
             max_ack_pending=self._batch * 4,
             filter_subject=self._filter,
         )
+        if self._start_seq is not None:
+            config.deliver_policy = js_api.DeliverPolicy.BY_START_SEQUENCE
+            config.opt_start_seq = max(1, self._start_seq)
+            with contextlib.suppress(NotFoundError):
+                await self._js.delete_consumer(self.stream, self.durable)
         self._sub = await self._js.pull_subscribe(
             self._filter or "", durable=self.durable, stream=self.stream, config=config
         )
@@ -119,12 +133,21 @@ class PullConsumer:
 async def dead_letter(js: JetStreamContext, origin: str, msg: Msg, reason: str) -> None:
     """Publish a message that cannot be used to the DLQ, with where it came from and why."""
     meta = msg.metadata
+    await dead_letter_data(
+        js, origin, stream=meta.stream, seq=meta.sequence.stream, subject=msg.subject, data=msg.data, reason=reason
+    )
+
+
+async def dead_letter_data(
+    js: JetStreamContext, origin: str, *, stream: str, seq: int, subject: str, data: bytes, reason: str
+) -> None:
+    """Publish raw message data to the DLQ; its message id makes a repeat (after a crash) a no-op."""
     headers = {
-        DLQ_SUBJECT_HEADER: msg.subject,
-        DLQ_STREAM_HEADER: meta.stream,
-        DLQ_SEQ_HEADER: str(meta.sequence.stream),
+        DLQ_SUBJECT_HEADER: subject,
+        DLQ_STREAM_HEADER: stream,
+        DLQ_SEQ_HEADER: str(seq),
         # Header values are one line; msgspec paths and values never need more.
         DLQ_REASON_HEADER: reason.replace("\r", " ").replace("\n", " ")[:1000],
-        "Nats-Msg-Id": f"dlq:{meta.stream}:{meta.sequence.stream}",
+        "Nats-Msg-Id": f"dlq:{origin}:{stream}:{seq}",
     }
-    await js.publish(dlq_subject(origin), msg.data, headers=headers)
+    await js.publish(dlq_subject(origin), data, headers=headers)

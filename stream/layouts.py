@@ -19,10 +19,20 @@ class LayoutReader:
         self._js = js
         self._next_seq = 1
 
-    async def read_new(self) -> list[LayoutPublished]:
-        """Read every layout message after the last one read (raises SchemaError on a bad one)."""
+    @property
+    def position(self) -> int:
+        """The last FF_LAYOUT sequence read (0 before the first read)."""
+        return self._next_seq - 1
+
+    async def read_new(self, upto_seq: int | None = None) -> list[LayoutPublished]:
+        """Read every layout message after the last one read, up to upto_seq if given.
+
+        Raises SchemaError on a message that is not a valid event.
+        """
         info = await self._js.stream_info(LAYOUT_STREAM)
         last = int(info.state.last_seq or 0)
+        if upto_seq is not None:
+            last = min(last, upto_seq)
         out = []
         while self._next_seq <= last:
             seq = self._next_seq

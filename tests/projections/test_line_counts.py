@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-import pyarrow as pa
 import pytest
 
 from ml_core.geometry.lines import crosses_segment
 from projections.layouts import LayoutHistory
-from projections.line_counts import LineCountsFold
+from projections.batch import SealedBatch
+from projections.line_counts import LineCountsProjection
+from projections.projection import SeqEvent
 from projections.migrations import migrate
 from projections.store import ChdbStore, StoreError
-from schemas import LayoutPublished, StoreLayout, Track, TrackClosed, TrackFrame
+from schemas import AnyEvent, LayoutPublished, StoreLayout, Track, TrackClosed, TrackFrame
 from schemas.layout import CountingLine
 
 LINE = CountingLine("door", (0.0, 1.0), (4.0, 1.0), "left")  # inside is y > 1
@@ -23,6 +24,11 @@ SECOND = 1_000_000_000
 def _frame(seq: int, ts_ns: int, *positions: tuple[int, float, float]) -> TrackFrame:
     tracks = tuple(Track(tid, 0.1, 0.1, 0.2, 0.2, 0.9, floor_x_m=x, floor_y_m=y) for tid, x, y in positions)
     return TrackFrame(store_id="s", ts_ns=ts_ns, camera_id="c", edge_run_id="r", frame_seq=seq, tracks=tracks)
+
+
+def _fold(events: list[AnyEvent], layouts: dict[str, LayoutHistory], fold: LineCountsProjection | None = None):
+    fold = fold or LineCountsProjection()
+    return fold.fold([SeqEvent(i + 1, e) for i, e in enumerate(events)], layouts).rows["line_counts"]
 
 
 def _history(*versions: tuple[int, int, StoreLayout]) -> dict[str, LayoutHistory]:
@@ -45,14 +51,14 @@ WALKS = [
 @pytest.mark.parametrize(("ys", "expected"), [w[1:] for w in WALKS], ids=[w[0] for w in WALKS])
 def test_crossings_by_direction(ys: list[float], expected: tuple[int, int]) -> None:
     frames = [_frame(i, T0 + i * SECOND, (1, 2.0, y)) for i, y in enumerate(ys)]
-    rows = LineCountsFold().apply(list(frames), _history((1, 0, LAYOUT))).to_pylist()
+    rows = _fold(list(frames), _history((1, 0, LAYOUT))).to_pylist()
     got = (sum(r["entries"] for r in rows), sum(r["exits"] for r in rows))
     assert got == expected
 
 
 def test_crossing_beside_the_segment_does_not_count() -> None:
     frames = [_frame(0, T0, (1, 6.0, 0.5)), _frame(1, T0 + SECOND, (1, 6.0, 1.5))]
-    assert LineCountsFold().apply(list(frames), _history((1, 0, LAYOUT))).num_rows == 0
+    assert _fold(list(frames), _history((1, 0, LAYOUT))).num_rows == 0
 
 
 def test_layout_is_chosen_by_event_time_not_arrival() -> None:
@@ -60,21 +66,21 @@ def test_layout_is_chosen_by_event_time_not_arrival() -> None:
     history = _history((2, T0 + 10 * SECOND, moved), (1, 0, LAYOUT))  # version 2 published first
     early = [_frame(0, T0, (1, 2.0, 0.5)), _frame(1, T0 + SECOND, (1, 2.0, 1.5))]
     late = [_frame(2, T0 + 20 * SECOND, (2, 2.0, 2.5)), _frame(3, T0 + 21 * SECOND, (2, 2.0, 3.5))]
-    rows = LineCountsFold().apply([*early, *late], history).to_pylist()
+    rows = _fold([*early, *late], history).to_pylist()
     assert [(r["layout_version"], r["entries"]) for r in rows] == [(1, 1), (2, 1)]
 
 
 def test_closed_track_forgets_its_position() -> None:
-    fold = LineCountsFold()
+    fold = LineCountsProjection()
     closed = TrackClosed(store_id="s", ts_ns=T0, camera_id="c", edge_run_id="r", track_id=1, first_ts_ns=0,
                          last_ts_ns=T0)  # fmt: skip
     events = [_frame(0, T0, (1, 2.0, 0.5)), closed, _frame(1, T0 + SECOND, (1, 2.0, 1.5))]
-    assert fold.apply(events, _history((1, 0, LAYOUT))).num_rows == 0
+    assert _fold(events, _history((1, 0, LAYOUT)), fold).num_rows == 0
 
 
 def test_no_layout_no_counts() -> None:
     frames = [_frame(0, T0, (1, 2.0, 0.5)), _frame(1, T0 + SECOND, (1, 2.0, 1.5))]
-    assert LineCountsFold().apply(list(frames), {}).num_rows == 0
+    assert _fold(list(frames), {}).num_rows == 0
 
 
 def test_crosses_segment_checks_shapes() -> None:
@@ -89,18 +95,28 @@ def test_history_refuses_conflicting_republish() -> None:
         history.add(other)
 
 
+def test_snapshot_restores_an_equal_state() -> None:
+    fold = LineCountsProjection()
+    _fold([_frame(0, T0, (1, 2.0, 0.5), (2, 3.0, 2.0))], _history((1, 0, LAYOUT)), fold)
+    other = LineCountsProjection()
+    other.restore(fold.snapshot())
+    assert other.snapshot() == fold.snapshot()
+    rows = _fold([_frame(1, T0 + SECOND, (1, 2.0, 1.5))], _history((1, 0, LAYOUT)), other)
+    assert rows.to_pylist()[0]["entries"] == 1
+
+
 def test_migrations_are_idempotent_and_insert_dedups(store: ChdbStore) -> None:
-    assert [m.name for m in migrate(store)] == ["line_counts"]
+    assert [m.name for m in migrate(store)] == ["projection_checkpoints", "projection_versions"]
     assert migrate(store) == []
+    projection = LineCountsProjection()
+    store.execute(projection.table_ddl()["line_counts"].format(db=store.database, table="line_counts"))
     frames = [_frame(0, T0, (1, 2.0, 0.5)), _frame(1, T0 + SECOND, (1, 2.0, 1.5))]
-    rows = LineCountsFold().apply(list(frames), _history((1, 0, LAYOUT)))
-    store.insert_arrow("line_counts", rows, "line_counts-1:1-2")
-    store.insert_arrow("line_counts", rows, "line_counts-1:1-2")  # a crash-replayed batch
+    rows = _fold(list(frames), _history((1, 0, LAYOUT)))
+    store.insert(SealedBatch("line_counts", "line_counts", 1, 2, rows))
+    store.insert(SealedBatch("line_counts", "line_counts", 1, 2, rows))  # a crash-replayed batch
     assert store.query_rows(f"SELECT sum(entries) FROM {store.database}.line_counts") == [[1]]
 
 
 def test_store_errors_are_translated(store: ChdbStore) -> None:
     with pytest.raises(StoreError, match="UNKNOWN_TABLE"):
         store.query_rows(f"SELECT * FROM {store.database}.missing")
-    with pytest.raises(StoreError, match="token"):
-        store.insert_arrow("line_counts", pa.table({"a": [1]}), "it's")

@@ -1,0 +1,50 @@
+"""A sealed batch: rows for one table from one stream range, with a dedup token derived from both.
+
+The token is computed from the rows themselves, so a different batch can
+never carry an old token (ClickHouse would silently drop it): there is no
+way to pass a token in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+
+def _digest(rows: pa.Table) -> str:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, rows.schema) as writer:
+        writer.write_table(rows)
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class SealedBatch:
+    """Rows for `table` folded from stream sequences first_seq..last_seq (inclusive) by `projection`."""
+
+    projection: str
+    table: str
+    first_seq: int
+    last_seq: int
+    rows: pa.Table
+    token: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.first_seq < 1 or self.last_seq < self.first_seq:
+            raise ValueError(
+                f"batch range must satisfy 1 <= first_seq <= last_seq, got {self.first_seq}..{self.last_seq}"
+            )
+        object.__setattr__(
+            self, "token", f"{self.projection}:{self.table}:{self.first_seq}-{self.last_seq}:{_digest(self.rows)}"
+        )
+
+
+def combined_token(batches: list[SealedBatch]) -> str:
+    """One token for a whole fold step (all tables), recorded in the intent and compared on recovery."""
+    h = hashlib.sha256()
+    for batch in batches:
+        h.update(batch.token.encode())
+        h.update(b"\n")
+    return h.hexdigest()[:32]
