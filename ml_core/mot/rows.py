@@ -88,7 +88,9 @@ def load_mot(path: str | Path, keep_zero_conf: bool = False) -> MotRows:
     if data.size == 0:
         data = np.empty((0, 7), dtype=np.float64)
     if data.shape[1] < 6:
-        raise ValueError(f"{path}: expected at least 6 columns (frame, id, left, top, width, height), got {data.shape[1]}")
+        raise ValueError(
+            f"{path}: expected at least 6 columns (frame, id, left, top, width, height), got {data.shape[1]}"
+        )
     if not np.isfinite(data[:, :6]).all():
         row = int(np.nonzero(~np.isfinite(data[:, :6]).all(axis=1))[0][0])
         raise ValueError(f"{path}: line {row + 1} has a non-finite frame, id or box: {data[row, :6].tolist()}")
@@ -112,5 +114,6 @@ def save_mot(rows: MotRows, path: str | Path) -> None:
         [rows.frames, rows.ids, b[:, 0], b[:, 1], b[:, 2] - b[:, 0], b[:, 3] - b[:, 1], rows.scores]
     )
     with open(path, "w", encoding="ascii") as out:
-        for r in table:
-            out.write(f"{int(r[0])},{int(r[1])},{r[2]:.3f},{r[3]:.3f},{r[4]:.3f},{r[5]:.3f},{r[6]:.4f},-1,-1,-1\n")
+        out.writelines(
+            f"{int(r[0])},{int(r[1])},{r[2]:.3f},{r[3]:.3f},{r[4]:.3f},{r[5]:.3f},{r[6]:.4f},-1,-1,-1\n" for r in table
+        )

@@ -42,9 +42,10 @@ def run_peer(detections: MotRows, n_frames: int, frame_rate: float = 30.0) -> Mo
     for f, rows in enumerate(detections.frame_slices(n_frames), start=1):
         dets = sv.Detections(xyxy=detections.boxes_xyxy[rows].copy(), confidence=detections.scores[rows].copy())
         out = tracker.update(dets)
-        keep = out.tracker_id >= 0
+        tracker_id = np.asarray(out.tracker_id if out.tracker_id is not None else np.full(len(out), -1), dtype=np.int64)
+        keep = tracker_id >= 0
         frames.append(np.full(int(keep.sum()), f, dtype=np.int64))
-        ids.append(np.asarray(out.tracker_id[keep], dtype=np.int64))
+        ids.append(tracker_id[keep])
         boxes.append(np.asarray(out.xyxy[keep], dtype=np.float64).reshape(-1, 4))
         conf = out.confidence if out.confidence is not None else np.ones(len(out))
         scores.append(np.asarray(conf[keep], dtype=np.float64))

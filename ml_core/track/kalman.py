@@ -48,8 +48,11 @@ def mean_to_xyxy(mean: np.ndarray, slot: int, out: np.ndarray, row: int) -> None
 
 
 @njit(cache=True)
-def initiate(mean: np.ndarray, cov: np.ndarray, slot: int, box_xyxy: np.ndarray) -> None:
-    """Start the filter of `slot` at a pixel box (4,) with zero velocity and ByteTrack's initial uncertainty."""
+def initiate(mean: np.ndarray, cov: np.ndarray, slot: int, box_xyxy: np.ndarray, w_pos: float, w_vel: float) -> None:
+    """Start the filter of `slot` at a pixel box (4,) with zero velocity and ByteTrack's initial uncertainty.
+
+    w_pos, w_vel: noise standard deviations relative to the box height (ByteTrack: 1/20, 1/160).
+    """
     cx, cy, a, h = xyxy_to_xyah(box_xyxy[0], box_xyxy[1], box_xyxy[2], box_xyxy[3])
     mean[slot, 0] = cx
     mean[slot, 1] = cy
@@ -57,8 +60,8 @@ def initiate(mean: np.ndarray, cov: np.ndarray, slot: int, box_xyxy: np.ndarray)
     mean[slot, 3] = h
     for k in range(4, 8):
         mean[slot, k] = 0.0
-    sp = 2.0 * STD_WEIGHT_POSITION * h
-    sv = 10.0 * STD_WEIGHT_VELOCITY * h
+    sp = 2.0 * w_pos * h
+    sv = 10.0 * w_vel * h
     for k in range(4):
         if k == 2:
             cov[slot, k, 0] = _ASPECT_INIT_POS * _ASPECT_INIT_POS
@@ -70,11 +73,11 @@ def initiate(mean: np.ndarray, cov: np.ndarray, slot: int, box_xyxy: np.ndarray)
 
 
 @njit(cache=True)
-def predict(mean: np.ndarray, cov: np.ndarray, slot: int) -> None:
+def predict(mean: np.ndarray, cov: np.ndarray, slot: int, w_pos: float, w_vel: float) -> None:
     """Advance the filter of `slot` by one frame: x <- F x, P <- F P F^T + Q (Q scaled by the box height)."""
     h = mean[slot, 3]
-    qp = STD_WEIGHT_POSITION * h
-    qv = STD_WEIGHT_VELOCITY * h
+    qp = w_pos * h
+    qv = w_vel * h
     qp2 = qp * qp
     qv2 = qv * qv
     for k in range(4):
@@ -95,10 +98,10 @@ def predict(mean: np.ndarray, cov: np.ndarray, slot: int) -> None:
 
 
 @njit(cache=True)
-def update(mean: np.ndarray, cov: np.ndarray, slot: int, box_xyxy: np.ndarray) -> None:
+def update(mean: np.ndarray, cov: np.ndarray, slot: int, box_xyxy: np.ndarray, w_pos: float) -> None:
     """Correct the filter of `slot` with a measured pixel box (4,); R is scaled by the predicted height."""
     z0, z1, z2, z3 = xyxy_to_xyah(box_xyxy[0], box_xyxy[1], box_xyxy[2], box_xyxy[3])
-    r = STD_WEIGHT_POSITION * mean[slot, 3]
+    r = w_pos * mean[slot, 3]
     r2 = r * r
     for k in range(4):
         if k == 0:

@@ -49,8 +49,7 @@ def overlap_pairs(a: np.ndarray, b: np.ndarray, min_iou: float) -> tuple[np.ndar
         j = order[t]
         bx1[t] = b[j, 0]
         w = b[j, 2] - b[j, 0]
-        if w > max_w:
-            max_w = w
+        max_w = max(max_w, w)
     for i in range(n):
         ax1 = a[i, 0]
         ay1 = a[i, 1]

@@ -53,14 +53,14 @@ def test_block_filter_equals_dense_filter(seed: int, frames: int, p_measure: flo
     rng = np.random.default_rng(seed)
     box = np.array([100.0, 50.0, 130.0, 130.0])
     mean, cov = np.zeros((1, 8)), np.zeros((1, 4, 3))
-    kalman.initiate(mean, cov, 0, box)
+    kalman.initiate(mean, cov, 0, box, W_POS, W_VEL)
     x, p = _dense_initiate(_xyah(box))
     for _ in range(frames):
-        kalman.predict(mean, cov, 0)
+        kalman.predict(mean, cov, 0, W_POS, W_VEL)
         x, p = _dense_predict(x, p)
         if rng.random() < p_measure:
             box = box + np.array([3.0, 1.0, 3.0, 1.2]) + rng.normal(0.0, 2.0, 4)
-            kalman.update(mean, cov, 0, box)
+            kalman.update(mean, cov, 0, box, W_POS)
             x, p = _dense_update(x, p, _xyah(box))
     np.testing.assert_allclose(mean[0], x, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(_as_dense(cov[0]), p, rtol=1e-9, atol=1e-9)

@@ -10,7 +10,14 @@ from ml_core.track.matching import assign_sparse, linear_sum_assignment, overlap
 scipy_optimize = pytest.importorskip("scipy.optimize", reason="scipy is the reference solver (dev extra)")
 
 # (seed, rows, cols, integer costs?) — integer costs force ties.
-LSAP_CASES = [(0, 1, 1, False), (1, 3, 7, False), (2, 6, 6, True), (3, 9, 12, False), (4, 5, 5, True), (5, 20, 25, False)]
+LSAP_CASES = [
+    (0, 1, 1, False),
+    (1, 3, 7, False),
+    (2, 6, 6, True),
+    (3, 9, 12, False),
+    (4, 5, 5, True),
+    (5, 20, 25, False),
+]
 
 
 @pytest.mark.parametrize(("seed", "rows", "cols", "integer"), LSAP_CASES)
@@ -59,7 +66,7 @@ def _dense_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     iw = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
     ih = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
     inter = iw * ih
-    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
+    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])
     return inter / (area(a)[:, None] + area(b)[None, :] - inter)
 
 
