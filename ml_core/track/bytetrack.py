@@ -218,7 +218,7 @@ class ByteTrack:
         )  # fmt: skip
         self._n_slots, self._next_id, ids, out_boxes, out_scores, states, det_index, removed = result
         self._removed_ids = removed
-        return Tracks(ids=ids, boxes_xyxy=out_boxes, scores=out_scores, states=states, det_index=det_index)
+        return Tracks._from_kernel(ids, out_boxes, out_scores, states, det_index)
 
     def reset(self) -> None:
         """Forget all tracks; ids restart at 1 (a new run)."""

@@ -58,6 +58,29 @@ class Tracks:
         return int(self.ids.shape[0])
 
     @classmethod
+    def _from_kernel(
+        cls,
+        ids: npt.NDArray[np.int64],
+        boxes_xyxy: npt.NDArray[np.float64],
+        scores: npt.NDArray[np.float64],
+        states: npt.NDArray[np.int8],
+        det_index: npt.NDArray[np.int64],
+    ) -> Tracks:
+        """Wrap the tracker kernel's fresh output without re-checking it (its shapes and dtypes are fixed by
+        construction; the per-frame checks would cost a third of a 20-box frame)."""
+        tracks = object.__new__(cls)
+        for name, column in (
+            ("ids", ids),
+            ("boxes_xyxy", boxes_xyxy),
+            ("scores", scores),
+            ("states", states),
+            ("det_index", det_index),
+        ):
+            column.flags.writeable = False
+            object.__setattr__(tracks, name, column)
+        return tracks
+
+    @classmethod
     def empty(cls) -> Tracks:
         """Return a frame with no tracks."""
         return cls(
