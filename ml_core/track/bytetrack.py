@@ -248,7 +248,7 @@ class ByteTrack:
 def validate_detections(
     boxes_xyxy: npt.ArrayLike, scores: npt.ArrayLike
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Return contiguous float64 copies-or-views of (boxes (n, 4), scores (n,)), or raise ValueError naming the problem."""
+    """Return contiguous float64 (boxes (n, 4), scores (n,)), or raise ValueError naming the problem."""
     boxes = np.ascontiguousarray(boxes_xyxy, dtype=np.float64)
     conf = np.ascontiguousarray(scores, dtype=np.float64)
     if boxes.ndim != 2 or boxes.shape[1] != 4:

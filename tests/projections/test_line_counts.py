@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from ml_core.geometry.lines import crosses_segment
-from projections.layouts import LayoutHistory
 from projections.batch import SealedBatch
+from projections.layouts import LayoutHistory
 from projections.line_counts import LineCountsProjection
-from projections.projection import SeqEvent
 from projections.migrations import migrate
+from projections.projection import SeqEvent
 from projections.store import ChdbStore, StoreError
 from schemas import AnyEvent, LayoutPublished, StoreLayout, Track, TrackClosed, TrackFrame
 from schemas.layout import CountingLine
