@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ops.commands.sql",
     "ops.commands.schemas",
     "ops.commands.tracker",
+    "ops.commands.project",
 )
 
 

@@ -46,13 +46,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         """
         CREATE TABLE IF NOT EXISTS {db}.projection_versions (
             projection_id LowCardinality(String),
+            write_no UInt64,
+            status Enum8('started' = 1, 'swapped' = 2),
             code_version String,
             layout_versions Array(UInt32) COMMENT 'layout versions the build had read',
             layout_seq UInt64,
             last_seq UInt64,
             built_from_seq UInt64,
-            swapped_at DateTime64(3, 'UTC') DEFAULT now64(3)
-        ) ENGINE = MergeTree ORDER BY (projection_id, swapped_at)
+            build_uuids Array(String) COMMENT 'UUIDs of the build tables, to tell whether EXCHANGE happened',
+            state String COMMENT 'base64 of the build fold state at last_seq',
+            written_at DateTime64(3, 'UTC') DEFAULT now64(3)
+        ) ENGINE = MergeTree ORDER BY (projection_id, write_no)
+        SETTINGS non_replicated_deduplication_window = 100000
         """,
     ),
 )

@@ -27,6 +27,7 @@ from projections.checkpoints import Checkpoints, Intent
 from projections.layouts import LayoutHistory
 from projections.projection import FoldResult, Projection, SeqEvent
 from projections.store import Store
+from projections.swap import complete_pending_swap
 from schemas.codec import decode
 from schemas.errors import SchemaError
 from schemas.events import LayoutPublished
@@ -107,6 +108,8 @@ class ProjectionRunner:
         self, *, until_caught_up: bool = True, stop: asyncio.Event | None = None, from_seq: int = 1
     ) -> RunStats:
         """Fold until the stream is drained (until_caught_up) or `stop` is set; resume from the checkpoint."""
+        if self.key == self.projection.name:
+            complete_pending_swap(self._store, self.projection)
         self.ensure_tables()
         started = time.monotonic()
         done, intent = self._checkpoints.load()
@@ -122,7 +125,7 @@ class ProjectionRunner:
         self.stats.seq = last_done
         consumer = PullConsumer(
             self._nc, self.projection.stream, f"proj-{self.key}", filter_subject=self.projection.filter_subject,
-            batch=self._batch, ack_wait_s=self._ack_wait_s, origin=self.key, start_seq=last_done + 1,
+            batch=self._batch, ack_wait_s=self._ack_wait_s, origin=self.key, start_seq=last_done + 1, ack_all=True,
         )  # fmt: skip
         await consumer.open()
         try:
@@ -134,7 +137,7 @@ class ProjectionRunner:
                 self.stats.skipped_redeliveries += len(delivered) - len(fresh)
                 if not fresh:
                     if delivered:
-                        await consumer.ack(delivered)
+                        await self._ack(consumer, delivered)
                     elif until_caught_up and await consumer.pending() == 0:
                         break
                     continue
@@ -143,7 +146,7 @@ class ProjectionRunner:
                 await self._apply(
                     [SeqEvent(d.stream_seq, d.event) for d in fresh], self._layout_reader.position, _raw_of(fresh)
                 )
-                await consumer.ack(delivered)
+                await self._ack(consumer, delivered)
                 last_done = fresh[-1].stream_seq
                 self.stats.seq = last_done
                 if self._progress is not None:
@@ -154,6 +157,10 @@ class ProjectionRunner:
         finally:
             await consumer.close()
         return self.stats
+
+    async def _ack(self, consumer: PullConsumer, delivered: list[Delivered]) -> None:
+        """Acknowledge after the batch is marked done (a seam for fault-injection tests)."""
+        await consumer.ack(delivered)
 
     async def _apply(self, events: list[SeqEvent], layout_seq: int, raw: Callable[[int], tuple[str, bytes]]) -> str:
         first, last = events[0].stream_seq, events[-1].stream_seq

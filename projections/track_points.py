@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from projections.layouts import LayoutHistory
@@ -63,44 +67,35 @@ class TrackPointsProjection:
         pass
 
     def fold(self, events: list[SeqEvent], layouts: dict[str, LayoutHistory]) -> FoldResult:
-        # Columns are gathered per frame and repeated per track, so the Python work is one loop over tracks.
-        store, camera, run, counts, ts, seqs = [], [], [], [], [], []
-        track_ids: list[int] = []
-        xs: list[float] = []
-        ys: list[float] = []
+        frames: list[TrackFrame] = []
+        seqs: list[int] = []
         rejected = []
         for item in events:
-            frame = item.event
-            if isinstance(frame, TrackClosed):
-                continue
-            if not isinstance(frame, TrackFrame):
-                rejected.append(Rejected(item.stream_seq, f"track_points cannot fold {type(frame).__name__}"))
-                continue
-            n = 0
-            for track in frame.tracks:
-                if track.floor_x_m is not None and track.floor_y_m is not None:
-                    track_ids.append(track.track_id)
-                    xs.append(track.floor_x_m)
-                    ys.append(track.floor_y_m)
-                    n += 1
-            if n:
-                store.append(frame.store_id)
-                camera.append(frame.camera_id)
-                run.append(frame.edge_run_id)
-                ts.append(frame.ts_ns)
+            if isinstance(item.event, TrackFrame):
+                frames.append(item.event)
                 seqs.append(item.stream_seq)
-                counts.append(n)
-        repeat = np.asarray(counts, dtype=np.int64)
+            elif not isinstance(item.event, TrackClosed):
+                rejected.append(Rejected(item.stream_seq, f"track_points cannot fold {type(item.event).__name__}"))
+        # One comprehension per column over all tracks; uncalibrated tracks (None) become NaN and are masked.
+        tracks = [t for f in frames for t in f.tracks]
+        counts = np.fromiter((len(f.tracks) for f in frames), dtype=np.int64, count=len(frames))
+        x = np.array([t.floor_x_m for t in tracks], dtype=np.float64)
+        y = np.array([t.floor_y_m for t in tracks], dtype=np.float64)
+        keep = ~(np.isnan(x) | np.isnan(y))
+
+        def per_track(values: Sequence[Any], dtype: npt.DTypeLike) -> npt.NDArray[Any]:
+            return np.repeat(np.asarray(values, dtype=dtype), counts)[keep]
+
         table = pa.table(
             [
-                pa.array(np.repeat(np.asarray(store, dtype=object), repeat), pa.string()),
-                pa.array(np.repeat(np.asarray(camera, dtype=object), repeat), pa.string()),
-                pa.array(np.repeat(np.asarray(run, dtype=object), repeat), pa.string()),
-                pa.array(np.asarray(track_ids, dtype=np.uint64)),
-                pa.array(np.repeat(np.asarray(ts, dtype=np.int64), repeat), pa.timestamp("ns", tz="UTC")),
-                pa.array(np.asarray(xs, dtype=np.float32)),
-                pa.array(np.asarray(ys, dtype=np.float32)),
-                pa.array(np.repeat(np.asarray(seqs, dtype=np.uint64), repeat)),
+                pa.array(per_track([f.store_id for f in frames], object), pa.string()),
+                pa.array(per_track([f.camera_id for f in frames], object), pa.string()),
+                pa.array(per_track([f.edge_run_id for f in frames], object), pa.string()),
+                pa.array(np.array([t.track_id for t in tracks], dtype=np.uint64)[keep]),
+                pa.array(per_track([f.ts_ns for f in frames], np.int64), pa.timestamp("ns", tz="UTC")),
+                pa.array(x[keep].astype(np.float32)),
+                pa.array(y[keep].astype(np.float32)),
+                pa.array(per_track(seqs, np.uint64)),
             ],
             schema=_SCHEMA,
         )

@@ -52,6 +52,7 @@ class PullConsumer:
         ack_wait_s: float = 60.0,
         origin: str | None = None,
         start_seq: int | None = None,
+        ack_all: bool = False,
     ) -> None:
         self._nc = nc
         self._js = nc.jetstream()
@@ -62,6 +63,9 @@ class PullConsumer:
         self._ack_wait_s = ack_wait_s
         self._origin = origin or durable
         self._start_seq = start_seq
+        # AckPolicy.ALL: acking a message acks every earlier one, so an in-order
+        # reader acks a whole batch with one message instead of one per event.
+        self._ack_all = ack_all
         self._sub: JetStreamContext.PullSubscription | None = None
         self.dead_lettered = 0
 
@@ -74,7 +78,7 @@ class PullConsumer:
         """
         config = js_api.ConsumerConfig(
             durable_name=self.durable,
-            ack_policy=js_api.AckPolicy.EXPLICIT,
+            ack_policy=js_api.AckPolicy.ALL if self._ack_all else js_api.AckPolicy.EXPLICIT,
             deliver_policy=js_api.DeliverPolicy.ALL,
             ack_wait=self._ack_wait_s,
             max_ack_pending=self._batch * 4,
@@ -119,8 +123,13 @@ class PullConsumer:
 
     async def ack(self, delivered: list[Delivered]) -> None:
         """Acknowledge a batch after its effect is durable; returns once the server has the acks."""
-        for item in delivered:
-            await item.msg.ack()
+        if self._ack_all:
+            if delivered:
+                last = max(delivered, key=lambda d: d.msg.metadata.sequence.consumer)
+                await last.msg.ack()
+        else:
+            for item in delivered:
+                await item.msg.ack()
         await self._nc.flush()  # the server answers PING after it has processed the acks before it
 
     async def close(self) -> None:

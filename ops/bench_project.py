@@ -1,0 +1,133 @@
+"""`footfall bench project`: fold rate through the runner into chDB vs the raw ordered read of the same stream."""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import nats
+
+from ops.synthetic_tracks import layout_event, synthetic_events
+from projections.line_counts import LineCountsProjection
+from projections.migrations import migrate
+from projections.projection import Projection
+from projections.runner import ProjectionRunner
+from projections.store import ChdbStore
+from projections.track_points import TrackPointsProjection
+from schemas.codec import decode
+from schemas.events import TrackFrame
+from stream.embedded import EmbeddedNats
+from stream.provision import LogConfig, ensure_streams
+from stream.publisher import Publisher
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+async def _fill(url: str, frames: int, tracks: int) -> tuple[int, int]:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    await ensure_streams(js, LogConfig())
+    publisher = Publisher(js)
+    await publisher.publish(layout_event())
+    messages = observations = 0
+    # Dated from now: track_points keeps 30 days, so frames from the generator's fixed past would expire at once.
+    t0_ns = (time.time_ns() // 1_000_000_000) * 1_000_000_000
+    for event in synthetic_events(frames, tracks, seed=1, t0_ns=t0_ns):
+        await publisher.publish(event)
+        messages += 1
+        if isinstance(event, TrackFrame):
+            observations += len(event.tracks)
+    await publisher.flush()
+    await nc.close()
+    return messages, observations
+
+
+async def _ordered_read(url: str, expected: int, decode_frames: bool) -> float:
+    """Seconds to read every FF_TRACKS message with an ordered consumer (decoding each, if asked)."""
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    done = asyncio.Event()
+    seen = 0
+
+    async def on_msg(msg: Any) -> None:
+        nonlocal seen
+        if decode_frames:
+            decode(msg.data)
+        seen += 1
+        if seen >= expected:
+            done.set()
+
+    started = time.perf_counter()
+    sub = await js.subscribe("ff.v1.*.*.tracks", stream="FF_TRACKS", cb=on_msg, ordered_consumer=True)
+    await asyncio.wait_for(done.wait(), timeout=600)
+    elapsed = time.perf_counter() - started
+    await sub.unsubscribe()
+    await nc.close()
+    return elapsed
+
+
+async def _fold(url: str, store: ChdbStore, projections: list[Projection], batch: int) -> float:
+    nc = await nats.connect(url)
+    runners = [ProjectionRunner(nc, store, p, batch=batch) for p in projections]
+    started = time.perf_counter()
+    await asyncio.gather(*(r.run(until_caught_up=True) for r in runners))
+    elapsed = time.perf_counter() - started
+    await nc.close()
+    return elapsed
+
+
+def run_bench(frames: int, tracks: int, batch: int) -> dict[str, Any]:
+    """Pre-fill, then time the ordered read and the folds; return the JSON-ready report."""
+    with tempfile.TemporaryDirectory(prefix="footfall-bench-") as tmp, EmbeddedNats(Path(tmp) / "nats") as server:
+        _say(f"pre-filling FF_TRACKS with {frames} frames x {tracks} tracks ...")
+        messages, observations = asyncio.run(_fill(server.url, frames, tracks))
+        _say("ordered read (raw, then decoded) ...")
+        raw_s = asyncio.run(_ordered_read(server.url, messages, decode_frames=False))
+        decoded_s = asyncio.run(_ordered_read(server.url, messages, decode_frames=True))
+        store = ChdbStore(Path(tmp) / "chdb")
+        results: dict[str, Any] = {}
+        cases: list[tuple[str, Callable[[], list[Projection]]]] = [
+            ("track_points", lambda: [TrackPointsProjection()]),
+            ("line_counts", lambda: [LineCountsProjection()]),
+            ("track_points+line_counts", lambda: [TrackPointsProjection(), LineCountsProjection()]),
+        ]
+        for label, factory in cases:
+            _say(f"folding {label} ...")
+            target = store.in_database("bench_" + label.replace("+", "_and_"))
+            migrate(target)
+            seconds = asyncio.run(_fold(server.url, target, factory(), batch))
+            results[label] = {
+                "seconds": round(seconds, 3),
+                "observations_per_s": round(observations / seconds),
+                "ratio_to_raw_ordered_read": round(raw_s / seconds, 3),
+                "ratio_to_decoded_ordered_read": round(decoded_s / seconds, 3),
+            }
+        rows = store.in_database("bench_track_points").query_rows("SELECT count() FROM bench_track_points.track_points")
+        store.close()
+    return {
+        "machine": {"python": platform.python_version(), "cpus": _cpus()},
+        "stream": {"frames": frames, "tracks_per_frame": tracks, "messages": messages, "observations": observations},
+        "ordered_read": {
+            "raw_seconds": round(raw_s, 3),
+            "raw_observations_per_s": round(observations / raw_s),
+            "decoded_seconds": round(decoded_s, 3),
+            "decoded_observations_per_s": round(observations / decoded_s),
+        },
+        "fold": results,
+        "check": {"track_points_rows": int(rows[0][0]), "expected_rows": observations},
+        "batch": batch,
+    }
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))

@@ -1,0 +1,163 @@
+"""`footfall project`, `footfall replay` and `footfall bench project`: folding the log into ClickHouse."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from ops.cli import CommandTree
+from ops.runtime import add_log_arguments
+
+_PROJECT_HELP = """\
+Run projections (all, or the ones named) from their checkpoints until stopped
+(SIGTERM or Ctrl-C stop after the batch in hand) or, with --until-caught-up,
+until nothing is pending. Each projection keeps its position in the store:
+killing this process at any moment and starting it again gives the same
+tables as one clean run.
+"""
+
+_REPLAY_HELP = """\
+Rebuild a projection from the log into new tables (<table>__build) while the
+live tables keep serving, then swap them in atomically (EXCHANGE TABLES). The
+old rows stay queryable as <table>__previous; projection_versions records the
+code version and layout versions that built each swap. An unfinished build
+resumes where it stopped unless --restart.
+"""
+
+
+def register(tree: CommandTree) -> None:
+    from projections.registry import PROJECTIONS
+
+    names = ", ".join(sorted(PROJECTIONS))
+    project = tree.add("project", "Fold the log into ClickHouse tables, exactly once.", _project,
+                       description=_PROJECT_HELP + f"\nprojections: {names}")  # fmt: skip
+    project.add_argument("names", nargs="*", metavar="PROJECTION", help=f"projections to run (default: all: {names})")
+    project.add_argument("--until-caught-up", action="store_true", help="stop when nothing is pending")
+    project.add_argument("--batch", type=int, default=1000, help="messages per batch (default: 1000)")
+    add_log_arguments(project)
+
+    replay = tree.add("replay", "Rebuild a projection from the log into new tables and swap them in.", _replay,
+                      description=_REPLAY_HELP + f"\nprojections: {names}")  # fmt: skip
+    replay.add_argument("name", metavar="PROJECTION", help=f"one of: {names}")
+    replay.add_argument("--from-seq", type=int, default=1, help="first stream sequence to fold (default: 1)")
+    replay.add_argument("--restart", action="store_true", help="discard an unfinished build and start over")
+    replay.add_argument("--batch", type=int, default=1000, help="messages per batch (default: 1000)")
+    add_log_arguments(replay)
+
+    tree.group("bench", "Measure throughput against a peer in the same run (prints JSON).")
+    bench = tree.add("bench project", "Fold rate into chDB beside the raw ordered-consumer read rate.", _bench,
+                     description="Pre-fill a stream of synthetic TrackFrames, then time (a) reading it with an "
+                     "ordered consumer, raw and decoded, and (b) folding it into track_points and line_counts in "
+                     "chDB through the projection runner. Prints JSON.")  # fmt: skip
+    bench.add_argument("--frames", type=int, default=20_000, help="frames to pre-fill (default: 20000)")
+    bench.add_argument("--tracks", type=int, default=50, help="tracks per frame (default: 50)")
+    bench.add_argument("--batch", type=int, default=1000, help="runner batch size (default: 1000)")
+
+
+def _positive(name: str, value: int) -> None:
+    if value < 1:
+        raise SystemExit(f"footfall: {name} must be at least 1, got {value}")
+
+
+def _project(args: argparse.Namespace) -> int:
+    import nats
+
+    from ops.logging import get_logger
+    from ops.runtime import log_url, open_store
+    from projections.migrations import migrate
+    from projections.registry import make
+    from projections.runner import ProjectionRunner
+
+    _positive("--batch", args.batch)
+    log = get_logger("footfall.project")
+    try:
+        projections = [make(name) for name in (args.names or sorted(_all()))]
+    except KeyError as exc:
+        print(f"footfall project: {exc.args[0]}", file=sys.stderr)
+        return 2
+
+    async def run(url: str) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        nc = await nats.connect(url, name="footfall-project")
+        try:
+            runners = [ProjectionRunner(nc, store, p, batch=args.batch) for p in projections]
+            results = await asyncio.gather(*(r.run(until_caught_up=args.until_caught_up, stop=stop) for r in runners))
+            for runner, stats in zip(runners, results, strict=True):
+                log.info("projection stopped", projection=runner.key, events=stats.events, batches=stats.batches,
+                         rows=stats.rows, seq=stats.seq, recovered_batches=stats.recovered_batches,
+                         dead_lettered=stats.dead_lettered)  # fmt: skip
+        finally:
+            await nc.close()
+
+    with log_url(args) as url, open_store(args.data_dir) as store:
+        migrate(store)
+        asyncio.run(run(url))
+    return 0
+
+
+def _all() -> list[str]:
+    from projections.registry import PROJECTIONS
+
+    return list(PROJECTIONS)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    import nats
+    from tqdm import tqdm
+
+    from ops.runtime import log_url, open_store
+    from projections.migrations import migrate
+    from projections.registry import make
+    from projections.replay import ReplayError, replay
+    from projections.runner import Progress
+
+    _positive("--from-seq", args.from_seq)
+    _positive("--batch", args.batch)
+    try:
+        projection = make(args.name)
+    except KeyError as exc:
+        print(f"footfall replay: {exc.args[0]}", file=sys.stderr)
+        return 2
+    bar = tqdm(desc=f"replay {projection.name}", unit="msg", unit_scale=True, file=sys.stderr, dynamic_ncols=True)
+
+    def progress(p: Progress) -> None:
+        bar.total = max(p.stream_last_seq - args.from_seq + 1, 1)
+        bar.n = p.seq - args.from_seq + 1
+        bar.set_postfix(events_s=f"{p.events / max(p.elapsed_s, 1e-9):,.0f}")
+        bar.refresh()
+
+    async def run(url: str) -> int:
+        nc = await nats.connect(url, name="footfall-replay")
+        try:
+            result = await replay(nc, store, projection, from_seq=args.from_seq, restart=args.restart,
+                                  batch=args.batch, progress=progress)  # fmt: skip
+        except ReplayError as exc:
+            print(f"footfall replay: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            bar.close()
+            await nc.close()
+        print(f"swapped in {result.projection} v{result.code_version} built from sequence {args.from_seq} to "
+              f"{result.last_seq} under layout versions {list(result.layout_versions) or 'none'}; "
+              f"{result.stats.events} events folded")  # fmt: skip
+        return 0
+
+    with log_url(args) as url, open_store(args.data_dir) as store:
+        migrate(store)
+        return asyncio.run(run(url))
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import json
+
+    from ops.bench_project import run_bench
+
+    for name in ("--frames", "--tracks", "--batch"):
+        _positive(name, getattr(args, name.strip("-").replace("-", "_")))
+    print(json.dumps(run_bench(args.frames, args.tracks, args.batch), indent=2))
+    return 0

@@ -1,0 +1,50 @@
+"""What a long-running command needs: the log (a URL or the embedded server) and the analytics store."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from ops.paths import DataDir, add_data_dir_argument
+from projections.store import ChdbStore, Store
+
+NATS_URL_ENV = "FOOTFALL_NATS_URL"
+
+
+def add_log_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add --url and --data-dir: the log to use, embedded under --data-dir unless a URL is given."""
+    parser.add_argument(
+        "--url",
+        default=os.environ.get(NATS_URL_ENV),
+        help=f"NATS URL of a server footfall did not start (env {NATS_URL_ENV}); "
+        "default: start the embedded nats-server under --data-dir",
+    )
+    add_data_dir_argument(parser)
+
+
+@contextlib.contextmanager
+def log_url(args: argparse.Namespace) -> Iterator[str]:
+    """Yield the NATS URL: --url as given, else an embedded server on --data-dir/nats, stopped on exit."""
+    if args.url:
+        yield args.url
+        return
+    from stream.embedded import EmbeddedNats
+
+    with EmbeddedNats(DataDir(args.data_dir).nats) as server:
+        yield server.url
+
+
+@contextlib.contextmanager
+def open_store(data_dir: Path) -> Iterator[Store]:
+    """The analytics store: a ClickHouse server when FOOTFALL_CLICKHOUSE_URL is set, else chDB under data_dir."""
+    from projections.clickhouse_server import ClickHouseServerStore
+
+    server = ClickHouseServerStore.from_env()
+    store: Store = server if server is not None else ChdbStore(DataDir(data_dir).chdb)
+    try:
+        yield store
+    finally:
+        store.close()
