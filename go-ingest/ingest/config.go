@@ -99,4 +99,3 @@ func RedactURL(raw string) string {
 
 // LookupEnv is os.Getenv, for ParseConfig.
 func LookupEnv(k string) string { return os.Getenv(k) }
-

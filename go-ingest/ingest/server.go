@@ -231,4 +231,3 @@ func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	h.writeJSON(w, "readyz", http.StatusOK, map[string]string{"status": "ready"})
 }
-
