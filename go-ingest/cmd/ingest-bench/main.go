@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 
@@ -34,7 +35,20 @@ func main() {
 	flag.IntVar(&o.Window, "window", o.Window, "async publish window (go-ingest and raw)")
 	flag.StringVar(&o.ContentType, "content-type", o.ContentType, "application/msgpack or application/json")
 	flag.IntVar(&o.Tracks, "tracks", o.Tracks, "tracks per track_frame event")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (server included) to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ingest-bench:", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "ingest-bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	o.BatchSizes = nil
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -49,6 +63,7 @@ func main() {
 	report, err := bench.Run(ctx, o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ingest-bench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 	enc := json.NewEncoder(os.Stdout)

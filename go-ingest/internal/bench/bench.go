@@ -180,7 +180,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 }
 
 // makeEvents returns n track frames with distinct ids (run is the edge run id).
-func makeEvents(run string, n, tracks int) []contract.Event {
+func makeEvents(run string, n, tracks int) []contract.Event { return makeEventsFrom(run, 0, n, tracks) }
+
+// makeEventsFrom returns n track frames with frame_seq first, first+1, ...
+func makeEventsFrom(run string, first, n, tracks int) []contract.Event {
 	base := contract.SampleEvents()[0].(*contract.TrackFrame)
 	ts := make([]contract.Track, tracks)
 	for i := range ts {
@@ -192,8 +195,8 @@ func makeEvents(run string, n, tracks int) []contract.Event {
 		f := *base
 		f.StoreID = benchStore
 		f.EdgeRunID = run
-		f.FrameSeq = int64(i)
-		f.TsNs = base.TsNs + int64(i)*100_000_000
+		f.FrameSeq = int64(first + i)
+		f.TsNs = base.TsNs + int64(first+i)*100_000_000
 		f.Tracks = ts
 		out[i] = &f
 	}
