@@ -74,3 +74,10 @@ func shortRepr(v any) string {
 	}
 	return s
 }
+
+// NewFieldError returns a *FieldError at path; value is reported when
+// hasValue is set. kind, when non-nil, is an extra sentinel the error matches
+// (errors.Is) besides ErrInvalid.
+func NewFieldError(path, reason string, value any, hasValue bool, kind error) *FieldError {
+	return &FieldError{Reason: reason, Path: path, Value: value, HasValue: hasValue, kind: kind}
+}
