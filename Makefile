@@ -34,7 +34,9 @@ demo: $(STAMP_RUN)
 test: test-go lint typecheck test-python
 
 test-go:
+	cd go-ingest && test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
 	cd go-ingest && go vet ./... && go test ./...
+	cd go-ingest && go test -run='^$$' -fuzz=FuzzDecodeBatch -fuzztime=$(GO_FUZZTIME) ./internal/fuzz
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check .

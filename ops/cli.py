@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ops.commands.schemas",
     "ops.commands.tracker",
     "ops.commands.project",
+    "ops.commands.ingest",
 )
 
 

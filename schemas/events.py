@@ -17,7 +17,9 @@ import msgspec
 from schemas.ids import Count, FiniteFloat, Id, Metres, NonNegFloat, Seq, TrackId, TsNs, Unit
 from schemas.layout import StoreLayout
 
-Version = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$", description="software version")]
+Version = Annotated[
+    str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}(?!\n)$", description="software version")
+]
 EventId = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 LayoutVersion = Annotated[int, msgspec.Meta(ge=0, description="0 means no layout was in force")]
 
@@ -253,7 +255,7 @@ class PosTransaction(Event, frozen=True, tag="pos_transaction"):
     transaction_id: Id
     item_count: Count
     amount_minor: Annotated[int, msgspec.Meta(ge=-(2**62), le=2**62)]
-    currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
+    currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}(?!\n)$", description="ISO 4217 code")]
 
     @property
     def event_id(self) -> str:

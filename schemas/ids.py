@@ -8,14 +8,18 @@ from typing import Annotated
 import msgspec
 
 # Ids are NATS subject tokens and safe SQL literals.
-ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+# `(?!\n)$`: in Python's re (msgspec's), a bare `$` also matches before a final
+# newline, which would let "store-1\n" through; the lookahead is ECMA-262 too, so
+# the exported JSON Schema means the same.
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}(?!\n)$"
 _ID_RE = re.compile(ID_PATTERN)
 
 Id = Annotated[str, msgspec.Meta(pattern=ID_PATTERN, description="lower-case id: [a-z0-9][a-z0-9_-]{0,31}")]
-TsNs = Annotated[int, msgspec.Meta(ge=0, description="nanoseconds since the Unix epoch, UTC")]
-Seq = Annotated[int, msgspec.Meta(ge=0)]
-TrackId = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1, description="track id, unique per camera and edge run")]
-Count = Annotated[int, msgspec.Meta(ge=0)]
+INT64_MAX = 2**63 - 1
+TsNs = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX, description="int64 nanoseconds since the Unix epoch, UTC")]
+Seq = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)]
+TrackId = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX, description="track id, unique per camera and edge run")]
+Count = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)]
 # Normalised image coordinates: 0 is the left/top edge, 1 the right/bottom edge.
 # NaN fails the bounds check, so the bounds also reject non-finite values.
 Unit = Annotated[float, msgspec.Meta(ge=0.0, le=1.0, description="normalised image coordinate or score in [0, 1]")]

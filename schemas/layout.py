@@ -71,7 +71,8 @@ class Zone(Config, frozen=True):
 
     zone_id: Id
     kind: ZoneKind
-    polygon: tuple[Point, ...]
+    # Bounded: the self-intersection check is O(n^2) and a layout arrives over HTTP too.
+    polygon: Annotated[tuple[Point, ...], msgspec.Meta(max_length=1000)]
     label: Label = ""
 
     def __post_init__(self) -> None:

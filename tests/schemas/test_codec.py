@@ -43,6 +43,8 @@ BAD_DOCUMENTS = [
     ("unknown tag", _with(["type"], "track_frame_v9"), "$.type", "track_frame_v9"),
     ("bad camera id", _with(["camera_id"], "Cam 1"), "$.camera_id", "'Cam 1'"),
     ("id too long", _with(["store_id"], "s" * 33), "$.store_id", "sss"),
+    ("id with trailing newline", _with(["store_id"], "store-001\n"), "$.store_id", "'store-001\\n'"),
+    ("ts beyond int64", _with(["ts_ns"], 2**63), "$.ts_ns", str(2**63)),
     ("nan coordinate", _with(["tracks", 1, "x1"], math.nan), "$.tracks[1].x1", "nan"),
     ("infinite floor", _with(["tracks", 0, "floor_x_m"], math.inf), "$.tracks[0].floor_x_m", "inf"),
     ("box inverted", _with(["tracks", 0, "x2"], 0.01), "$.tracks[0]", "x1 <= x2"),

@@ -39,6 +39,12 @@ BAD_LAYOUTS = [
     ("bad zone id", _layout_with("zones", 0, "zone_id", "Zone A"), "$.zones[0].zone_id", "'Zone A'"),
     ("rule to nowhere", _layout_with("rules", 0, "zone_id", "nowhere"), "$", "nowhere"),
     ("zero-length line", _layout_with("lines", 0, "b", [0.0, 1.0]), "$.lines[0]", "0.05 m"),
+    (
+        "too many vertices",
+        _layout_with("zones", 0, "polygon", [[i % 7, i // 7] for i in range(1001)]),
+        "$.zones[0].polygon",
+        "length <= 1000",
+    ),
     ("nan vertex", _layout_with("zones", 0, "polygon", [[0, 0], [1, float("nan")], [0, 1]]), "$.zones[0].polygon", ""),
 ]
 
