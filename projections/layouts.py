@@ -41,5 +41,12 @@ class LayoutHistory:
         published = self._versions[index]
         return published.version, published.layout
 
+    def version(self, version: int) -> StoreLayout | None:
+        """The layout of a given version number, or None if unknown."""
+        for published in self._versions:
+            if published.version == version:
+                return published.layout
+        return None
+
     def __len__(self) -> int:
         return len(self._versions)

@@ -78,7 +78,7 @@ class ProjectionRunner:
         *,
         key: str | None = None,
         table_suffix: str = "",
-        batch: int = 1000,
+        batch: int = 2000,
         idle_timeout_s: float = 0.5,
         ack_wait_s: float = 60.0,
         progress: Callable[[Progress], None] | None = None,
