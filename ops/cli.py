@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ops.commands.demo",
     "ops.commands.sql",
     "ops.commands.schemas",
+    "ops.commands.tracker",
 )
 
 
