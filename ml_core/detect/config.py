@@ -72,6 +72,9 @@ class Mog2Config(_DetectorConfig, frozen=True, tag="mog2"):
     open_px, close_px: morphological kernel sizes (analysis pixels, 0 = off).
     min_height_ratio: blobs shorter than this share of the expected person height are
     dropped. min_area_px: smallest blob without a calibration (analysis pixels).
+    split: split blobs wider than a person (side by side) or taller than stack_ratio
+    times a person (one behind the other). box_shape_prior: 0 keeps the blob's box,
+    1 replaces its size by the expected person size (foot point kept).
     """
 
     scale: Scale = 0.5
@@ -87,7 +90,8 @@ class Mog2Config(_DetectorConfig, frozen=True, tag="mog2"):
     min_height_ratio: Fraction = 0.4
     min_area_px: Annotated[int, msgspec.Meta(ge=1)] = 40
     split: bool = True
-    box_shape_prior: Fraction = 0.5
+    stack_ratio: Annotated[float, msgspec.Meta(gt=1.0, le=5.0)] = 1.25
+    box_shape_prior: Fraction = 0.8
 
 
 DetectorConfig = OnnxConfig | HogConfig | Mog2Config

@@ -127,11 +127,42 @@ class Mog2Detector(Detector):
                 if rows.size == 0:
                     continue
                 top, bottom = yi + rows[0], yi + rows[-1] + 1
-                box, score = self._shape(xi + x0, top, xi + x1, bottom, float(piece.sum()), size)
-                if box is not None:
-                    boxes.append(box)
-                    scores.append(score)
+                for people_box, fg_pixels in self._stacked(piece, xi + x0, yi, top, bottom, size):
+                    box, score = self._shape(*people_box, fg_pixels, size)
+                    if box is not None:
+                        boxes.append(box)
+                        scores.append(score)
         return boxes, scores
+
+    def _stacked(
+        self, piece: npt.NDArray[np.bool_], px: int, py: int, top: int, bottom: int, size: PersonSizeModel
+    ) -> list[tuple[tuple[float, float, float, float], float]]:
+        """Split a piece much taller than a person at its foot into the front person and one behind.
+
+        A person behind another shows as a head and shoulders above the front one: the
+        back person's foot row v is where v - expected_height(v) meets the piece's top.
+        """
+        width = piece.shape[1]
+        cx = px + width / 2.0
+        exp_h = float(size.expected_size(np.array([[cx, float(bottom)]]))[0][0])
+        whole = ((float(px), float(top), float(px + width), float(bottom)), float(piece.sum()))
+        if not self.config.split or not (bottom - top > self.config.stack_ratio * exp_h):
+            return [whole]
+        rows = np.arange(top + 4, int(bottom - 0.5 * exp_h), dtype=np.float64)
+        if rows.size == 0:
+            return [whole]
+        heights = size.expected_size(np.column_stack([np.full(rows.size, cx), rows]))[0]
+        gap = np.abs(rows - np.nan_to_num(heights, nan=1e9) - top)
+        back_foot = float(rows[int(np.argmin(gap))])
+        front_top = max(float(top), bottom - exp_h)
+        front = piece[int(front_top) - py :, :]
+        back = piece[top - py : int(back_foot) - py, :]
+        out = []
+        for part, y0, y1 in ((front, front_top, float(bottom)), (back, float(top), back_foot)):
+            cols = np.nonzero(part.any(axis=0))[0]
+            if cols.size:
+                out.append(((float(px + cols[0]), y0, float(px + cols[-1] + 1), y1), float(part.sum())))
+        return out or [whole]
 
     def _shape(
         self, x1: float, y1: float, x2: float, y2: float, fg_pixels: float, size: PersonSizeModel
