@@ -19,6 +19,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ops.commands.sql",
     "ops.commands.schemas",
     "ops.commands.tracker",
+    "ops.commands.edge",
+    "ops.commands.calibrate",
+    "ops.commands.bench_edge",
 )
 
 

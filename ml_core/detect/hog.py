@@ -31,7 +31,9 @@ class HogDetector(Detector):
     def detect(self, frame_bgr: Frame) -> Detections:
         frame = check_frame(frame_bgr)
         c = self.config
-        img = frame if c.scale == 1.0 else cv2.resize(frame, None, fx=c.scale, fy=c.scale, interpolation=cv2.INTER_LINEAR)
+        img = (
+            frame if c.scale == 1.0 else cv2.resize(frame, None, fx=c.scale, fy=c.scale, interpolation=cv2.INTER_LINEAR)
+        )
         rects, weights = self._hog.detectMultiScale(
             img, hitThreshold=c.hit_threshold, winStride=(c.win_stride, c.win_stride), scale=c.pyramid_scale
         )

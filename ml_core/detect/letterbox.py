@@ -34,7 +34,9 @@ def letterbox(frame_bgr: npt.NDArray[np.uint8], size: int) -> tuple[npt.NDArray[
     h, w = frame_bgr.shape[:2]
     ratio = min(size / h, size / w)
     new_w, new_h = round(w * ratio), round(h * ratio)
-    resized = frame_bgr if (new_w, new_h) == (w, h) else cv2.resize(frame_bgr, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    resized = (
+        frame_bgr if (new_w, new_h) == (w, h) else cv2.resize(frame_bgr, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    )
     pad_x, pad_y = (size - new_w) / 2.0, (size - new_h) / 2.0
     left, top = round(pad_x - 0.1), round(pad_y - 0.1)
     canvas = np.full((size, size, 3), PAD_VALUE, dtype=np.uint8)

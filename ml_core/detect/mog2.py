@@ -64,7 +64,9 @@ class Mog2Detector(Detector):
         """Update the background model with one frame; return the cleaned mask (analysis size, 0 or 255)."""
         frame = check_frame(frame_bgr)
         c = self.config
-        small = frame if c.scale == 1.0 else cv2.resize(frame, None, fx=c.scale, fy=c.scale, interpolation=cv2.INTER_AREA)
+        small = (
+            frame if c.scale == 1.0 else cv2.resize(frame, None, fx=c.scale, fy=c.scale, interpolation=cv2.INTER_AREA)
+        )
         fg = self._sub.apply(small, learningRate=c.learning_rate)
         _, mask = cv2.threshold(fg, _FOREGROUND - 1, 255, cv2.THRESH_BINARY)
         if self._open is not None:
@@ -91,7 +93,9 @@ class Mog2Detector(Detector):
         key = (int(mask_shape[0]), int(mask_shape[1]))
         if self._size is None or self._size_for != key:
             c = self.config
-            self._size = PersonSizeModel.from_normalised(self._h_norm, key[1], key[0], c.person_height_m, c.person_width_m)
+            self._size = PersonSizeModel.from_normalised(
+                self._h_norm, key[1], key[0], c.person_height_m, c.person_width_m
+            )
             self._size_for = key
         return self._size
 

@@ -94,7 +94,11 @@ def fit_homography(
         matrix, mask = cv2.findHomography(img, flr, cv2.RANSAC, ransac_threshold_m, maxIters=5000, confidence=0.999)
     else:
         matrix, mask = cv2.findHomography(img, flr, 0)
-    if matrix is None or not np.isfinite(matrix).all() or abs(np.linalg.det(matrix)) < 1e-12 * np.abs(matrix).max() ** 3:
+    if (
+        matrix is None
+        or not np.isfinite(matrix).all()
+        or abs(np.linalg.det(matrix)) < 1e-12 * np.abs(matrix).max() ** 3
+    ):
         raise CalibrationError(f"point pairs give no usable homography (got {matrix!r}); are the points degenerate?")
     inliers = np.ones(img.shape[0], dtype=bool) if mask is None else mask.reshape(-1).astype(bool)
     if inliers.sum() < MIN_PAIRS:

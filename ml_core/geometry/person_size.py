@@ -33,13 +33,20 @@ class PersonSizeModel:
 
     def __post_init__(self) -> None:
         if np.asarray(self.image_to_floor_px).shape != (3, 3):
-            raise ValueError(f"image_to_floor_px must have shape (3, 3), got {np.asarray(self.image_to_floor_px).shape}")
+            raise ValueError(
+                f"image_to_floor_px must have shape (3, 3), got {np.asarray(self.image_to_floor_px).shape}"
+            )
         if not (self.height_m > 0 and self.width_m > 0):
             raise ValueError(f"height_m and width_m must be > 0 metres, got {self.height_m!r}, {self.width_m!r}")
 
     @classmethod
     def from_normalised(
-        cls, image_to_floor_norm: npt.ArrayLike, width_px: int, height_px: int, height_m: float = 1.7, width_m: float = 0.6
+        cls,
+        image_to_floor_norm: npt.ArrayLike,
+        width_px: int,
+        height_px: int,
+        height_m: float = 1.7,
+        width_m: float = 0.6,
     ) -> PersonSizeModel:
         """Build from a homography over normalised image coordinates, for frames of width_px x height_px."""
         return cls(normalised_to_pixels(image_to_floor_norm, width_px, height_px), height_m, width_m)

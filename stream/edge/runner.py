@@ -19,7 +19,7 @@ from ml_core.detect import DetectorConfig, create_detector
 from ml_core.privacy import FrameBuffer
 from ml_core.track import ByteTrackParams
 from schemas.events import Event
-from stream.edge.pipeline import CameraContext, CameraPipeline
+from stream.edge.pipeline import CameraContext, CameraPipeline, edge_tracker_params
 from stream.edge.source import NS_PER_S, SourceError, SourceSpec, VideoSource, redact_uri
 from stream.publisher import Publisher
 
@@ -33,7 +33,7 @@ class CameraJob:
     context: CameraContext
     source: SourceSpec
     detector: DetectorConfig
-    tracker: ByteTrackParams = field(default_factory=ByteTrackParams)
+    tracker: ByteTrackParams = field(default_factory=edge_tracker_params)
     buffer_max_age_s: float = 60.0
     purge_interval_s: float = 1.0
     status_interval_s: float = 10.0
