@@ -88,9 +88,7 @@ def load_mot(path: str | Path, keep_zero_conf: bool = False) -> MotRows:
     if data.size == 0:
         data = np.empty((0, 7), dtype=np.float64)
     if data.shape[1] < 6:
-        raise ValueError(
-            f"{path}: expected at least 6 columns (frame, id, left, top, width, height), got {data.shape[1]}"
-        )
+        raise ValueError(f"{path}: expected at least 6 columns (frame, id, left, top, width, height), got {data.shape[1]}")
     if not np.isfinite(data[:, :6]).all():
         row = int(np.nonzero(~np.isfinite(data[:, :6]).all(axis=1))[0][0])
         raise ValueError(f"{path}: line {row + 1} has a non-finite frame, id or box: {data[row, :6].tolist()}")

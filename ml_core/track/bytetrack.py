@@ -416,9 +416,7 @@ def _step(
     for r in range(n_unconfirmed):
         d = unc_match[r]
         if d >= 0:
-            _apply_match(
-                mean, cov, score, table, unconfirmed[r], left_boxes[d], left_scores[d], high[left[d]], frame_id
-            )
+            _apply_match(mean, cov, score, table, unconfirmed[r], left_boxes[d], left_scores[d], high[left[d]], frame_id)
         else:
             table[unconfirmed[r], _STATE] = _FREE
 

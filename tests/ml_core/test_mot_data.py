@@ -73,11 +73,7 @@ def test_moving_boxes_shape_and_seed(n_boxes: int) -> None:
     assert all(x[0].shape == (n_boxes, 4) and np.array_equal(x[0], y[0]) for x, y in zip(a, b, strict=True))
 
 
-INVALID_NOISE = [
-    ({"drop_rate": 1.0}, "drop_rate"),
-    ({"noise_px": -1.0}, "noise_px"),
-    ({"false_positive_rate": 2.0}, "false"),
-]
+INVALID_NOISE = [({"drop_rate": 1.0}, "drop_rate"), ({"noise_px": -1.0}, "noise_px"), ({"false_positive_rate": 2.0}, "false")]
 
 
 @pytest.mark.parametrize(("kwargs", "message"), INVALID_NOISE)

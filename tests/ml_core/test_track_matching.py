@@ -10,14 +10,7 @@ from ml_core.track.matching import assign_sparse, linear_sum_assignment, overlap
 scipy_optimize = pytest.importorskip("scipy.optimize", reason="scipy is the reference solver (dev extra)")
 
 # (seed, rows, cols, integer costs?) — integer costs force ties.
-LSAP_CASES = [
-    (0, 1, 1, False),
-    (1, 3, 7, False),
-    (2, 6, 6, True),
-    (3, 9, 12, False),
-    (4, 5, 5, True),
-    (5, 20, 25, False),
-]
+LSAP_CASES = [(0, 1, 1, False), (1, 3, 7, False), (2, 6, 6, True), (3, 9, 12, False), (4, 5, 5, True), (5, 20, 25, False)]
 
 
 @pytest.mark.parametrize(("seed", "rows", "cols", "integer"), LSAP_CASES)
