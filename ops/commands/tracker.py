@@ -74,9 +74,7 @@ def register(tree: CommandTree) -> None:
             "on the same PETS09-derived detections, and time the Numba kernels' first compile and cached load."
         ),
     )
-    be.add_argument(
-        "--sizes", default=DEFAULT_SIZES, help=f"boxes per frame, comma-separated (default: {DEFAULT_SIZES})"
-    )
+    be.add_argument("--sizes", default=DEFAULT_SIZES, help=f"boxes per frame, comma-separated (default: {DEFAULT_SIZES})")
     be.add_argument("--frames", type=int, default=DEFAULT_BENCH_FRAMES, help="frames per size (default: 200)")
     be.add_argument("--repeats", type=int, default=5, help="best-of repeats for footfall's timing (default: 5)")
     be.add_argument("--gt", default=DEFAULT_GT, help=f"ground truth for the accuracy part (default: {DEFAULT_GT})")
@@ -103,9 +101,7 @@ def resolve_data_path(path: str) -> Path:
 def _noise(args: argparse.Namespace) -> DetectionNoise:
     from ml_core.mot import DetectionNoise
 
-    return DetectionNoise(
-        drop_rate=args.drop_rate, noise_px=args.noise_px, false_positive_rate=args.fp_rate, seed=args.seed
-    )
+    return DetectionNoise(drop_rate=args.drop_rate, noise_px=args.noise_px, false_positive_rate=args.fp_rate, seed=args.seed)
 
 
 def _eval_mot(args: argparse.Namespace) -> int:
