@@ -19,7 +19,7 @@ class HogDetector(Detector):
     def __init__(self, config: HogConfig | None = None) -> None:
         self.config = config if config is not None else HogConfig()
         self._hog = cv2.HOGDescriptor()
-        self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+        self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())  # type: ignore[attr-defined]
 
     @property
     def version(self) -> str:

@@ -11,6 +11,8 @@ low-score stage can use the doubtful ones.
 
 from __future__ import annotations
 
+import itertools
+
 import cv2
 import numpy as np
 import numpy.typing as npt
@@ -73,7 +75,7 @@ class Mog2Detector(Detector):
             mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self._open)
         if self._close is not None:
             mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self._close)
-        return mask
+        return np.asarray(mask, dtype=np.uint8)
 
     def detect(self, frame_bgr: Frame) -> Detections:
         mask = self.foreground(frame_bgr)
@@ -131,15 +133,15 @@ class Mog2Detector(Detector):
                 if rows.size == 0:
                     continue
                 top, bottom = yi + rows[0], yi + rows[-1] + 1
-                for people_box, fg_pixels in self._stacked(piece, xi + x0, yi, top, bottom, size):
-                    box, score = self._shape(*people_box, fg_pixels, size)
+                for people_box, fg_pixels in self._stacked(piece, xi + x0, yi, top=top, bottom=bottom, size=size):
+                    box, score = self._shape(people_box, fg_pixels, size)
                     if box is not None:
                         boxes.append(box)
                         scores.append(score)
         return boxes, scores
 
     def _stacked(
-        self, piece: npt.NDArray[np.bool_], px: int, py: int, top: int, bottom: int, size: PersonSizeModel
+        self, piece: npt.NDArray[np.bool_], px: int, py: int, *, top: int, bottom: int, size: PersonSizeModel
     ) -> list[tuple[tuple[float, float, float, float], float]]:
         """Split a piece much taller than a person at its foot into the front person and one behind.
 
@@ -169,10 +171,11 @@ class Mog2Detector(Detector):
         return out or [whole]
 
     def _shape(
-        self, x1: float, y1: float, x2: float, y2: float, fg_pixels: float, size: PersonSizeModel
+        self, box: tuple[float, float, float, float], fg_pixels: float, size: PersonSizeModel
     ) -> tuple[list[float] | None, float]:
         """Pull one person's box toward the expected size at its foot point; score its likeness."""
         c = self.config
+        x1, y1, x2, y2 = box
         exp_h_arr, exp_w_arr = size.expected_size(np.array([[(x1 + x2) / 2.0, y2]]))
         exp_h, exp_w = float(exp_h_arr[0]), float(exp_w_arr[0])
         if not (np.isfinite(exp_h) and exp_h > 4.0):
@@ -193,7 +196,7 @@ class Mog2Detector(Detector):
 def _kernel(size: int) -> npt.NDArray[np.uint8] | None:
     if size <= 1:
         return None
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    return np.asarray(cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)), dtype=np.uint8)
 
 
 def _split_columns(blob: npt.NDArray[np.bool_], parts: int) -> list[tuple[int, int]]:
@@ -210,4 +213,4 @@ def _split_columns(blob: npt.NDArray[np.bool_], parts: int) -> list[tuple[int, i
         cut = lo + int(np.argmin(counts[lo : hi + 1])) if hi >= lo else int(centre)
         cuts.append(cut)
     cuts.append(width)
-    return [(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
+    return [(a, b) for a, b in itertools.pairwise(cuts) if b > a]

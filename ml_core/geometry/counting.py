@@ -49,9 +49,13 @@ def count_line_crossings(
     points: npt.ArrayLike,
     a: tuple[float, float],
     b: tuple[float, float],
+    *,
     hysteresis_m: float = 0.25,
 ) -> LineCount:
-    """Count crossings of segment a-b: a track must go from beyond the dead band on one side to beyond it on the other."""
+    """Count crossings of segment a-b (metres).
+
+    A track must go from beyond the dead band on one side to beyond it on the other.
+    """
     direction = np.array([b[0] - a[0], b[1] - a[1]], dtype=np.float64)
     length = float(np.hypot(*direction))
     if length == 0.0:

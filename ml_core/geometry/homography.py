@@ -103,11 +103,11 @@ def fit_homography(
     inliers = np.ones(img.shape[0], dtype=bool) if mask is None else mask.reshape(-1).astype(bool)
     if inliers.sum() < MIN_PAIRS:
         raise CalibrationError(f"only {int(inliers.sum())} of {img.shape[0]} pairs fit one homography")
-    matrix = np.asarray(matrix, dtype=np.float64)
-    errors = np.linalg.norm(apply_homography(matrix, img) - flr, axis=1)
+    fitted = np.asarray(matrix, dtype=np.float64)
+    errors = np.linalg.norm(apply_homography(fitted, img) - flr, axis=1)
     inlier_errors = errors[inliers]
     return HomographyFit(
-        matrix=matrix,
+        matrix=fitted,
         rmse_m=float(np.sqrt(np.mean(inlier_errors**2))),
         max_error_m=float(inlier_errors.max()),
         median_error_m=float(np.median(errors)),

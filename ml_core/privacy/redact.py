@@ -119,7 +119,9 @@ def write_clip(path: str | os.PathLike[str], frames: Sequence[BlurredFrame], fps
         raise ValueError(f"all frames of a clip must have the first frame's size {w}x{h}")
     if not fps > 0:
         raise ValueError(f"fps must be > 0, got {fps!r}")
-    fourcc = cv2.VideoWriter_fourcc(*("MJPG" if out.suffix.lower() == ".avi" else "mp4v"))
+    fourcc = cv2.VideoWriter_fourcc(  # type: ignore[attr-defined]
+        *("MJPG" if out.suffix.lower() == ".avi" else "mp4v")
+    )
     writer = cv2.VideoWriter(str(out), fourcc, float(fps), (w, h))
     if not writer.isOpened():
         raise OSError(f"cannot open a video writer for {out}")

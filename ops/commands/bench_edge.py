@@ -47,7 +47,6 @@ def _rate(frames: int, seconds: float) -> float:
 
 def _run(args: argparse.Namespace) -> int:
     import cv2
-    import numpy as np
 
     from ml_core.detect import HogConfig, Mog2Config, OnnxConfig, create_detector
     from ml_core.geometry.homography import fit_homography, pixels_to_normalised
@@ -64,7 +63,7 @@ def _run(args: argparse.Namespace) -> int:
     if not cap.isOpened():
         log.error("bench.video_missing", video=str(video))
         return 2
-    frames = []
+    frames: list[Any] = []
     started = time.perf_counter()
     while len(frames) < args.frames:
         ok, frame = cap.read()
@@ -98,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
     for d in detections:
         tracker.update(d.boxes_xyxy, d.scores)
     stages["track"] = _rate(len(detections), time.perf_counter() - started)
-    publish_fps, e2e = _publish_and_end_to_end(video, frames, h_norm, len(frames))
+    publish_fps, e2e = _publish_and_end_to_end(video, h_norm, len(frames))
     stages["publish"] = publish_fps
     usable = len(cores) or os.cpu_count() or 1
     report = {
@@ -117,7 +116,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _publish_and_end_to_end(video: Path, frames: list, h_norm: Any, count: int) -> tuple[float, float]:  # type: ignore[type-arg]
+def _publish_and_end_to_end(video: Path, h_norm: Any, count: int) -> tuple[float, float]:
     import asyncio
 
     import nats

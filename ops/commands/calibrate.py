@@ -132,7 +132,7 @@ def _run(args: argparse.Namespace) -> int:
         except SchemaError as exc:
             print(f"footfall calibrate: existing layout {args.out} is invalid: {exc}", file=sys.stderr)
             return 2
-        cameras = tuple(c for c in layout.cameras if c.camera_id != args.camera) + (camera,)
+        cameras = (*(c for c in layout.cameras if c.camera_id != args.camera), camera)
         updated = msgspec.structs.replace(layout, cameras=cameras)
         args.out.write_bytes(msgspec.json.format(encode_json(updated), indent=2) + b"\n")
         report["layout"] = str(args.out)

@@ -7,9 +7,10 @@ import asyncio
 import json
 import signal
 import sys
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ops.logging import get_logger
 from ops.paths import DataDir, add_data_dir_argument
@@ -160,7 +161,7 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if any(r.error for r in reports) else 0
 
 
-async def _publish(args: argparse.Namespace, jobs: list) -> list:  # type: ignore[type-arg]
+async def _publish(args: argparse.Namespace, jobs: list[Any]) -> list[Any]:
     import nats
 
     from stream.edge import run_cameras
@@ -322,8 +323,8 @@ def evaluate_video(video: Path, gt_path: Path, config: DetectorConfig, frame_rat
     for line_id, (a, b) in PETS09_LINES.items():
         truth = count_line_crossings(*gt_cols, a, b)
         ours = count_line_crossings(*ff_cols, a, b)
-        counts[line_id] = _count_row(truth.total, ours.total, {"gt_left_right": [truth.left, truth.right],
-                                                               "footfall_left_right": [ours.left, ours.right]})  # fmt: skip
+        sides = {"gt_left_right": [truth.left, truth.right], "footfall_left_right": [ours.left, ours.right]}
+        counts[line_id] = _count_row(truth.total, ours.total, sides)
     for zone_id, polygon in PETS09_ZONES.items():
         counts[zone_id] = _count_row(count_zone_entries(*gt_cols, polygon), count_zone_entries(*ff_cols, polygon), {})
     return {
@@ -343,6 +344,6 @@ def evaluate_video(video: Path, gt_path: Path, config: DetectorConfig, frame_rat
     }
 
 
-def _count_row(truth: int, ours: int, extra: dict[str, object]) -> dict[str, object]:
+def _count_row(truth: int, ours: int, extra: Mapping[str, object]) -> dict[str, object]:
     error = abs(ours - truth) / truth if truth else float(ours != 0)
     return {"gt": truth, "footfall": ours, "rel_error": round(error, 4), "within_5pct": error <= 0.05, **extra}

@@ -96,7 +96,7 @@ async def _run_one(
 
     thread = threading.Thread(target=work, name=f"edge-{job.context.camera_id}", daemon=True)
     thread.start()
-    stop_waiter = asyncio.create_task(stop.wait())
+    stop_waiter: asyncio.Task[object] = asyncio.create_task(_wait(stop))
     try:
         while True:
             getter = asyncio.create_task(queue.get())
@@ -104,7 +104,7 @@ async def _run_one(
             if getter not in done:
                 getter.cancel()
                 source.stop()  # the worker finishes its frame, closes tracks and sends a last status
-                stop_waiter = asyncio.create_task(asyncio.sleep(3600))
+                stop_waiter = asyncio.create_task(_wait(asyncio.Event()))
                 continue
             item = getter.result()
             if item is _DONE:
@@ -129,6 +129,10 @@ async def _run_one(
             queue.get_nowait()
         await asyncio.to_thread(thread.join, 10.0)
     return report
+
+
+async def _wait(event: asyncio.Event) -> object:
+    return await event.wait()
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,7 +115,7 @@ class VideoSource:
                         continue
                     behind = next_due is None or ts_ns - next_due >= step_ns
                     next_due = ts_ns + step_ns if behind else next_due + step_ns  # type: ignore[operator]
-                yield SourceFrame(index, ts_ns, frame)
+                yield SourceFrame(index, ts_ns, np.asarray(frame, dtype=np.uint8))
         finally:
             cap.release()
 

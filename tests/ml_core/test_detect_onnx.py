@@ -56,7 +56,7 @@ def test_unavailable_providers_are_skipped_quietly(model: Path) -> None:
 
 
 def test_missing_model_names_the_path(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="nope.onnx"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.onnx"):
         create_detector(OnnxConfig(model_path=str(tmp_path / "nope.onnx")))
 
 
