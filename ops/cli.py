@@ -21,6 +21,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ops.commands.tracker",
     "ops.commands.project",
     "ops.commands.ingest",
+    "ops.commands.edge",
+    "ops.commands.calibrate",
+    "ops.commands.bench_edge",
 )
 
 

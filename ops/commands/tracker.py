@@ -34,7 +34,6 @@ DEFAULT_SIZES = "20,100,500"
 DEFAULT_BENCH_FRAMES = 200
 TRACKER_CHOICES = ("footfall", "trackers")
 _REPO_ROOT = Path(__file__).resolve().parents[2]
-_NOT_YET = "not available yet: the edge pipeline issue adds detectors"
 
 log = get_logger(__name__)
 
@@ -59,8 +58,12 @@ def register(tree: CommandTree) -> None:
     ev.add_argument("--tracker", choices=TRACKER_CHOICES, default="footfall", help="footfall or the trackers peer")
     ev.add_argument("--frame-rate", type=float, default=DEFAULT_FRAME_RATE, help="frames per second (default: 7)")
     _add_noise_arguments(ev)
-    ev.add_argument("--video", default=None, help=_NOT_YET)
-    ev.add_argument("--detector", default=None, help=_NOT_YET)
+    ev.add_argument("--video", default=None, help="run the edge detector and tracker on this video (with --gt)")
+    ev.add_argument(
+        "--detector", choices=("mog2", "hog", "onnx"), default=None, help="detector for --video (default: mog2)"
+    )
+    ev.add_argument("--detector-config", type=Path, default=None, help="detector JSON config for --video")
+    ev.add_argument("--model", default=None, help="ONNX model for --detector onnx")
 
     be = tree.add(
         "bench tracker",
@@ -107,8 +110,7 @@ def _noise(args: argparse.Namespace) -> DetectionNoise:
 
 def _eval_mot(args: argparse.Namespace) -> int:
     if args.video is not None or args.detector is not None:
-        print(f"footfall eval mot: --video/--detector are {_NOT_YET}", file=sys.stderr)
-        return 2
+        return _eval_video(args)
     from ml_core.mot import detections_from_ground_truth, evaluate, load_mot
     from ml_core.track import ByteTrackParams
 
@@ -146,6 +148,24 @@ def _eval_mot(args: argparse.Namespace) -> int:
         "tracking_s": round(elapsed, 3),
         "metrics": metrics.as_dict(),
     }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def _eval_video(args: argparse.Namespace) -> int:
+    """Detector + tracker on real footage (the edge pipeline's stages): see ops.commands.edge.evaluate_video."""
+    from ops.commands.edge import detector_config, evaluate_video
+
+    if args.video is None:
+        print("footfall eval mot: --detector needs --video", file=sys.stderr)
+        return 2
+    args.detector = args.detector or "mog2"
+    video, gt_path = resolve_data_path(args.video), resolve_data_path(args.gt)
+    try:
+        report = evaluate_video(video, gt_path, detector_config(args), args.frame_rate)
+    except (OSError, ValueError) as exc:
+        log.error("eval.input_rejected", error=str(exc))
+        return 2
     print(json.dumps(report, indent=2))
     return 0
 

@@ -1,0 +1,160 @@
+"""`footfall bench edge`: frames per second of each edge stage and end to end, on one core (prints JSON)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ops.logging import get_logger
+
+if TYPE_CHECKING:
+    from ops.cli import CommandTree
+
+DEFAULT_VIDEO = "../shared/data/pets09-s2l1/vtest.avi"
+DEFAULT_GT = "../shared/data/pets09-s2l1/gt.txt"
+log = get_logger("footfall.bench.edge")
+
+
+def register(tree: CommandTree) -> None:
+    tree.group("bench", "Measure throughput against a peer in the same run (prints JSON).")
+    parser = tree.add(
+        "bench edge",
+        "Frames/s per edge stage (decode, detect per backend, track, publish) and end to end on one core.",
+        _run,
+        description=(
+            "Time each stage of one camera's edge pipeline on a video, pinned to one CPU core with OpenCV\n"
+            "and ONNX Runtime single-threaded: decode, detect (every backend; onnx with --model), track,\n"
+            "publish (to an embedded nats-server), and the whole runner end to end. Reports how many cameras\n"
+            "at --camera-fps the machine sustains: end-to-end fps x usable cores / camera fps."
+        ),
+    )
+    parser.add_argument("--video", default=DEFAULT_VIDEO, help=f"video file (default: {DEFAULT_VIDEO})")
+    parser.add_argument("--gt", default=DEFAULT_GT, help="MOT15 ground truth to calibrate the camera from")
+    parser.add_argument("--frames", type=int, default=300, help="frames to time per stage (default: 300)")
+    parser.add_argument("--hog-frames", type=int, default=30, help="frames for the slow HOG backend (default: 30)")
+    parser.add_argument("--model", default=None, help="ONNX model (YOLO layout) to include the onnx backend")
+    parser.add_argument("--camera-fps", type=float, default=10.0, help="analysis rate per camera (default: 10)")
+
+
+def _rate(frames: int, seconds: float) -> float:
+    return round(frames / seconds, 1) if seconds > 0 else float("inf")
+
+
+def _run(args: argparse.Namespace) -> int:
+    import cv2
+
+    from ml_core.detect import HogConfig, Mog2Config, OnnxConfig, create_detector
+    from ml_core.geometry.homography import fit_homography, pixels_to_normalised
+    from ml_core.track import ByteTrack
+    from ops.commands.calibrate import read_pairs_mot_gt
+    from ops.commands.tracker import resolve_data_path
+
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if cores:
+        os.sched_setaffinity(0, {cores[0]})
+    cv2.setNumThreads(1)
+    video = resolve_data_path(args.video)
+    cap = cv2.VideoCapture(str(video))
+    if not cap.isOpened():
+        log.error("bench.video_missing", video=str(video))
+        return 2
+    frames: list[Any] = []
+    started = time.perf_counter()
+    while len(frames) < args.frames:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    decode_s = time.perf_counter() - started
+    cap.release()
+    height, width = frames[0].shape[:2]
+    image, floor = read_pairs_mot_gt(resolve_data_path(args.gt))
+    h_norm = pixels_to_normalised(fit_homography(image, floor).matrix, width, height)
+
+    stages: dict[str, Any] = {"decode": _rate(len(frames), decode_s)}
+    detections = None
+    configs: list[tuple[str, Any, int]] = [("mog2", Mog2Config(), len(frames)), ("hog", HogConfig(), args.hog_frames)]
+    if args.model:
+        configs.append(("onnx", OnnxConfig(model_path=args.model, providers=("CPUExecutionProvider",)), len(frames)))
+    for name, config, count in configs:
+        detector = create_detector(config, h_norm)
+        detector.warm_up(height, width)
+        log.info("bench.detect", backend=name, frames=count)
+        started = time.perf_counter()
+        found = [detector.detect(f) for f in frames[:count]]
+        stages[f"detect_{name}"] = _rate(count, time.perf_counter() - started)
+        if name == "mog2":
+            detections = found
+    assert detections is not None
+    ByteTrack.warm_up()
+    tracker = ByteTrack()
+    started = time.perf_counter()
+    for d in detections:
+        tracker.update(d.boxes_xyxy, d.scores)
+    stages["track"] = _rate(len(detections), time.perf_counter() - started)
+    publish_fps, e2e = _publish_and_end_to_end(video, h_norm, len(frames))
+    stages["publish"] = publish_fps
+    usable = len(cores) or os.cpu_count() or 1
+    report = {
+        "video": str(video),
+        "frame_size": [width, height],
+        "frames": len(frames),
+        "pinned_to_one_core": bool(cores),
+        "stages_fps": stages,
+        "end_to_end_fps": e2e,
+        "end_to_end": "runner on the file: decode + mog2 + track + floor + buffer + events + publish (embedded NATS)",
+        "cores": usable,
+        "cameras_at_fps": args.camera_fps,
+        "cameras_sustained": int(e2e * usable // args.camera_fps),
+    }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def _publish_and_end_to_end(video: Path, h_norm: Any, count: int) -> tuple[float, float]:
+    import asyncio
+
+    import nats
+
+    from ml_core.detect import Mog2Config
+    from schemas import CameraCalibration
+    from schemas.events import Track, TrackFrame
+    from stream.edge import CameraContext, CameraJob, SourceSpec, run_cameras
+    from stream.embedded import EmbeddedNats
+    from stream.provision import LogConfig, ensure_streams
+    from stream.publisher import Publisher
+
+    calibration = CameraCalibration("bench", tuple(float(v) for v in h_norm.reshape(-1)), 768, 576)  # type: ignore[arg-type]
+    track = Track(track_id=1, x1=0.1, y1=0.1, x2=0.2, y2=0.4, score=0.9, floor_x_m=1.0, floor_y_m=2.0)
+
+    async def go(url: str) -> tuple[float, float]:
+        nc = await nats.connect(url)
+        try:
+            js = nc.jetstream()
+            await ensure_streams(js, LogConfig())
+            publisher = Publisher(js)
+            started = time.perf_counter()
+            for seq in range(count):
+                frame = TrackFrame("bench", 10**18 + seq, "bench", "bench-publish", seq, (track,) * 8)
+                await publisher.publish(frame)
+            await publisher.flush()
+            publish = _rate(count, time.perf_counter() - started)
+            job = CameraJob(
+                CameraContext("bench", "bench", f"bench-{time.time_ns()}", calibration),
+                SourceSpec(str(video)),
+                Mog2Config(),
+            )
+            started = time.perf_counter()
+            (report,) = await run_cameras([job], Publisher(js))
+            e2e = _rate(report.frames, time.perf_counter() - started)
+            return publish, e2e
+        finally:
+            await nc.close()
+
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedNats(Path(tmp)) as server:
+        return asyncio.run(go(server.url))

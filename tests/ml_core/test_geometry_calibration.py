@@ -1,0 +1,112 @@
+"""Homography fitting, normalised coordinates, person size, polygons and counting on the floor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ml_core.geometry.counting import count_line_crossings, count_zone_entries
+from ml_core.geometry.homography import (
+    CalibrationError,
+    apply_homography,
+    fit_homography,
+    foot_points,
+    normalised_to_pixels,
+    pixels_to_normalised,
+)
+from ml_core.geometry.person_size import PersonSizeModel
+from ml_core.geometry.polygons import points_in_polygon
+
+# A camera looking down a floor: pixels -> metres.
+TRUE_H = np.array([[0.02, 0.001, -5.0], [0.0005, 0.05, -8.0], [0.00001, 0.0004, 1.0]])
+IMAGE_PTS = np.array([[100, 400], [600, 420], [350, 250], [50, 550], [700, 560], [400, 500]], dtype=np.float64)
+FLOOR_PTS = apply_homography(TRUE_H, IMAGE_PTS)
+
+
+def test_fit_recovers_a_known_homography() -> None:
+    fit = fit_homography(IMAGE_PTS, FLOOR_PTS)
+    assert fit.rmse_m < 1e-6 and fit.n_inliers == 6
+    probe = np.array([[320.0, 300.0], [10.0, 570.0]])
+    np.testing.assert_allclose(apply_homography(fit.matrix, probe), apply_homography(TRUE_H, probe), atol=1e-6)
+
+
+def test_ransac_drops_an_outlier_and_reports_metres() -> None:
+    floor = FLOOR_PTS.copy()
+    floor[2] += [3.0, -2.0]
+    noisy = np.vstack([IMAGE_PTS, IMAGE_PTS + 7.0]), np.vstack([floor, apply_homography(TRUE_H, IMAGE_PTS + 7.0)])
+    fit = fit_homography(*noisy, ransac_threshold_m=0.1)
+    assert not fit.inliers[2] and fit.n_inliers == 11
+    assert fit.rmse_m < 1e-3 and fit.median_error_m < 1e-3
+
+
+DEGENERATE = [
+    (IMAGE_PTS[:3], FLOOR_PTS[:3], "at least 4 point pairs, got 3"),
+    (np.array([[0, 0], [1, 1], [2, 2], [3, 3.0]]), FLOOR_PTS[:4], "image points are collinear"),
+    (IMAGE_PTS[:4], np.array([[0, 0], [1, 0], [2, 0], [5, 0.0]]), "floor points are collinear"),
+    (np.vstack([IMAGE_PTS[:3], [[np.nan, 1.0]]]), FLOOR_PTS[:4], "image points must be finite"),
+    (IMAGE_PTS[:5], FLOOR_PTS[:4], "must pair up"),
+    (IMAGE_PTS[:, :1], FLOOR_PTS, r"shape \(n, 2\)"),
+]
+
+
+@pytest.mark.parametrize(("image", "floor", "message"), DEGENERATE)
+def test_degenerate_input_is_refused(image: np.ndarray, floor: np.ndarray, message: str) -> None:
+    with pytest.raises(CalibrationError, match=message):
+        fit_homography(image, floor)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(0.0, 1.0), st.floats(0.0, 1.0), st.integers(64, 4000), st.integers(64, 4000))
+def test_normalised_and_pixel_homographies_agree(u: float, v: float, width: int, height: int) -> None:
+    norm = pixels_to_normalised(TRUE_H, width, height)
+    expected = apply_homography(TRUE_H, np.array([[u * width, v * height]]))
+    np.testing.assert_allclose(apply_homography(norm, np.array([[u, v]])), expected, rtol=1e-7, atol=1e-9)
+    back = normalised_to_pixels(norm, width, height)
+    np.testing.assert_allclose(back / back[2, 2], TRUE_H / TRUE_H[2, 2], rtol=1e-9, atol=1e-12)
+
+
+def test_foot_points_are_bottom_centres() -> None:
+    np.testing.assert_array_equal(foot_points(np.array([[10, 20, 30, 100.0]])), [[20.0, 100.0]])
+    with pytest.raises(ValueError, match=r"shape \(n, 4\), got \(3,\)"):
+        foot_points(np.zeros(3))
+
+
+def test_person_size_grows_toward_the_camera() -> None:
+    # Floor metres = pixels / 100 plus perspective: a person lower in the image is nearer and larger.
+    h = np.array([[0.01, 0, 0], [0, 0.01, 0], [0, 0.002, 1.0]])
+    model = PersonSizeModel(h, height_m=1.7, width_m=0.6)
+    heights, widths = model.expected_size(np.array([[100.0, 100.0], [100.0, 400.0]]))
+    assert heights[1] > heights[0] > 0
+    np.testing.assert_allclose(heights / widths, 1.7 / 0.6)
+    np.testing.assert_allclose(heights[0], 1.7 * 100 * 1.2, rtol=1e-6)  # scale at y=100 is 100/(1+0.2) px/m
+
+
+SQUARE = np.array([[0, 0], [4, 0], [4, 4], [0, 4.0]])
+L_SHAPE = np.array([[0, 0], [4, 0], [4, 1], [1, 1], [1, 4], [0, 4.0]])
+POLYGON_CASES = [
+    (SQUARE, [[2, 2], [5, 2], [-1, -1], [3.9, 0.1]], [True, False, False, True]),
+    (L_SHAPE, [[0.5, 3], [3, 0.5], [3, 3], [np.nan, 1]], [True, True, False, False]),
+]
+
+
+@pytest.mark.parametrize(("polygon", "points", "expected"), POLYGON_CASES)
+def test_points_in_polygon(polygon: np.ndarray, points: list[list[float]], expected: list[bool]) -> None:
+    assert points_in_polygon(np.array(points, dtype=np.float64), polygon).tolist() == expected
+
+
+def test_line_crossings_count_once_despite_jitter() -> None:
+    # Track 1 walks left to right across x=0 with jitter on the line; track 2 walks back; track 3 passes beside it.
+    xs = np.array([-2.0, -1.0, -0.1, 0.1, -0.1, 0.1, 1.0, 2.0])
+    ids = np.r_[np.full(8, 1), np.full(8, 2), np.full(8, 3)]
+    order = np.r_[np.arange(8), np.arange(8), np.arange(8)]
+    points = np.vstack([np.c_[xs, np.zeros(8)], np.c_[xs[::-1], np.ones(8)], np.c_[xs, np.full(8, 9.0)]])
+    count = count_line_crossings(ids, order, points, (0.0, -5.0), (0.0, 5.0))
+    assert (count.left, count.right) == (1, 1)  # a->b points up: walking +x ends on the right side
+
+
+def test_zone_entries_need_a_held_inside() -> None:
+    ids = np.ones(7, dtype=np.int64)
+    points = np.array([[-1, 2], [1, 2], [-1, 2], [1, 2], [2, 2], [3, 2], [5, 2.0]])
+    assert count_zone_entries(ids, np.arange(7), points, SQUARE) == 1

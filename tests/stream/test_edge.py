@@ -1,0 +1,158 @@
+"""The edge runner against a real nats-server: synthetic video in, TrackFrames out; failures are clear."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import cv2
+import msgspec
+import numpy as np
+import pytest
+from nats.js import JetStreamContext
+
+import schemas
+from ml_core.detect import Mog2Config
+from ops.commands.edge import load_camera
+from schemas.events import EdgeStatus, TrackClosed, TrackFrame
+from stream.edge import CameraContext, CameraJob, SourceError, SourceSpec, VideoSource, new_edge_run_id, run_cameras
+from stream.provision import LogConfig, ensure_streams
+from stream.publisher import Publisher
+from tests.conftest import SHARED_DATA
+
+W, H, FPS, FRAMES = 320, 240, 10.0, 40
+BASE_NS = 1_700_000_000 * 10**9
+# Normalised image -> metres: 8 m across, the bottom row nearer (bigger) than the top.
+H_NORM = (8.0, 0.0, 0.0, 0.0, 6.0, 0.0, 0.0, 1.0, 0.5)
+
+
+def _write_video(path: Path, frames: int = FRAMES) -> Path:
+    """A person-sized dark box walking left to right over a textured background."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (W, H))
+    rng = np.random.default_rng(3)
+    background = np.clip(rng.normal(140, 5, (H, W, 3)), 0, 255).astype(np.uint8)
+    for t in range(frames):
+        frame = background.copy()
+        if t >= 10:
+            x = 20 + 6 * (t - 10)
+            frame[120:220, x : x + 30] = (20, 30, 40)
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def _calibration(camera_id: str = "cam1") -> schemas.CameraCalibration:
+    return schemas.CameraCalibration(camera_id=camera_id, image_to_floor=H_NORM, image_width_px=W, image_height_px=H)
+
+
+def _job(source: str, fps: float | None = None, camera_id: str = "cam1") -> CameraJob:
+    context = CameraContext("store1", camera_id, new_edge_run_id(), _calibration(camera_id))
+    return CameraJob(
+        context,
+        SourceSpec(source, analysis_fps=fps, base_ts_ns=BASE_NS),
+        Mog2Config(scale=1.0, history=20),
+        status_interval_s=1.0,
+    )
+
+
+async def _events(js: JetStreamContext, stream: str) -> list[schemas.AnyEvent]:
+    info = await js.stream_info(stream)
+    return [schemas.decode((await js.get_msg(stream, s)).data or b"") for s in range(1, int(info.state.last_seq) + 1)]
+
+
+async def test_video_file_becomes_track_frames(js: JetStreamContext, tmp_path: Path) -> None:
+    await ensure_streams(js, LogConfig())
+    video = _write_video(tmp_path / "walk.avi")
+    (report,) = await run_cameras([_job(str(video))], Publisher(js))
+    assert report.error is None and report.frames == FRAMES
+    events = await _events(js, "FF_TRACKS")
+    frames = [e for e in events if isinstance(e, TrackFrame)]
+    assert [f.frame_seq for f in frames] == list(range(FRAMES))
+    assert [f.ts_ns for f in frames] == [BASE_NS + i * 100_000_000 for i in range(FRAMES)]
+    tracked = [t for f in frames for t in f.tracks]
+    ids = [t.track_id for t in tracked]
+    walker = max(set(ids), key=ids.count)
+    assert ids.count(walker) >= 20
+    assert all(t.floor_x_m is not None and 0.0 <= t.x1 <= t.x2 <= 1.0 for t in tracked)
+    xs = [t.floor_x_m for t in tracked if t.track_id == walker]
+    assert xs[-1] - xs[0] > 2.0  # walking left to right on the floor too (metres)
+    closed = [e for e in events if isinstance(e, TrackClosed)]
+    assert {c.track_id for c in closed} == set(ids) and all(c.first_ts_ns <= c.last_ts_ns for c in closed)
+    statuses = [e for e in await _events(js, "FF_STATUS") if isinstance(e, EdgeStatus)]
+    assert statuses[-1].frames_processed == FRAMES and statuses[-1].buffer_purges >= 3
+    assert statuses[-1].buffer_max_age_s == 60.0 and statuses[-1].detector.startswith("mog2")
+
+
+async def test_analysis_rate_and_two_cameras_in_one_process(js: JetStreamContext, tmp_path: Path) -> None:
+    await ensure_streams(js, LogConfig())
+    video = _write_video(tmp_path / "walk.avi")
+    reports = await run_cameras([_job(str(video), fps=5.0), _job(str(video), camera_id="cam2")], Publisher(js))
+    assert [r.frames for r in reports] == [FRAMES // 2, FRAMES]
+    frames = [e for e in await _events(js, "FF_TRACKS") if isinstance(e, TrackFrame) and e.camera_id == "cam1"]
+    assert [f.ts_ns - BASE_NS for f in frames][:3] == [0, 200_000_000, 400_000_000]
+
+
+async def test_unopenable_source_is_a_clear_error_and_others_go_on(js: JetStreamContext, tmp_path: Path) -> None:
+    await ensure_streams(js, LogConfig())
+    video = _write_video(tmp_path / "walk.avi", frames=12)
+    bad, good = await run_cameras(
+        [_job(str(tmp_path / "missing.avi")), _job(str(video), camera_id="cam2")], Publisher(js)
+    )
+    assert bad.error is not None and "camera cam1" in bad.error and "cannot open video source" in bad.error
+    assert good.error is None and good.frames == 12
+
+
+async def test_stop_ends_cleanly_and_keeps_what_was_published(js: JetStreamContext, tmp_path: Path) -> None:
+    await ensure_streams(js, LogConfig())
+    video = _write_video(tmp_path / "long.avi", frames=400)
+    stop = asyncio.Event()
+    seen: list[int] = []
+
+    def on_frame(_: str, frames: int) -> None:
+        seen.append(frames)
+        if frames == 20:
+            stop.set()
+
+    (report,) = await run_cameras([_job(str(video))], Publisher(js), stop, on_frame)
+    assert report.error is None and 20 <= report.frames < 400
+    frames = [e for e in await _events(js, "FF_TRACKS") if isinstance(e, TrackFrame)]
+    assert len(frames) == report.frames
+    statuses = [e for e in await _events(js, "FF_STATUS") if isinstance(e, EdgeStatus)]
+    assert statuses[-1].frames_processed == report.frames
+
+
+def test_corrupt_frame_size_is_refused(tmp_path: Path) -> None:
+    source = VideoSource(SourceSpec(str(_write_video(tmp_path / "v.avi", frames=3))))
+    source._check(np.zeros((H, W, 3), np.uint8), 0)
+    with pytest.raises(SourceError, match=r"corrupt frame 1 .* size \(100, 100\)"):
+        source._check(np.zeros((100, 100, 3), np.uint8), 1)
+
+
+def test_layout_without_the_camera_is_a_clear_error(tmp_path: Path) -> None:
+    layout = tmp_path / "layout.json"
+    layout.write_bytes(msgspec.json.encode(schemas.StoreLayout(cameras=(_calibration("door"),))))
+    assert load_camera(layout, "door").camera_id == "door"
+    with pytest.raises(SystemExit, match=r"no camera 'cam9' \(cameras: door\)"):
+        load_camera(layout, "cam9")
+
+
+def test_credentials_are_redacted_from_uris() -> None:
+    from stream.edge import redact_uri
+
+    assert redact_uri("rtsp://admin:secret@10.0.0.5:554/s1") == "rtsp://***@10.0.0.5:554/s1"
+    assert SourceSpec("rtsp://h/s").is_live and SourceSpec("0").is_live and not SourceSpec("a.mp4").is_live
+
+
+@pytest.mark.skipif(
+    not (SHARED_DATA / "pets09-s2l1" / "vtest.avi").exists(), reason="../shared/data/pets09-s2l1 absent"
+)
+def test_pets09_accuracy_with_mog2() -> None:
+    from ops.commands.edge import evaluate_video
+
+    report = evaluate_video(
+        SHARED_DATA / "pets09-s2l1" / "vtest.avi", SHARED_DATA / "pets09-s2l1" / "gt.txt", Mog2Config(), 7.0
+    )
+    assert report["frames_aligned"] is True
+    metrics = report["metrics"]
+    assert isinstance(metrics, dict)
+    assert metrics["MOTA"] > 55.0 and metrics["IDF1"] > 55.0  # baselines: 35.4 / 41.1
