@@ -74,14 +74,20 @@ async def _ordered_read(url: str, expected: int, decode_frames: bool) -> float:
     return elapsed
 
 
-async def _fold(url: str, store: ChdbStore, projections: list[Projection], batch: int) -> float:
+async def _fold(
+    url: str, store: ChdbStore, projections: list[Projection], batch: int
+) -> tuple[float, dict[str, dict[str, float]]]:
     nc = await nats.connect(url)
     runners = [ProjectionRunner(nc, store, p, batch=batch) for p in projections]
     started = time.perf_counter()
-    await asyncio.gather(*(r.run(until_caught_up=True) for r in runners))
+    results = await asyncio.gather(*(r.run(until_caught_up=True) for r in runners))
     elapsed = time.perf_counter() - started
     await nc.close()
-    return elapsed
+    split = {
+        r.key: {"fetch_s": round(s.fetch_s, 3), "fold_s": round(s.fold_s, 3), "store_s": round(s.store_s, 3)}
+        for r, s in zip(runners, results, strict=True)
+    }
+    return elapsed, split
 
 
 def run_bench(frames: int, tracks: int, batch: int) -> dict[str, Any]:
@@ -103,9 +109,10 @@ def run_bench(frames: int, tracks: int, batch: int) -> dict[str, Any]:
             _say(f"folding {label} ...")
             target = store.in_database("bench_" + label.replace("+", "_and_"))
             migrate(target)
-            seconds = asyncio.run(_fold(server.url, target, factory(), batch))
+            seconds, split = asyncio.run(_fold(server.url, target, factory(), batch))
             results[label] = {
                 "seconds": round(seconds, 3),
+                "time_split": split,
                 "observations_per_s": round(observations / seconds),
                 "ratio_to_raw_ordered_read": round(raw_s / seconds, 3),
                 "ratio_to_decoded_ordered_read": round(decoded_s / seconds, 3),

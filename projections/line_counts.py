@@ -11,10 +11,10 @@ from collections import defaultdict
 
 import msgspec
 import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
 
 from ml_core.geometry.lines import crosses_segment
+from projections.columns import TrackColumns
 from projections.layouts import LayoutHistory
 from projections.projection import DEDUP_SETTINGS, FoldResult, Rejected, SeqEvent
 from schemas.events import TrackClosed, TrackFrame
@@ -68,68 +68,101 @@ class LineCountsProjection:
         self._last = {(c, r, t): (x, y) for c, r, t, x, y in state.last}
 
     def fold(self, events: list[SeqEvent], layouts: dict[str, LayoutHistory]) -> FoldResult:
-        # Steps (previous -> current floor position) are gathered for the whole batch and tested
-        # against each line in one vectorised call per (store, layout version): per-frame numpy
-        # calls on a few dozen points cost more than the arithmetic.
-        steps: dict[tuple[str, int], _Steps] = {}
+        frames: list[TrackFrame] = []
+        seqs: list[int] = []
+        closed: dict[TrackKey, list[int]] = {}  # track -> frame indices (in this batch) it closed before
         rejected = []
-        last = self._last
         for item in events:
             event = item.event
-            if isinstance(event, TrackClosed):
-                last.pop((event.camera_id, event.edge_run_id, event.track_id), None)
-                continue
-            if not isinstance(event, TrackFrame):
+            if isinstance(event, TrackFrame):
+                frames.append(event)
+                seqs.append(item.stream_seq)
+            elif isinstance(event, TrackClosed):
+                closed.setdefault((event.camera_id, event.edge_run_id, event.track_id), []).append(len(frames))
+            else:
                 rejected.append(Rejected(item.stream_seq, f"line_counts cannot fold {type(event).__name__}"))
-                continue
-            history = layouts.get(event.store_id)
-            version = history.at(event.ts_ns)[0] if history is not None else 0
-            group = steps.get((event.store_id, version))
-            if group is None:
-                group = steps[(event.store_id, version)] = _Steps()
-            bucket_s = (event.ts_ns // BUCKET_NS) * (BUCKET_NS // 1_000_000_000)
-            camera, run = event.camera_id, event.edge_run_id
-            for track in event.tracks:
-                x, y = track.floor_x_m, track.floor_y_m
-                if x is None or y is None:
-                    continue
-                key = (camera, run, track.track_id)
-                before = last.get(key)
-                last[key] = (x, y)
-                if before is not None:
-                    group.add(before, x, y, bucket_s)
         counts: dict[BucketKey, list[int]] = defaultdict(lambda: [0, 0])
-        for (store_id, version), group in steps.items():
-            layout = layouts[store_id].version(version) if version else None
-            if layout is None or not group.buckets:
-                continue
-            start, end, buckets = group.arrays()
-            for line in layout.lines:
-                sides = crosses_segment(start, end, line.a, line.b)
-                inward = 1 if line.inward == "left" else -1
-                for direction, column in ((inward, 0), (-inward, 1)):
-                    hit_buckets, hits = np.unique(buckets[sides == direction], return_counts=True)
-                    for bucket_s, n in zip(hit_buckets.tolist(), hits.tolist(), strict=True):
-                        counts[(store_id, line.line_id, version, bucket_s)][column] += n
+        if frames:
+            self._fold_columns(TrackColumns.from_frames(frames, seqs), closed, layouts, counts)
+        else:
+            for key in closed:
+                self._last.pop(key, None)
         return FoldResult({"line_counts": _rows(counts)}, rejected)
 
+    def _fold_columns(
+        self,
+        cols: TrackColumns,
+        closed: dict[TrackKey, list[int]],
+        layouts: dict[str, LayoutHistory],
+        counts: dict[BucketKey, list[int]],
+    ) -> None:
+        # Steps (previous -> current position) come from sorting observations by track; the first
+        # observation of a track in the batch steps from the position carried in the state. A
+        # TrackClosed starts a new segment: nothing after it steps from a position before it.
+        source, sources = cols.frame_codes("camera_id", "edge_run_id")
+        obs_source = source[cols.frame]
+        segment = np.zeros(len(cols), dtype=np.int64)
+        code_of = {value: code for code, value in enumerate(sources)}
+        for (camera, run, track_id), close_frames in closed.items():
+            code = code_of.get((camera, run))
+            if code is not None:
+                mask = (obs_source == code) & (cols.track_id == track_id)
+                segment[mask] = np.searchsorted(np.asarray(close_frames), cols.frame[mask], side="right")
+        order = np.lexsort((cols.frame, segment, cols.track_id, obs_source))
+        src, tid, seg = obs_source[order], cols.track_id[order], segment[order]
+        x, y, frame = cols.x_m[order], cols.y_m[order], cols.frame[order]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = (src[1:] != src[:-1]) | (tid[1:] != tid[:-1]) | (seg[1:] != seg[:-1])
+        prev_x, prev_y = np.empty_like(x), np.empty_like(y)
+        prev_x[1:], prev_y[1:] = x[:-1], y[:-1]
+        has_prev = ~first
+        for i in np.flatnonzero(first & (seg == 0)).tolist():
+            camera, run = sources[int(src[i])]
+            before = self._last.get((camera, run, int(tid[i])))
+            if before is not None:
+                prev_x[i], prev_y[i] = before
+                has_prev[i] = True
+        for key in closed:
+            self._last.pop(key, None)
+        last = np.ones(len(order), dtype=bool)
+        last[:-1] = first[1:]
+        for i in np.flatnonzero(last).tolist():
+            camera, run = sources[int(src[i])]
+            key = (camera, run, int(tid[i]))
+            if int(seg[i]) == len(closed.get(key, ())):  # still open after the batch
+                self._last[key] = (float(x[i]), float(y[i]))
+        # Group the steps by the layout in force at their frame.
+        step_frames = frame[has_prev]
+        start = np.stack([prev_x[has_prev], prev_y[has_prev]], axis=1)
+        end = np.stack([x[has_prev], y[has_prev]], axis=1)
+        bucket_s = (cols.ts_ns // BUCKET_NS) * (BUCKET_NS // 1_000_000_000)
+        versions = np.fromiter(
+            (_version_at(layouts, s, t) for s, t in zip(cols.store_id, cols.ts_ns.tolist(), strict=True)),
+            dtype=np.int64,
+            count=len(cols.ts_ns),
+        )
+        store_code, stores = cols.frame_codes("store_id")
+        group_of_frame = store_code * (int(versions.max(initial=0)) + 1) + versions
+        for group in np.unique(group_of_frame[step_frames]).tolist():
+            sample = int(np.flatnonzero(group_of_frame == group)[0])
+            store_id, version = stores[int(store_code[sample])][0], int(versions[sample])
+            layout = layouts[store_id].version(version) if version else None
+            if layout is None or not layout.lines:
+                continue
+            mask = group_of_frame[step_frames] == group
+            step_buckets = bucket_s[step_frames[mask]]
+            for line in layout.lines:
+                sides = crosses_segment(start[mask], end[mask], line.a, line.b)
+                inward = 1 if line.inward == "left" else -1
+                for direction, column in ((inward, 0), (-inward, 1)):
+                    hit_buckets, hits = np.unique(step_buckets[sides == direction], return_counts=True)
+                    for b, n in zip(hit_buckets.tolist(), hits.tolist(), strict=True):
+                        counts[(store_id, line.line_id, version, b)][column] += n
 
-class _Steps:
-    """Step start and end points (metres) and their bucket start (s), appended per track."""
 
-    __slots__ = ("buckets", "coords")
-
-    def __init__(self) -> None:
-        self.coords: list[float] = []
-        self.buckets: list[int] = []
-
-    def add(self, before: tuple[float, float], x: float, y: float, bucket_s: int) -> None:
-        self.coords.extend((before[0], before[1], x, y))
-        self.buckets.append(bucket_s)
-
-    def arrays(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-        xy = np.asarray(self.coords, dtype=np.float64).reshape(-1, 4)
-        return xy[:, :2], xy[:, 2:], np.asarray(self.buckets, dtype=np.int64)
+def _version_at(layouts: dict[str, LayoutHistory], store_id: str, ts_ns: int) -> int:
+    history = layouts.get(store_id)
+    return history.at(ts_ns)[0] if history is not None else 0
 
 
 def _rows(counts: dict[BucketKey, list[int]]) -> pa.Table:
