@@ -18,6 +18,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ops.commands.demo",
     "ops.commands.sql",
     "ops.commands.schemas",
+    "ops.commands.log",
+    "ops.commands.bench_log",
 )
 
 

@@ -327,6 +327,13 @@ class EmbeddedNats:
         proc.wait()
 
     @property
+    def running(self) -> bool:
+        """Whether the server we spawned (or attached to) is still alive."""
+        if self._proc is not None:
+            return self._proc.poll() is None
+        return self._attached_pid is not None and pid_alive(self._attached_pid)
+
+    @property
     def pid(self) -> int | None:
         """The server's process id while it runs."""
         if self._proc is not None:
