@@ -102,6 +102,7 @@ class PullConsumer:
     ) -> None:
         if max_deliver < 1:
             raise ValueError(f"max_deliver must be at least 1, got {max_deliver}")
+        self._start = deliver_config(start_seq, start_time_ns)
         self._nc = nc
         self._js = nc.jetstream()
         self.stream = stream
@@ -111,7 +112,6 @@ class PullConsumer:
         self._ack_wait_s = ack_wait_s
         self._origin = origin or durable
         self.max_deliver = max_deliver
-        self._start = deliver_config(start_seq, start_time_ns)
         self._sub: JetStreamContext.PullSubscription | None = None
         self.dead_lettered = 0
 
@@ -165,7 +165,7 @@ class PullConsumer:
 
     async def _reject(self, msg: Msg, reason: str) -> None:
         await dead_letter(self._js, self._origin, msg, reason)
-        await _ack(msg)
+        await _ack(msg, confirmed=True)  # the server confirms, so pending() right after counts it; DLQs are rare
         self.dead_lettered += 1
 
     async def reject(self, delivered: Delivered, reason: str) -> None:
@@ -177,6 +177,7 @@ class PullConsumer:
         if self._sub is None:
             raise RuntimeError("PullConsumer.open() must be called before pending()")
         try:
+            await self._nc.flush()  # count acks already sent (e.g. of dead letters) as done
             info = await self._sub.consumer_info()
         except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
             raise LogUnavailable(f"reading consumer {self.durable}: {type(exc).__name__}") from exc
@@ -199,13 +200,16 @@ class PullConsumer:
                 await sub.unsubscribe()
 
 
-async def _ack(msg: Msg) -> None:
+async def _ack(msg: Msg, *, confirmed: bool = False) -> None:
     try:
-        await msg.ack()
+        if confirmed:
+            await msg.ack_sync(timeout=5.0)
+        else:
+            await msg.ack()
     except nats.errors.MsgAlreadyAckdError:
         pass
-    except nats.errors.ConnectionClosedError as exc:
-        raise LogUnavailable("acknowledging: connection closed") from exc
+    except (nats.errors.ConnectionClosedError, nats.errors.TimeoutError) as exc:
+        raise LogUnavailable(f"acknowledging: {type(exc).__name__}") from exc
 
 
 async def dead_letter(js: JetStreamContext, origin: str, msg: Msg, reason: str) -> None:

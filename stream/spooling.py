@@ -232,7 +232,7 @@ class SpoolingPublisher(_AckedSender):
                 allow_reconnect=False,  # we reconnect ourselves, so nats-py never replays a stale buffer
                 connect_timeout=max(1, round(self._connect_timeout_s)),
                 max_reconnect_attempts=1,  # nats-py reads 0 as unlimited; 1 means two tries
-                reconnect_time_wait=0.02,
+                reconnect_time_wait=0.02,  # type: ignore[arg-type]  # nats-py sleeps on it; a float works
                 closed_cb=on_closed,
                 disconnected_cb=on_closed,
                 error_cb=on_error,
