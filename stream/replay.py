@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 import nats.errors
 from nats.aio.client import Client as NatsClient
@@ -38,9 +38,11 @@ from stream.errors import LogError, LogUnavailable
 E = TypeVar("E")
 
 
-@dataclass(frozen=True, slots=True)
-class Replayed(Generic[E]):
-    """One replayed event with its stream sequence and the time the log stored it (ts_ns)."""
+class Replayed(NamedTuple, Generic[E]):
+    """One replayed event with its stream sequence and the time the log stored it (ts_ns).
+
+    A NamedTuple, not a frozen dataclass: it is built once per message on the hot path.
+    """
 
     stream_seq: int
     subject: str
