@@ -24,6 +24,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ops.commands.edge",
     "ops.commands.calibrate",
     "ops.commands.bench_edge",
+    "ops.commands.log",
+    "ops.commands.bench_log",
 )
 
 

@@ -32,12 +32,18 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # sys.stderr is looked up per logger, not bound here: a redirected or replaced stderr
+        # (pytest's capture, a daemon's log file) must not leave loggers writing to a closed file.
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=numeric, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s", force=True)
     for name in _NOISY:
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
+
+
+def _stderr_logger(*args: object) -> structlog.PrintLogger:
+    return structlog.PrintLogger(file=sys.stderr)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -128,7 +128,8 @@ class ProjectionRunner:
         self.stats.seq = last_done
         consumer = PullConsumer(
             self._nc, self.projection.stream, f"proj-{self.key}", filter_subject=self.projection.filter_subject,
-            batch=self._batch, ack_wait_s=self._ack_wait_s, origin=self.key, start_seq=last_done + 1, ack_all=True,
+            batch=self._batch, ack_wait_s=self._ack_wait_s, origin=self.key, start_seq=last_done + 1, reposition=True,
+            ack_all=True,
         )  # fmt: skip
         await consumer.open()
         try:

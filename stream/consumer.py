@@ -1,4 +1,18 @@
-"""Durable pull consumers: fetch batches, decode once, dead-letter what cannot be decoded."""
+"""Durable pull consumers: fetch batches, decode once, dead-letter what cannot be decoded or keeps failing.
+
+Poison messages: the consumer asks the server for max_deliver + 1 deliveries
+and checks each message's delivery count on fetch (`num_delivered` from its
+ack subject). A message delivered more than max_deliver times, i.e. one the
+caller failed to process max_deliver times, goes to the DLQ with the reason
+and is acked instead of being returned. The server's MaxDeliver is only a
+backstop (if the DLQ publish itself keeps failing); we do not rely on the
+MAX_DELIVERIES advisory because an advisory published while no one listens
+is lost.
+
+Sizing: one batch is fetched, processed and acked at a time, so
+max_ack_pending is two batches (one in hand, one being redelivered) and
+ack_wait_s is the time one batch may take to process.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +24,15 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js import api as js_api
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 
 from schemas.codec import decode
 from schemas.errors import SchemaError
 from schemas.events import AnyEvent
 from schemas.subjects import dlq_subject
+from stream.acks import parse_ack_subject
+from stream.errors import LogError, LogUnavailable
+from stream.status import ns_to_rfc3339
 
 # Headers on a dead letter: where it came from and why it could not be used.
 DLQ_SUBJECT_HEADER = "Footfall-Original-Subject"
@@ -26,19 +43,47 @@ DLQ_REASON_HEADER = "Footfall-Reason"
 
 @dataclass(frozen=True, slots=True)
 class Delivered:
-    """One decoded event and its position in the stream (stream_seq starts at 1)."""
+    """One decoded event and its position in the stream (stream_seq starts at 1).
+
+    stored_ts_ns: when the log stored it (ns since the Unix epoch, UTC), not the event's ts_ns.
+    num_delivered: 1 on first delivery, more on redelivery.
+    """
 
     stream_seq: int
     subject: str
     event: AnyEvent
     msg: Msg
+    stored_ts_ns: int = 0
+    num_delivered: int = 1
+
+
+def deliver_config(start_seq: int | None, start_time_ns: int | None) -> dict[str, object]:
+    """ConsumerConfig fields that start delivery at a stream sequence, at a stored time (ts_ns), or at the start."""
+    if start_seq is not None and start_time_ns is not None:
+        raise ValueError("give start_seq or start_time_ns, not both")
+    if start_seq is not None:
+        if start_seq < 1:
+            raise ValueError(f"start_seq must be at least 1, got {start_seq}")
+        return {"deliver_policy": js_api.DeliverPolicy.BY_START_SEQUENCE, "opt_start_seq": start_seq}
+    if start_time_ns is not None:
+        # nats-py types this as a datetime (microseconds) but passes a string through; JetStream
+        # parses RFC 3339 with nanoseconds, so the start is exact.
+        return {
+            "deliver_policy": js_api.DeliverPolicy.BY_START_TIME,
+            "opt_start_time": ns_to_rfc3339(start_time_ns),
+        }
+    return {"deliver_policy": js_api.DeliverPolicy.ALL}
 
 
 class PullConsumer:
     """A durable pull consumer on one stream with explicit acks.
 
-    Messages that fail to decode are published to `ff.v1.dlq.<origin>` with
-    the reason and acked, so a bad message never stops a projection.
+    Messages that fail to decode, or were delivered more than max_deliver
+    times, are published to `ff.dlq.v1.<origin>` with the reason and acked,
+    so a bad message never stops a projection. start_seq / start_time_ns
+    (ns since the epoch, compared with the time the log stored each message)
+    apply when the durable is first created; later opens resume where it was.
+    ack_wait_s: seconds one batch may take between fetch and ack.
     """
 
     def __init__(
@@ -51,9 +96,15 @@ class PullConsumer:
         batch: int = 1000,
         ack_wait_s: float = 60.0,
         origin: str | None = None,
+        max_deliver: int = 5,
         start_seq: int | None = None,
+        start_time_ns: int | None = None,
+        reposition: bool = False,
         ack_all: bool = False,
     ) -> None:
+        if max_deliver < 1:
+            raise ValueError(f"max_deliver must be at least 1, got {max_deliver}")
+        self._start = deliver_config(start_seq, start_time_ns)
         self._nc = nc
         self._js = nc.jetstream()
         self.stream = stream
@@ -62,81 +113,121 @@ class PullConsumer:
         self._batch = batch
         self._ack_wait_s = ack_wait_s
         self._origin = origin or durable
-        self._start_seq = start_seq
-        # AckPolicy.ALL: acking a message acks every earlier one, so an in-order
-        # reader acks a whole batch with one message instead of one per event.
+        self.max_deliver = max_deliver
+        # reposition: the caller keeps its own position (a projection's checkpoint) and the
+        # server's copy is only a cache of it, so open() re-creates the durable at start_seq.
+        self._reposition = reposition
+        # AckPolicy.ALL: acking a message acks every earlier one, so an in-order reader acks a
+        # batch with one message. Only for callers that reposition on open: a dead letter's ack
+        # then also acks the unprocessed messages before it, which only repositioning makes safe.
+        if ack_all and not reposition:
+            raise ValueError("ack_all needs reposition=True (the caller must own its position)")
         self._ack_all = ack_all
         self._sub: JetStreamContext.PullSubscription | None = None
         self.dead_lettered = 0
 
     async def open(self) -> None:
-        """Create or bind the durable consumer.
-
-        With start_seq, the consumer is re-created to deliver from that stream
-        sequence on: the caller keeps its own position (a projection's
-        checkpoint) and the server's copy is only a cache of it.
-        """
+        """Create or bind the durable consumer."""
         config = js_api.ConsumerConfig(
             durable_name=self.durable,
             ack_policy=js_api.AckPolicy.ALL if self._ack_all else js_api.AckPolicy.EXPLICIT,
-            deliver_policy=js_api.DeliverPolicy.ALL,
             ack_wait=self._ack_wait_s,
-            max_ack_pending=self._batch * 4,
+            max_ack_pending=self._batch * 2,
+            max_deliver=self.max_deliver + 1,  # the last delivery only moves the message to the DLQ
             filter_subject=self._filter,
+            **self._start,  # type: ignore[arg-type]
         )
-        if self._start_seq is not None:
-            config.deliver_policy = js_api.DeliverPolicy.BY_START_SEQUENCE
-            config.opt_start_seq = max(1, self._start_seq)
-            with contextlib.suppress(NotFoundError):
-                await self._js.delete_consumer(self.stream, self.durable)
-        self._sub = await self._js.pull_subscribe(
-            self._filter or "", durable=self.durable, stream=self.stream, config=config
-        )
+        try:
+            if self._reposition:
+                with contextlib.suppress(NotFoundError):
+                    await self._js.delete_consumer(self.stream, self.durable)
+            self._sub = await self._js.pull_subscribe(
+                self._filter or "", durable=self.durable, stream=self.stream, config=config
+            )
+        except APIError as exc:
+            raise LogError(f"opening consumer {self.durable} on {self.stream}: {exc.description or exc}") from exc
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.errors.ConnectionClosedError) as exc:
+            raise LogUnavailable(f"opening consumer {self.durable} on {self.stream}: {type(exc).__name__}") from exc
 
     async def fetch(self, timeout_s: float = 1.0) -> list[Delivered]:
-        """Fetch up to one batch; an empty list means nothing arrived within timeout_s."""
+        """Fetch up to one batch; an empty list means nothing arrived within timeout_s seconds."""
         if self._sub is None:
             raise RuntimeError("PullConsumer.open() must be called before fetch()")
         try:
             msgs = await self._sub.fetch(self._batch, timeout=timeout_s)
         except (TimeoutError, nats.errors.TimeoutError):
             return []
+        except nats.errors.ConnectionClosedError as exc:
+            raise LogUnavailable(f"fetching from {self.durable}: connection closed") from exc
         out = []
         for msg in msgs:
-            seq = msg.metadata.sequence.stream
+            meta = parse_ack_subject(msg.reply)
+            if meta is None:
+                continue  # a status message, not a stream message
+            if meta.num_delivered > self.max_deliver:
+                await self._reject(
+                    msg, f"delivered {meta.num_delivered} times without an ack (max_deliver {self.max_deliver})"
+                )
+                continue
             try:
                 event = decode(msg.data)
             except SchemaError as exc:
-                await dead_letter(self._js, self._origin, msg, str(exc))
-                await msg.ack()
-                self.dead_lettered += 1
+                await self._reject(msg, str(exc))
                 continue
-            out.append(Delivered(seq, msg.subject, event, msg))
+            out.append(Delivered(meta.stream_seq, msg.subject, event, msg, meta.stored_ts_ns, meta.num_delivered))
         return out
 
+    async def _reject(self, msg: Msg, reason: str) -> None:
+        await dead_letter(self._js, self._origin, msg, reason)
+        await _ack(msg, confirmed=True)  # the server confirms, so pending() right after counts it; DLQs are rare
+        self.dead_lettered += 1
+
+    async def reject(self, delivered: Delivered, reason: str) -> None:
+        """Send a decoded message that cannot be applied to the DLQ with the reason, and ack it."""
+        await self._reject(delivered.msg, reason)
+
     async def pending(self) -> int:
-        """Messages in the stream not yet delivered to this consumer."""
+        """Messages in the stream not yet delivered to this consumer, plus those delivered but not acked."""
         if self._sub is None:
             raise RuntimeError("PullConsumer.open() must be called before pending()")
-        info = await self._sub.consumer_info()
+        try:
+            await self._nc.flush()  # count acks already sent (e.g. of dead letters) as done
+            info = await self._sub.consumer_info()
+        except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
+            raise LogUnavailable(f"reading consumer {self.durable}: {type(exc).__name__}") from exc
         return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
 
     async def ack(self, delivered: list[Delivered]) -> None:
         """Acknowledge a batch after its effect is durable; returns once the server has the acks."""
         if self._ack_all:
             if delivered:
-                last = max(delivered, key=lambda d: d.msg.metadata.sequence.consumer)
-                await last.msg.ack()
+                await _ack(max(delivered, key=lambda d: d.msg.metadata.sequence.consumer).msg)
         else:
             for item in delivered:
-                await item.msg.ack()
-        await self._nc.flush()  # the server answers PING after it has processed the acks before it
+                await _ack(item.msg)
+        try:
+            await self._nc.flush()  # the server answers PING after it has processed the acks before it
+        except (nats.errors.TimeoutError, nats.errors.ConnectionClosedError) as exc:
+            raise LogUnavailable(f"acknowledging on {self.durable}: {type(exc).__name__}") from exc
 
     async def close(self) -> None:
         """Stop fetching; the durable consumer and its position stay on the server."""
         if self._sub is not None:
-            await self._sub.unsubscribe()
-            self._sub = None
+            sub, self._sub = self._sub, None
+            with contextlib.suppress(nats.errors.ConnectionClosedError):
+                await sub.unsubscribe()
+
+
+async def _ack(msg: Msg, *, confirmed: bool = False) -> None:
+    try:
+        if confirmed:
+            await msg.ack_sync(timeout=5.0)
+        else:
+            await msg.ack()
+    except nats.errors.MsgAlreadyAckdError:
+        pass
+    except (nats.errors.ConnectionClosedError, nats.errors.TimeoutError) as exc:
+        raise LogUnavailable(f"acknowledging: {type(exc).__name__}") from exc
 
 
 async def dead_letter(js: JetStreamContext, origin: str, msg: Msg, reason: str) -> None:
@@ -159,4 +250,9 @@ async def dead_letter_data(
         DLQ_REASON_HEADER: reason.replace("\r", " ").replace("\n", " ")[:1000],
         "Nats-Msg-Id": f"dlq:{origin}:{stream}:{seq}",
     }
-    await js.publish(dlq_subject(origin), data, headers=headers)
+    try:
+        await js.publish(dlq_subject(origin), data, headers=headers)
+    except APIError as exc:
+        raise LogError(f"dead-lettering {stream}#{seq}: {exc.description or exc}") from exc
+    except (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.errors.ConnectionClosedError) as exc:
+        raise LogUnavailable(f"dead-lettering {stream}#{seq}: {type(exc).__name__}") from exc

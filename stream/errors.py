@@ -17,3 +17,23 @@ class ServerIdentityError(LogError):
 
 class PayloadTooLarge(LogError):
     """A payload exceeds the privacy bound on message size (DESIGN.md §6.1)."""
+
+
+class LogUnavailable(LogError):
+    """The log could not be reached (connection refused, closed, or no JetStream answer in time)."""
+
+
+class ProvisionError(LogError):
+    """Creating or updating a stream failed; the message names the stream and the server's reason."""
+
+
+class ConfigError(LogError):
+    """A log configuration file or value is invalid; the message names the field and the value."""
+
+
+class SpoolError(LogError):
+    """The on-disk spool could not be written or read (disk full, permissions)."""
+
+
+class PublishRejected(LogError):
+    """The log refused a message for good (not a transient failure); retrying with the same id cannot help."""

@@ -79,3 +79,53 @@ def test_server_dies_when_footfall_is_killed(tmp_path: Path) -> None:
     while _alive(server_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(server_pid), "nats-server outlived the process that spawned it"
+
+
+ORPHAN = """
+import os, sys, signal
+sys.path.insert(0, {repo!r})
+import stream.embedded as embedded
+embedded._die_with_parent = lambda: None  # simulate a platform without PR_SET_PDEATHSIG
+server = embedded.EmbeddedNats({store!r}).start()
+print(server.pid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_next_start_stops_a_server_orphaned_on_its_store_dir(tmp_path: Path) -> None:
+    repo = str(Path(__file__).resolve().parents[2])
+    child = subprocess.run(
+        [sys.executable, "-c", ORPHAN.format(repo=repo, store=str(tmp_path))], capture_output=True, text=True
+    )
+    orphan = int(child.stdout.split()[0])
+    assert _alive(orphan), "the orphan should still run: nothing told it its owner died"
+    with EmbeddedNats(tmp_path) as server:  # would fail on JetStream's store lock if the orphan kept it
+        assert server.pid != orphan and not server.attached
+        assert not _alive(orphan)
+
+
+def test_a_second_footfall_attaches_to_the_live_server_of_its_store_dir(tmp_path: Path) -> None:
+    repo = str(Path(__file__).resolve().parents[2])
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD.format(repo=repo, store=str(tmp_path))], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        owner_server = int(child.stdout.readline())
+        with EmbeddedNats(tmp_path) as attached:
+            assert attached.attached and attached.pid == owner_server
+        assert _alive(owner_server), "stopping an attached server must leave it to its owner"
+        with pytest.raises(ServerStartError, match="in use"):
+            EmbeddedNats(tmp_path, reuse_running=False).start()
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_restart_on_the_same_port_after_sigkill(tmp_path: Path) -> None:
+    first = EmbeddedNats(tmp_path).start()
+    port = int(first.url.rsplit(":", 1)[1])
+    first.kill()
+    with EmbeddedNats(tmp_path, port=port) as second:
+        assert second.url == first.url
+        assert second.server_name != first.server_name
