@@ -95,6 +95,8 @@ class ChdbStore:
         except Exception as exc:  # chDB raises plain RuntimeError/ChdbError subclasses
             raise _translate(exc, self.path) from exc
         self.execute(f"CREATE DATABASE IF NOT EXISTS {database}")
+        # Unqualified names in ad-hoc queries (`footfall sql`) resolve to footfall's tables.
+        self.execute(f"USE {database}")
 
     def in_database(self, database: str) -> ChdbStore:
         """Return a store over the same chDB session with its tables in another database.

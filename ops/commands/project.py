@@ -66,6 +66,7 @@ def _project(args: argparse.Namespace) -> int:
 
     from ops.logging import get_logger
     from ops.runtime import log_url, open_store
+    from ops.sql_socket import serving
     from projections.migrations import migrate
     from projections.registry import make
     from projections.runner import ProjectionRunner
@@ -86,7 +87,13 @@ def _project(args: argparse.Namespace) -> int:
         nc = await nats.connect(url, name="footfall-project")
         try:
             runners = [ProjectionRunner(nc, store, p, batch=args.batch) for p in projections]
-            results = await asyncio.gather(*(r.run(until_caught_up=args.until_caught_up, stop=stop) for r in runners))
+            # While this process owns the chDB directory, `footfall sql` asks it over a socket.
+            async with serving(store, args.data_dir) as sock:
+                if sock is None:
+                    log.warning("sql socket not served: data directory path too long", data_dir=str(args.data_dir))
+                results = await asyncio.gather(
+                    *(r.run(until_caught_up=args.until_caught_up, stop=stop) for r in runners)
+                )
             for runner, stats in zip(runners, results, strict=True):
                 log.info("projection stopped", projection=runner.key, events=stats.events, batches=stats.batches,
                          rows=stats.rows, seq=stats.seq, recovered_batches=stats.recovered_batches,

@@ -36,10 +36,19 @@ def register(tree: CommandTree) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ops.sql_socket import query_via_owner
     from projections.store import ChdbStore, StoreError
 
     query = sys.stdin.read() if args.query == "-" else args.query
     data = DataDir(args.data_dir)
+    # A running `footfall project` owns the chDB directory: ask it.
+    answer = query_via_owner(data.root, query, args.format)
+    if answer is not None:
+        if not answer.ok:
+            print(f"footfall sql: {answer.error}", file=sys.stderr)
+            return 1
+        sys.stdout.write(answer.text)
+        return 0
     if not data.chdb.exists():
         print(
             f"footfall sql: no store at {data.chdb} (run `footfall demo` or a projection first, or pass --data-dir)",
@@ -48,7 +57,6 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     try:
         store = ChdbStore(data.chdb)
-        store.execute(f"USE {store.database}")
         sys.stdout.write(store.query_text(query, args.format))
     except StoreError as exc:
         print(f"footfall sql: {exc}", file=sys.stderr)

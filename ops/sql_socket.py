@@ -1,0 +1,122 @@
+"""SQL through the process that owns the chDB directory, over a Unix socket in the data directory.
+
+chDB lets one process open a data directory; `footfall project` holds it for
+as long as it runs, so it answers queries on `<data-dir>/sql.sock` and
+`footfall sql` sends them there. One request per connection: a MessagePack
+SqlRequest in, a SqlResponse out, each prefixed by its length (4 bytes, big
+endian).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import msgspec
+
+from projections.store import Store, StoreError
+
+SOCKET_NAME = "sql.sock"
+_MAX_BYTES = 256 << 20
+_HEADER = struct.Struct(">I")
+
+
+class SqlRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    query: str
+    format: str = "PrettyCompactMonoBlock"
+
+
+class SqlResponse(msgspec.Struct, frozen=True):
+    ok: bool
+    text: str = ""
+    error: str = ""
+
+
+def socket_path(data_dir: Path) -> Path:
+    return data_dir / SOCKET_NAME
+
+
+@contextlib.asynccontextmanager
+async def serving(store: Store, data_dir: Path) -> AsyncIterator[Path | None]:
+    """Answer SQL on the data directory's socket while the block runs (queries run between batches).
+
+    Yields the socket's path, or None when it cannot be made (a Unix socket path is limited to
+    about 100 bytes): the caller's work goes on, only `footfall sql` cannot reach it.
+    """
+    path = socket_path(data_dir)
+    if len(str(path.resolve()).encode()) > 100:
+        yield None
+        return
+    path.unlink(missing_ok=True)  # left by a killed owner: we hold the chDB lock, so it is stale
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = msgspec.msgpack.decode(await _read_frame(reader), type=SqlRequest)
+            try:
+                response = SqlResponse(True, text=store.query_text(request.query, request.format))
+            except StoreError as exc:
+                response = SqlResponse(False, error=str(exc))
+        except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as exc:
+            response = SqlResponse(False, error=f"bad request: {exc}")
+        except asyncio.IncompleteReadError:
+            writer.close()
+            return
+        payload = msgspec.msgpack.encode(response)
+        writer.write(_HEADER.pack(len(payload)) + payload)
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_unix_server(handle, path=str(path))
+    path.chmod(0o600)
+    try:
+        yield path
+    finally:
+        server.close()
+        await server.wait_closed()
+        path.unlink(missing_ok=True)
+
+
+def query_via_owner(data_dir: Path, query: str, fmt: str, timeout_s: float = 300.0) -> SqlResponse | None:
+    """Send a query to the owning process; None when no process answers on the socket."""
+    path = socket_path(data_dir)
+    if not path.exists():
+        return None
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout_s)
+        try:
+            sock.connect(str(path))
+        except (ConnectionRefusedError, FileNotFoundError):
+            return None  # a socket file left by a killed owner
+        payload = msgspec.msgpack.encode(SqlRequest(query, fmt))
+        sock.sendall(_HEADER.pack(len(payload)) + payload)
+        data = _recv_frame(sock)
+    return msgspec.msgpack.decode(data, type=SqlResponse)
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> bytes:
+    (size,) = _HEADER.unpack(await reader.readexactly(_HEADER.size))
+    if size > _MAX_BYTES:
+        raise ValueError(f"request of {size} bytes is over the {_MAX_BYTES} byte limit")
+    return await reader.readexactly(size)
+
+
+def _recv_frame(sock: socket.socket) -> bytes:
+    header = _recv_exactly(sock, _HEADER.size)
+    (size,) = _HEADER.unpack(header)
+    return _recv_exactly(sock, size)
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes:
+    chunks, left = [], size
+    while left:
+        chunk = sock.recv(min(left, 1 << 20))
+        if not chunk:
+            raise ConnectionError("the owning process closed the connection mid-answer")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
