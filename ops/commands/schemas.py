@@ -20,6 +20,15 @@ def register(tree: CommandTree) -> None:
         "a wire change: Go decodes the same files.",
     )
     vectors.add_argument("--write", action="store_true", help="rewrite the vectors instead of checking them")
+    size = tree.add(
+        "schemas size",
+        "Print the encoded size (bytes) of a TrackFrame in MessagePack and JSON, as JSON.",
+        _size,
+        description="Encode a seeded TrackFrame with N tracks (floor positions in metres, 3 decimals; "
+        "normalised boxes, 4 decimals) and print its size in MessagePack and in JSON.",
+    )
+    size.add_argument("--tracks", type=int, default=10, help="tracks in the frame (default: 10)")
+    size.add_argument("--uncalibrated", action="store_true", help="tracks without floor positions")
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -45,3 +54,28 @@ def _vectors(args: argparse.Namespace) -> int:
     for name in stale:
         print(f"stale: {VECTORS_DIR / name}")
     return 1 if stale else 0
+
+
+def _size(args: argparse.Namespace) -> int:
+    import json
+    import random
+
+    from schemas import Track, TrackFrame, encode, encode_json
+
+    if args.tracks < 0:
+        raise SystemExit(f"footfall schemas size: --tracks must be >= 0, got {args.tracks}")
+    rng = random.Random(1)
+    tracks = []
+    for i in range(args.tracks):
+        x1, y1 = rng.uniform(0, 0.8), rng.uniform(0, 0.6)
+        floor = None if args.uncalibrated else (round(rng.uniform(-10, 10), 3), round(rng.uniform(-10, 10), 3))
+        tracks.append(
+            Track(1000 + i, round(x1, 4), round(y1, 4), round(x1 + 0.05, 4), round(y1 + 0.3, 4),
+                  round(rng.uniform(0.3, 1.0), 3), floor_x_m=floor and floor[0], floor_y_m=floor and floor[1])
+        )  # fmt: skip
+    frame = TrackFrame(store_id="store-001", ts_ns=1_767_225_600_123_456_789, camera_id="cam-entrance",
+                       edge_run_id="run-7f3a9c", frame_seq=123_456, tracks=tuple(tracks))  # fmt: skip
+    sizes = {"tracks": args.tracks, "calibrated": not args.uncalibrated,
+             "msgpack_bytes": len(encode(frame)), "json_bytes": len(encode_json(frame))}  # fmt: skip
+    print(json.dumps(sizes))
+    return 0
