@@ -16,12 +16,15 @@ ack_wait_s is the time one batch may take to process.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 from dataclasses import dataclass
 
 import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js import api as js_api
 from nats.js.errors import APIError, NotFoundError
@@ -123,7 +126,7 @@ class PullConsumer:
         if ack_all and not reposition:
             raise ValueError("ack_all needs reposition=True (the caller must own its position)")
         self._ack_all = ack_all
-        self._sub: JetStreamContext.PullSubscription | None = None
+        self._pull: _PullRequests | None = None
         self.dead_lettered = 0
 
     async def open(self) -> None:
@@ -141,9 +144,12 @@ class PullConsumer:
             if self._reposition:
                 with contextlib.suppress(NotFoundError):
                     await self._js.delete_consumer(self.stream, self.durable)
-            self._sub = await self._js.pull_subscribe(
-                self._filter or "", durable=self.durable, stream=self.stream, config=config
-            )
+            try:
+                await self._js.consumer_info(self.stream, self.durable)  # an existing durable is bound as it is
+            except NotFoundError:
+                await self._js.add_consumer(self.stream, config)
+            self._pull = _PullRequests(self._nc, self.stream, self.durable)
+            await self._pull.start()
         except APIError as exc:
             raise LogError(f"opening consumer {self.durable} on {self.stream}: {exc.description or exc}") from exc
         except (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.errors.ConnectionClosedError) as exc:
@@ -151,12 +157,10 @@ class PullConsumer:
 
     async def fetch(self, timeout_s: float = 1.0) -> list[Delivered]:
         """Fetch up to one batch; an empty list means nothing arrived within timeout_s seconds."""
-        if self._sub is None:
+        if self._pull is None:
             raise RuntimeError("PullConsumer.open() must be called before fetch()")
         try:
-            msgs = await self._sub.fetch(self._batch, timeout=timeout_s)
-        except (TimeoutError, nats.errors.TimeoutError):
-            return []
+            msgs = await self._pull.fetch(self._batch, timeout_s)
         except nats.errors.ConnectionClosedError as exc:
             raise LogUnavailable(f"fetching from {self.durable}: connection closed") from exc
         out = []
@@ -188,11 +192,11 @@ class PullConsumer:
 
     async def pending(self) -> int:
         """Messages in the stream not yet delivered to this consumer, plus those delivered but not acked."""
-        if self._sub is None:
+        if self._pull is None:
             raise RuntimeError("PullConsumer.open() must be called before pending()")
         try:
             await self._nc.flush()  # count acks already sent (e.g. of dead letters) as done
-            info = await self._sub.consumer_info()
+            info = await self._js.consumer_info(self.stream, self.durable)
         except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
             raise LogUnavailable(f"reading consumer {self.durable}: {type(exc).__name__}") from exc
         return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
@@ -212,10 +216,80 @@ class PullConsumer:
 
     async def close(self) -> None:
         """Stop fetching; the durable consumer and its position stay on the server."""
+        if self._pull is not None:
+            pull, self._pull = self._pull, None
+            await pull.stop()
+
+
+class _PullRequests:
+    """Pull requests sent by hand to a reply inbox that a plain subscription buffers.
+
+    nats-py's PullSubscription.fetch awaits a task per message, which cost more
+    than decoding them (measured: 12k messages in 0.84 s against 0.24 s here).
+    Each request has its own reply subject, so the status that ends an old
+    request (404 no messages, 408 expired) never ends a newer one. Messages a
+    request delivers after its fetch returned stay buffered for the next fetch:
+    they are deliveries of this consumer, in order.
+    """
+
+    def __init__(self, nc: NatsClient, stream: str, durable: str) -> None:
+        self._nc = nc
+        self._next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}"
+        self._inbox = nc.new_inbox()
+        self._buffer: list[Msg] = []
+        self._request = 0
+        self._want = 0
+        self._any = False  # wake on the first message (long poll) rather than on a full batch
+        self._wake = asyncio.Event()
+        self._error: str | None = None
+        self._sub: Subscription | None = None
+
+    async def start(self) -> None:
+        self._sub = await self._nc.subscribe(
+            f"{self._inbox}.*", cb=self._on_msg, pending_msgs_limit=-1, pending_bytes_limit=-1
+        )
+
+    async def stop(self) -> None:
         if self._sub is not None:
             sub, self._sub = self._sub, None
-            with contextlib.suppress(nats.errors.ConnectionClosedError):
+            with contextlib.suppress(nats.errors.ConnectionClosedError, nats.errors.BadSubscriptionError):
                 await sub.unsubscribe()
+
+    async def _on_msg(self, msg: Msg) -> None:
+        status = msg.headers.get("Status") if msg.headers else None
+        if status is None:
+            self._buffer.append(msg)
+            if self._any or len(self._buffer) >= self._want:
+                self._wake.set()
+            return
+        if msg.subject.rsplit(".", 1)[-1] != str(self._request):
+            return  # the end of an older request
+        if status not in ("404", "408", "100"):  # 409: consumer deleted, leadership change, too many waiting
+            description = msg.headers.get("Description", "") if msg.headers else ""
+            self._error = f"{status} {description}".strip()
+        if status != "100":
+            self._wake.set()
+
+    async def _ask(self, body: dict[str, object], wait_s: float) -> None:
+        self._request += 1
+        self._wake.clear()
+        await self._nc.publish(self._next_subject, json.dumps(body).encode(), reply=f"{self._inbox}.{self._request}")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), wait_s)
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise LogError(f"pulling from {self._next_subject}: {error}")
+
+    async def fetch(self, batch: int, timeout_s: float) -> list[Msg]:
+        """Up to `batch` messages: what is there at once, else the first that arrive within timeout_s."""
+        if len(self._buffer) < batch:
+            self._want, self._any = batch, False
+            await self._ask({"batch": batch - len(self._buffer), "no_wait": True}, wait_s=timeout_s + 5.0)
+        if not self._buffer:
+            self._want, self._any = batch, True
+            await self._ask({"batch": batch, "expires": int(timeout_s * 1e9)}, wait_s=timeout_s + 1.0)
+        out, self._buffer = self._buffer[:batch], self._buffer[batch:]
+        return out
 
 
 async def _ack(msg: Msg, *, confirmed: bool = False) -> None:
