@@ -21,6 +21,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ops.commands.tracker",
     "ops.commands.project",
     "ops.commands.ingest",
+    "ops.commands.simulate",
+    "ops.commands.heatmap",
+    "ops.commands.eval_store",
 )
 
 

@@ -103,8 +103,12 @@ def simulate_day(
     truth_config: TruthConfig | None = None,
     t0_ns: int = T0_NS,
     store_id: str = STORE,
+    edge_run_id: str = EDGE_RUN,
 ) -> SimulatedDay:
-    """Simulate a day (seeded), observe it through `noise`, and build events and truth."""
+    """Simulate a day (seeded), observe it through `noise`, and build events and truth.
+
+    Frame ids are camera:edge_run:seq, so two days published to one log need different edge_run_ids.
+    """
     plan = default_plan()
     traj = simulate(plan, shopper or ShopperConfig(), seed)
     truth = compute_truth(traj, plan, truth_config or TruthConfig(), t0_ns)
@@ -112,7 +116,7 @@ def simulate_day(
     cams = sim_cameras(plan, cameras)
     layout = LayoutPublished(store_id=store_id, ts_ns=t0_ns, version=1, effective_from_ns=0,
                              layout=store_layout(plan, cams))  # fmt: skip
-    events, person_of_track = _track_events(traj, obs, cams, store_id, t0_ns, truth.frame_period_ns)
+    events, person_of_track = _track_events(traj, obs, cams, store_id, edge_run_id, t0_ns, truth.frame_period_ns)
     pos = _pos_events(truth, store_id, seed)
     return SimulatedDay(seed, plan, cams, layout, events, pos, truth, traj, obs, person_of_track)
 
@@ -134,7 +138,8 @@ def boxes(cam: SimCamera, xy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64
 
 
 def _track_events(
-    traj: Trajectories, obs: Observations, cams: tuple[SimCamera, ...], store_id: str, t0_ns: int, period_ns: int
+    traj: Trajectories, obs: Observations, cams: tuple[SimCamera, ...], store_id: str, edge_run_id: str, t0_ns: int,
+    period_ns: int,
 ) -> tuple[list[Event], dict[tuple[str, int], int]]:
     cam_index = _camera_of(obs.xy, cams) if len(cams) > 1 else np.zeros(len(obs.frame), dtype=np.int64)
     # A person walking into another camera's view is a new track there (ids are per camera).
@@ -168,10 +173,10 @@ def _track_events(
             per_cam[cam_list[i]].append(Track(tid_list[i], x1, y1, x2, y2, 0.9, floor_x_m=xs[i], floor_y_m=ys[i]))
         for c, cam in enumerate(cams):
             tracks = tuple(sorted(per_cam[c], key=lambda t: t.track_id))
-            events.append(TrackFrame(store_id=store_id, ts_ns=ts, camera_id=cam.camera_id, edge_run_id=EDGE_RUN,
+            events.append(TrackFrame(store_id=store_id, ts_ns=ts, camera_id=cam.camera_id, edge_run_id=edge_run_id,
                                      frame_seq=f, tracks=tracks))  # fmt: skip
         for c, t in sorted(closing.get(f, [])):
-            events.append(TrackClosed(store_id=store_id, ts_ns=ts, camera_id=cams[c].camera_id, edge_run_id=EDGE_RUN,
+            events.append(TrackClosed(store_id=store_id, ts_ns=ts, camera_id=cams[c].camera_id, edge_run_id=edge_run_id,
                                       track_id=t, first_ts_ns=t0_ns + first_frame[(c, t)] * period_ns,
                                       last_ts_ns=t0_ns + last_frame[(c, t)] * period_ns))  # fmt: skip
     return events, person_of_track

@@ -41,5 +41,12 @@ class LayoutHistory:
         published = self._versions[index]
         return published.version, published.layout
 
+    def version(self, version: int) -> StoreLayout | None:
+        """Return the layout published as `version`, or None if this history lacks it."""
+        for published in self._versions:
+            if published.version == version:
+                return published.layout
+        return None
+
     def __len__(self) -> int:
         return len(self._versions)

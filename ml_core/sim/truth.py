@@ -34,8 +34,9 @@ from ml_core.sim.plan import FloorPlan
 IntArray = npt.NDArray[np.int64]
 
 STAGES = ("entered", "engaged", "queued", "checked_out")
-ENTRANCE_STATE = "entrance"
-EXIT_STATE = "exit"
+# Not valid zone ids (those start with [a-z0-9]), so they never clash with a zone.
+ENTRANCE_STATE = "_entrance"
+EXIT_STATE = "_exit"
 
 
 @dataclass(frozen=True)

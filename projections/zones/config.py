@@ -31,7 +31,10 @@ class ZoneProcessorConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
     Stitching: a track that appears inside the store (not within
     arrival_band_m outside an entrance line) continues the nearest person lost
     less than stitch_max_gap_s ago within stitch_max_dist_m + stitch_speed_m_s
-    x gap (id switches, fragmentation, camera hand-over).
+    x gap (id switches, fragmentation, camera hand-over); the match is made
+    stitch_defer_s after the new track appears, so a person whose observation
+    was merely dropped is seen again and is no candidate. lost_after_s must
+    exceed stitch_max_gap_s + stitch_defer_s.
     Staff: a person first seen in a staff zone, or whose observed time in staff
     zones is at least staff_fraction of their visit, is staff; with
     exclude_staff they are left out of samples and flagged on VisitEnded.
@@ -51,8 +54,9 @@ class ZoneProcessorConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
     line_min_displacement_m: Metres = 0.3
     line_end_margin_m: Metres = 0.25
     entrance_line_ids: tuple[Id, ...] | None = None
-    lost_after_s: PositiveSeconds = 5.0
+    lost_after_s: PositiveSeconds = 6.5
     stitch_max_gap_s: Seconds = 5.0
+    stitch_defer_s: Seconds = 1.0
     stitch_max_dist_m: Metres = 1.0
     stitch_speed_m_s: Metres = 1.5
     arrival_band_m: Metres = 3.0

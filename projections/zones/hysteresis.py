@@ -32,10 +32,15 @@ def step_zone(state: ZoneHysteresis, raw_inside: bool, ts_ns: int, need_obs: int
 
 
 class LineHysteresis(msgspec.Struct, array_like=True):
-    """The side of a line a track last stood clearly on (+1 left, -1 right, 0 not yet) and when it left it."""
+    """The side of a line a track last stood clearly on (+1 left, -1 right, 0 not yet) and when it left it.
+
+    provisional: the side of the track's first observation, for a track that starts too close to the
+    line to settle (an id switch at a door): settling on the other side is then still a crossing.
+    """
 
     settled: int = 0
     candidate_ns: int = -1
+    provisional: int = 0
 
 
 def step_line(
@@ -49,18 +54,23 @@ def step_line(
     end_margin_m of its ends), so walking round the end of a line is no crossing.
     """
     raw = 1 if distance_m > 0 else (-1 if distance_m < 0 else 0)
-    if state.settled != 0:
-        if raw == -state.settled:
+    if state.settled == 0 and state.provisional == 0:
+        state.provisional = raw
+    reference = state.settled or state.provisional
+    if reference != 0:
+        if raw == -reference:
             if state.candidate_ns < 0:
                 state.candidate_ns = ts_ns
-        elif raw == state.settled:
+        elif raw == reference:
             state.candidate_ns = -1
     beside = -end_margin_m <= along_m <= length_m + end_margin_m
     if abs(distance_m) < min_disp_m or not beside:
         return None
     if state.settled == 0:
-        state.settled, state.candidate_ns = raw, -1
-        return None
+        crossed = state.provisional not in (0, raw)
+        at = state.candidate_ns if state.candidate_ns >= 0 else ts_ns
+        state.settled, state.candidate_ns, state.provisional = raw, -1, 0
+        return (raw, at) if crossed else None
     if raw != state.settled:
         at = state.candidate_ns if state.candidate_ns >= 0 else ts_ns
         state.settled, state.candidate_ns = raw, -1

@@ -73,12 +73,26 @@ class Person(msgspec.Struct):
     counted: list[str] = msgspec.field(default_factory=list)
 
 
+class PendingTrack(msgspec.Struct, array_like=True):
+    """A new track seen inside the store, held back stitch_defer_s before deciding whom it continues.
+
+    Holding it back lets a person whose observation was merely dropped reappear (and so drop out of
+    the candidates) before an id-switched track is matched to the nearest lost person.
+    obs: (ts_ns, x_m, y_m) in order.
+    """
+
+    track_id: int
+    first_ns: int
+    obs: list[tuple[int, float, float]]
+
+
 class StoreState(msgspec.Struct):
     """Everything the processor remembers about one store between batches."""
 
     next_pid: int = 1
     persons: dict[int, Person] = msgspec.field(default_factory=dict)
     tracks: dict[str, int] = msgspec.field(default_factory=dict)
+    held: dict[str, PendingTrack] = msgspec.field(default_factory=dict)
     first_frame_ns: int = -1
     last_frame_ns: int = -1
     next_tick_ns: int = -1
@@ -116,6 +130,7 @@ class ZoneProcessor:
         self._min_ns = round(c.min_state_s * 1e9)
         self._lost_ns = round(c.lost_after_s * 1e9)
         self._stitch_ns = round(c.stitch_max_gap_s * 1e9)
+        self._defer_ns = round(c.stitch_defer_s * 1e9)
         self._tick_ns = round(c.tick_s * 1e9)
         self._delay_ns = round(c.sample_delay_s * 1e9)
         self._stale_ns = round(c.stale_after_s * 1e9)
@@ -213,64 +228,91 @@ class _Frame:
     def _observe(self) -> None:
         assert self.geo is not None
         tracks = [t for t in self.frame.tracks if t.floor_x_m is not None and t.floor_y_m is not None]
-        if not tracks:
-            return
-        points = np.array([(t.floor_x_m, t.floor_y_m) for t in tracks], dtype=np.float64)
-        inside = self.geo.inside(points)
-        dist, along = self.geo.line_positions(points)
-        keys = [_track_key(self.frame.camera_id, self.frame.edge_run_id, t.track_id) for t in tracks]
-        # Known tracks first: a person seen in this frame is no candidate for a new track to continue.
-        order = [i for i, k in enumerate(keys) if k in self.st.tracks] + [
-            i for i, k in enumerate(keys) if k not in self.st.tracks
-        ]
-        for i in order:
-            person = self._person_for(keys[i], tracks[i].track_id, points[i], inside[i], dist[i], along[i])
-            self._update(person, points[i], inside[i], dist[i], along[i])
+        if tracks:
+            points = np.array([(t.floor_x_m, t.floor_y_m) for t in tracks], dtype=np.float64)
+            inside = self.geo.inside(points)
+            dist, along = self.geo.line_positions(points)
+            st = self.st
+            for i, track in enumerate(tracks):
+                key = _track_key(self.frame.camera_id, self.frame.edge_run_id, track.track_id)
+                held = st.held.get(key)
+                if held is not None:
+                    held.obs.append((self.ts, float(points[i][0]), float(points[i][1])))
+                    continue
+                pid = st.tracks.get(key)
+                if pid is None:
+                    if not self._arriving(dist[i], along[i]):
+                        st.held[key] = PendingTrack(track.track_id, self.ts,
+                                                    [(self.ts, float(points[i][0]), float(points[i][1]))])  # fmt: skip
+                        continue
+                    person = self._new_person(key, track.track_id, points[i], self.ts)
+                else:
+                    person = st.persons[pid]
+                self._update(person, points[i], inside[i], dist[i], along[i])
+        self._resolve_held()
 
-    def _person_for(
-        self, key: str, track_id: int, point: np.ndarray, inside: np.ndarray, dist: np.ndarray, along: np.ndarray
-    ) -> Person:
+    def _arriving(self, dist: np.ndarray, along: np.ndarray) -> bool:
+        """Whether a new track starts just outside an entrance line: a new arrival, not a continuation."""
+        assert self.geo is not None
+        band = self.c.arrival_band_m
+        return any(
+            ln.entrance and dist[j] * ln.inward <= 0 and abs(dist[j]) <= band
+            and -band <= along[j] <= ln.length_m + band
+            for j, ln in enumerate(self.geo.lines)
+        )  # fmt: skip
+
+    def _resolve_held(self) -> None:
+        """Match held tracks that have waited long enough, and replay their observations."""
         st, geo = self.st, self.geo
         assert geo is not None
-        pid = st.tracks.get(key)
-        if pid is not None:
-            return st.persons[pid]
-        arriving = any(
-            ln.entrance and dist[j] * ln.inward <= 0 and abs(dist[j]) <= self.c.arrival_band_m
-            and -self.c.arrival_band_m <= along[j] <= ln.length_m + self.c.arrival_band_m
-            for j, ln in enumerate(geo.lines)
-        )  # fmt: skip
-        if not arriving:
-            stitched = self._stitch_candidate(point)
-            if stitched is not None:
-                st.tracks.pop(stitched.track_key, None)
-                stitched.track_key = key
-                st.tracks[key] = stitched.pid
-                return stitched
+        due = sorted((h.first_ns, k) for k, h in st.held.items() if self.ts - h.first_ns >= self.p._defer_ns)
+        now = self.ts
+        for _, key in due:
+            held = st.held.pop(key)
+            first = np.array(held.obs[0][1:], dtype=np.float64)
+            person = self._stitch_candidate(first, held.first_ns)
+            if person is not None:
+                st.tracks.pop(person.track_key, None)
+                person.track_key = key
+                st.tracks[key] = person.pid
+            else:
+                person = self._new_person(key, held.track_id, first, held.first_ns)
+                raw = geo.inside(first[None, :])[0]
+                if any(raw[k] and kind is ZoneKind.STAFF for k, kind in enumerate(geo.kinds)):
+                    person.staff = True
+                    self._start_visit(person, held.first_ns)
+                else:
+                    person.orphan = True
+                    if self._customer(person):
+                        person.counted.append(STORE_KEY)
+                        self._delta(held.first_ns, STORE_KEY, +1)
+            points = np.array([o[1:] for o in held.obs], dtype=np.float64)
+            inside = geo.inside(points)
+            dist, along = geo.line_positions(points)
+            for i, (ts, _, _) in enumerate(held.obs):
+                self.ts = ts  # replayed at its own time: changes are dated as if it had not been held
+                self._update(person, points[i], inside[i], dist[i], along[i])
+            self.ts = now
+
+    def _new_person(self, key: str, track_id: int, point: np.ndarray, first_ns: int) -> Person:
+        st, geo = self.st, self.geo
+        assert geo is not None
+        camera_id, edge_run_id, _ = key.split(":")
         person = Person(
-            pid=st.next_pid, camera_id=self.frame.camera_id, edge_run_id=self.frame.edge_run_id, track_id=track_id,
-            track_key=key, first_ns=self.ts, last_ns=-1, x_m=float(point[0]), y_m=float(point[1]),
+            pid=st.next_pid, camera_id=camera_id, edge_run_id=edge_run_id, track_id=track_id,
+            track_key=key, first_ns=first_ns, last_ns=-1, x_m=float(point[0]), y_m=float(point[1]),
             layout_version=geo.version,
         )  # fmt: skip
         st.next_pid += 1
         st.persons[person.pid] = person
         st.tracks[key] = person.pid
-        if not arriving:
-            in_staff = any(inside[k] and kind is ZoneKind.STAFF for k, kind in enumerate(geo.kinds))
-            if in_staff:
-                person.staff = True
-                self._start_visit(person, self.ts)
-            else:
-                person.orphan = True
-                if self._customer(person):
-                    person.counted.append(STORE_KEY)
-                    self._delta(self.ts, STORE_KEY, +1)
         return person
 
-    def _stitch_candidate(self, point: np.ndarray) -> Person | None:
+    def _stitch_candidate(self, point: np.ndarray, first_ns: int) -> Person | None:
+        """The nearest person lost before first_ns (and not seen since) within the gap and distance gates."""
         best: tuple[float, int] | None = None
         for person in self.st.persons.values():
-            gap = self.ts - person.last_ns
+            gap = first_ns - person.last_ns
             if person.last_ns < 0 or gap <= 0 or gap > self.p._stitch_ns:
                 continue
             d = math.hypot(point[0] - person.x_m, point[1] - person.y_m)

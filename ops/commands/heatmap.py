@@ -1,0 +1,4 @@
+from ops.cli import CommandTree
+
+def register(tree: CommandTree) -> None:
+    pass
