@@ -212,6 +212,12 @@ def transition_totals(truth: GroundTruth) -> Counter[tuple[str, str]]:
     return totals
 
 
+def top_transitions(counts: Counter[tuple[str, str]], n: int = 5) -> list[list[Any]]:
+    """The n most frequent transitions as [from, to, count], ties broken by name (deterministic)."""
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    return [[a, b, c] for (a, b), c in ranked]
+
+
 def truth_summary(truth: GroundTruth) -> dict[str, Any]:
     """The headline numbers of the truth."""
     queue = {z: int(truth.occupancy[z].max()) if len(truth.ticks_ns) else 0 for z in truth.queue_zones}
@@ -221,7 +227,7 @@ def truth_summary(truth: GroundTruth) -> dict[str, Any]:
         "entries": sum(n for (_, d), n in truth.crossings.items() if d == "in"),
         "exits": sum(n for (_, d), n in truth.crossings.items() if d == "out"),
         "median_dwell_s": median_dwell(truth),
-        "top_transitions": [[a, b, n] for (a, b), n in transition_totals(truth).most_common(5)],
+        "top_transitions": top_transitions(transition_totals(truth)),
         "peak_queue": queue,
         "transactions": len(truth.purchases),
         "staff": len(truth.staff),

@@ -158,12 +158,13 @@ def default_plan() -> FloorPlan:
         SimZone("snacks", "product", (6.5, 5.5, 10.0, 8.0), "snacks-ap", "Snacks"),
         SimZone("dairy", "product", (6.0, 10.0, 10.0, 13.5), "dairy-ap", "Dairy"),
         SimZone("drinks", "product", (11.5, 10.0, 15.5, 13.5), "drinks-ap", "Drinks"),
-        SimZone("queue", "queue", (15.5, 3.0, 19.0, 8.7), "queue-ap", "Checkout queue"),
-        SimZone("checkout", "checkout", (15.5, 0.5, 19.0, 2.5), label="Checkout"),
+        SimZone("queue", "queue", (15.5, 2.7, 19.0, 8.7), "queue-ap", "Checkout queue"),
+        SimZone("checkout", "checkout", (15.5, 0.5, 19.0, 2.3), label="Checkout"),
         SimZone("back-office", "staff", (16.5, 10.0, 20.0, 14.0), "staff-ap", "Back office"),
-        SimZone("till", "staff", (19.2, 0.5, 20.0, 2.5), label="Till", margin_m=0.3),
+        SimZone("till", "staff", (19.2, 0.5, 20.0, 2.3), label="Till", margin_m=0.3),
     )
-    slots = np.array([[17.25, 3.6 + 0.75 * i] for i in range(12)], dtype=np.float64)
+    # Queue slots keep a party's members (up to 0.55 m behind the leader) well inside the queue zone.
+    slots = np.array([[17.25, 3.5 + 0.7 * i] for i in range(14)], dtype=np.float64)
     return FloorPlan(
         zones=zones,
         door=((9.0, 0.0), (11.0, 0.0)),
