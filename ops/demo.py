@@ -138,7 +138,7 @@ async def _publish_and_project(url: str, store: ChdbStore, seed: int, people: in
 
 
 def run_demo(
-    data_dir: Path, seed: int = 7, people: int = 40, keep: bool = False, sim_minutes: float = 30.0, sim_seed: int = 1
+    data_dir: Path, *, seed: int = 7, people: int = 40, keep: bool = False, sim_minutes: float = 30.0, sim_seed: int = 1
 ) -> DemoResult:
     """Run the scripted scene, then (sim_minutes > 0) a simulated store day, in `data_dir` (wiped first unless keep).
 
@@ -190,8 +190,12 @@ def format_result(result: DemoResult) -> str:
 def format_store(demo: StoreDemo) -> list[str]:
     """The simulated store's summary: analytics read back by SQL beside the simulator's truth."""
     m, t = demo.measured, demo.truth
-    rows = [("visits (people)", m.visits, t["visits"]), ("visits (groups once)", m.group_visits, t["group_visits"]),
-            ("door entries", m.entries, t["entries"]), ("door exits", m.exits, t["exits"])]  # fmt: skip
+    rows: list[tuple[str, object, object]] = [
+        ("visits (people)", m.visits, t["visits"]),
+        ("visits (groups once)", m.group_visits, t["group_visits"]),
+        ("door entries", m.entries, t["entries"]),
+        ("door exits", m.exits, t["exits"]),
+    ]
     for zone, truth_s in t["median_dwell_s"].items():
         rows.append((f"median dwell {zone} (s)", m.median_dwell_s.get(zone, "-"), truth_s))
     for zone, peak in t["peak_queue"].items():
@@ -208,8 +212,10 @@ def format_store(demo: StoreDemo) -> list[str]:
         out.append(f"{name:<32} {got!s:>10} {want!s:>10}{mark}")
     out.append("top transitions (measured | truth):")
     measured_top = top_transitions(m.transitions)
-    for got, want in zip(measured_top, t["top_transitions"], strict=False):
-        out.append(f"  {got[0]:>10} -> {got[1]:<10} {got[2]:>5}   | {want[0]:>10} -> {want[1]:<10} {want[2]:>5}")
+    for top, truth_top in zip(measured_top, t["top_transitions"], strict=False):
+        out.append(
+            f"  {top[0]:>10} -> {top[1]:<10} {top[2]:>5}   | {truth_top[0]:>10} -> {truth_top[1]:<10} {truth_top[2]:>5}"
+        )
     if demo.heatmap is not None:
         out.append(f"heatmap written to {demo.heatmap}")
     out.append(

@@ -35,9 +35,11 @@ def background(day: SimulatedDay, cam: SimCamera) -> npt.NDArray[np.uint8]:
     floor = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
     cv2.fillPoly(img, [_to_px(cam, floor)], (190, 190, 185))
     for x in np.arange(np.ceil(x0), x1 + 1e-9, 1.0):
-        cv2.line(img, *[tuple(p) for p in _to_px(cam, np.array([[x, y0], [x, y1]]))], (175, 175, 170), 1)
+        p, q = _to_px(cam, np.array([[x, y0], [x, y1]])).tolist()
+        cv2.line(img, p, q, (175, 175, 170), 1)
     for y in np.arange(np.ceil(y0), y1 + 1e-9, 1.0):
-        cv2.line(img, *[tuple(p) for p in _to_px(cam, np.array([[x0, y], [x1, y]]))], (175, 175, 170), 1)
+        p, q = _to_px(cam, np.array([[x0, y], [x1, y]])).tolist()
+        cv2.line(img, p, q, (175, 175, 170), 1)
     for zone in day.plan.zones:
         cv2.fillPoly(img, [_to_px(cam, zone.polygon)], _ZONE_COLOURS[zone.kind])
         cv2.polylines(img, [_to_px(cam, zone.polygon)], True, (120, 120, 120), 1)
@@ -59,7 +61,7 @@ def render_video(day: SimulatedDay, path: Path, camera_id: str | None = None, ma
         raise ValueError(f"--video-camera must be one of {sorted(cams)}, got {camera_id!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     fps = 1.0 / day.trajectories.frame_period_s
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (IMAGE_W, IMAGE_H))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (IMAGE_W, IMAGE_H))
     if not writer.isOpened():
         raise RuntimeError(f"cv2.VideoWriter could not open {path} for mp4v output")
     base = background(day, cam)
@@ -89,7 +91,8 @@ def _draw_person(img: npt.NDArray[np.uint8], box: npt.NDArray[np.float64], perso
     w, h = max(x2 - x1, 2.0), max(y2 - y1, 4.0)
     cx = (x1 + x2) / 2
     hue = zlib.crc32(str(person).encode()) % 180
-    colour = cv2.cvtColor(np.uint8([[[hue, 160, 150]]]), cv2.COLOR_HSV2BGR)[0, 0].tolist()  # type: ignore[call-overload]
+    hsv = np.array([[[hue, 160, 150]]], dtype=np.uint8)
+    colour = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0].tolist()
     body_c = (round(cx), round(y1 + h * 0.58))
     cv2.ellipse(img, body_c, (max(1, round(w / 2)), max(1, round(h * 0.42))), 0, 0, 360, colour, -1)
     cv2.circle(img, (round(cx), round(y1 + h * 0.1)), max(1, round(w * 0.28)), (60, 80, 110), -1)

@@ -82,10 +82,15 @@ def store_layout(plan: FloorPlan, cameras: tuple[SimCamera, ...]) -> StoreLayout
     """The plan as a StoreLayout: cameras with their image->floor homographies, zones and the door line."""
     return StoreLayout(
         cameras=tuple(
-            CameraCalibration(cam.camera_id, tuple(float(v) for v in cam.image_to_floor.ravel()),  # type: ignore[arg-type]
-                              IMAGE_W, IMAGE_H, f"simulated camera {cam.camera_id}")
+            CameraCalibration(
+                cam.camera_id,
+                tuple(float(v) for v in cam.image_to_floor.ravel()),  # type: ignore[arg-type]
+                IMAGE_W,
+                IMAGE_H,
+                f"simulated camera {cam.camera_id}",
+            )
             for cam in cameras
-        ),  # fmt: skip
+        ),
         zones=tuple(
             Zone(z.zone_id, ZoneKind(z.kind), tuple((float(x), float(y)) for x, y in z.polygon), z.label)
             for z in plan.zones
@@ -116,7 +121,15 @@ def simulate_day(
     cams = sim_cameras(plan, cameras)
     layout = LayoutPublished(store_id=store_id, ts_ns=t0_ns, version=1, effective_from_ns=0,
                              layout=store_layout(plan, cams))  # fmt: skip
-    events, person_of_track = _track_events(traj, obs, cams, store_id, edge_run_id, t0_ns, truth.frame_period_ns)
+    events, person_of_track = _track_events(
+        traj,
+        obs=obs,
+        cams=cams,
+        store_id=store_id,
+        edge_run_id=edge_run_id,
+        t0_ns=t0_ns,
+        period_ns=truth.frame_period_ns,
+    )
     pos = _pos_events(truth, store_id, seed)
     return SimulatedDay(seed, plan, cams, layout, events, pos, truth, traj, obs, person_of_track)
 
@@ -138,7 +151,13 @@ def boxes(cam: SimCamera, xy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64
 
 
 def _track_events(
-    traj: Trajectories, obs: Observations, cams: tuple[SimCamera, ...], store_id: str, edge_run_id: str, t0_ns: int,
+    traj: Trajectories,
+    *,
+    obs: Observations,
+    cams: tuple[SimCamera, ...],
+    store_id: str,
+    edge_run_id: str,
+    t0_ns: int,
     period_ns: int,
 ) -> tuple[list[Event], dict[tuple[str, int], int]]:
     cam_index = _camera_of(obs.xy, cams) if len(cams) > 1 else np.zeros(len(obs.frame), dtype=np.int64)

@@ -64,22 +64,44 @@ def score(day: SimulatedDay, store: ChdbStore, store_id: str) -> dict[str, Any]:
     }
     return {
         "targets": {
-            "visits": {"measured": m.visits, "truth": true_visits, "rel_error": visits_err,
-                       "target": f"<= {TARGETS['visits_rel_error']}", "pass": visits_err <= TARGETS["visits_rel_error"]},
-            "median_dwell": {"zones": dwell, "worst_rel_error": worst,
-                             "target": f"<= {TARGETS['median_dwell_rel_error']} ({', '.join(DWELL_KINDS)} zones)",
-                             "pass": worst <= TARGETS["median_dwell_rel_error"]},
-            "transition_tvd": {"measured": tvd, "target": f"< {TARGETS['transition_tvd']}",
-                               "pass": tvd < TARGETS["transition_tvd"]},
-            "queue_mae": {"per_zone": maes, "worst": worst_mae, "target": f"< {TARGETS['queue_mae']}",
-                          "pass": worst_mae < TARGETS["queue_mae"]},
-            "staff_precision": {"measured": precision, "flagged_visits": len(flagged), "true_staff": len(truth.staff),
-                                "target": f">= {TARGETS['staff_precision']}",
-                                "pass": precision is not None and precision >= TARGETS["staff_precision"]},
-        },  # fmt: skip
+            "visits": {
+                "measured": m.visits,
+                "truth": true_visits,
+                "rel_error": visits_err,
+                "target": f"<= {TARGETS['visits_rel_error']}",
+                "pass": visits_err <= TARGETS["visits_rel_error"],
+            },
+            "median_dwell": {
+                "zones": dwell,
+                "worst_rel_error": worst,
+                "target": f"<= {TARGETS['median_dwell_rel_error']} ({', '.join(DWELL_KINDS)} zones)",
+                "pass": worst <= TARGETS["median_dwell_rel_error"],
+            },
+            "transition_tvd": {
+                "measured": tvd,
+                "target": f"< {TARGETS['transition_tvd']}",
+                "pass": tvd < TARGETS["transition_tvd"],
+            },
+            "queue_mae": {
+                "per_zone": maes,
+                "worst": worst_mae,
+                "target": f"< {TARGETS['queue_mae']}",
+                "pass": worst_mae < TARGETS["queue_mae"],
+            },
+            "staff_precision": {
+                "measured": precision,
+                "flagged_visits": len(flagged),
+                "true_staff": len(truth.staff),
+                "target": f">= {TARGETS['staff_precision']}",
+                "pass": precision is not None and precision >= TARGETS["staff_precision"],
+            },
+        },
         "group_visits": {"measured": m.group_visits, "truth": truth.parties},
         "entries_exits": {"measured": [m.entries, m.exits], "truth_visits": true_visits},
-        "peak_queue": {"measured": m.peak_queue, "truth": {z: int(truth.occupancy[z].max()) for z in truth.queue_zones}},
+        "peak_queue": {
+            "measured": m.peak_queue,
+            "truth": {z: int(truth.occupancy[z].max()) for z in truth.queue_zones},
+        },
         "transactions": {"measured": m.transactions, "truth": len(truth.purchases)},
         "exact": exact,
     }
@@ -96,7 +118,9 @@ def run_eval(seed: int, minutes: float, data_dir: Path | None = None, cameras: i
     runs: dict[str, tuple[NoiseConfig, SimulatedDay]] = {}
     for label, noise in (("noise_free", NO_NOISE), ("realistic", REALISTIC)):
         store_id = f"sim-{label.replace('_', '-')}"
-        day = simulate_day(seed, shopper=shopper, noise=noise, cameras=cameras, store_id=store_id, edge_run_id=f"{store_id}-1")
+        day = simulate_day(
+            seed, shopper=shopper, noise=noise, cameras=cameras, store_id=store_id, edge_run_id=f"{store_id}-1"
+        )
         runs[label] = (noise, day)
     with tempfile.TemporaryDirectory(prefix="footfall-eval-") as tmp:
         root = data_dir or Path(tmp)

@@ -64,7 +64,9 @@ class ShopperConfig:
         if self.parties_per_hour <= 0:
             raise ValueError(f"parties_per_hour must be > 0, got {self.parties_per_hour}")
         if abs(sum(self.group_size_probs) - 1.0) > 1e-6 or min(self.group_size_probs) < 0:
-            raise ValueError(f"group_size_probs must be 4 non-negative values summing to 1, got {self.group_size_probs}")
+            raise ValueError(
+                f"group_size_probs must be 4 non-negative values summing to 1, got {self.group_size_probs}"
+            )
         if self.service_mean_s <= 0:
             raise ValueError(f"service_mean_s must be > 0, got {self.service_mean_s}")
         if not 0 < self.frame_period_s <= 2.0:
@@ -140,7 +142,8 @@ class _Simulation:
         return len(self.tracks) - 1
 
     def _arrivals(self) -> list[int]:
-        frames, t = [], 0.0
+        frames: list[int] = []
+        t = 0.0
         rate = self.cfg.parties_per_hour / 3600.0
         while True:
             t += max(self.rng.exponential(1.0 / rate), self.cfg.min_arrival_gap_s)
@@ -168,7 +171,7 @@ class _Simulation:
         mover.steps.append(("walk", [np.array(plan.nodes[node])]))
         for zone in chosen:
             assert zone.approach is not None
-            mover.steps.append(("walk", plan.route(node, zone.approach)[1:] + [zone.random_spot(self.rng)]))
+            mover.steps.append(("walk", [*plan.route(node, zone.approach)[1:], zone.random_spot(self.rng)]))
             dwell = self.rng.lognormal(math.log(self.cfg.dwell_median(zone.zone_id)), self.cfg.dwell_sigma)
             mover.steps.append(("wait", self._frames(max(dwell, self.cfg.min_dwell_s))))
             mover.steps.append(("walk", [np.array(plan.nodes[zone.approach])]))
@@ -178,7 +181,9 @@ class _Simulation:
             mover.steps.append(("queue", None))
         else:
             route = plan.route(node, plan.door_node)[1:]
-            mover.steps.append(("walk", [*route, np.array(plan.outside) + np.array([self.rng.uniform(-0.3, 0.3), 0.0])]))
+            mover.steps.append(
+                ("walk", [*route, np.array(plan.outside) + np.array([self.rng.uniform(-0.3, 0.3), 0.0])])
+            )
             mover.steps.append(("vanish", None))
         self.movers.append(mover)
         self._record(mover, frame)

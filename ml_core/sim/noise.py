@@ -77,7 +77,7 @@ def observe(traj: Trajectories, noise: NoiseConfig, seed: int) -> Observations:
                 if noise.id_switch_per_s and rng.random() < noise.id_switch_per_s * dt:
                     current, next_id = next_id, next_id + 1
                 if noise.fragment_per_s and rng.random() < noise.fragment_per_s * dt:
-                    gap_until = f + round(rng.uniform(*noise.fragment_gap_s) / dt)
+                    gap_until = int(f) + round(rng.uniform(*noise.fragment_gap_s) / dt)
                     current, next_id = next_id, next_id + 1
                     keep[k] = False
             track[k] = current

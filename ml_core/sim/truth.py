@@ -178,7 +178,7 @@ def _crossings_of(
         s = side[k]
         if s == 0:
             continue
-        if last != 0 and s != last:
+        if last not in (0, s):
             out.append((0, 0, (int(ts[f]), "in" if s > 0 else "out")))
         last = s
     return out
@@ -222,7 +222,9 @@ def _ticks(ts: IntArray, config: TruthConfig) -> IntArray:
     return first + np.arange(count, dtype=np.int64) * tick_ns
 
 
-def _occupancy(ticks: IntArray, visits: list[Visit], zone_visits: list[ZoneVisit], plan: FloorPlan) -> dict[str, IntArray]:
+def _occupancy(
+    ticks: IntArray, visits: list[Visit], zone_visits: list[ZoneVisit], plan: FloorPlan
+) -> dict[str, IntArray]:
     def count(intervals: list[tuple[int, int]]) -> IntArray:
         if not intervals:
             return np.zeros(len(ticks), dtype=np.int64)

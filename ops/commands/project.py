@@ -86,7 +86,17 @@ def _project(args: argparse.Namespace) -> int:
         nc = await nats.connect(url, name="footfall-project")
         try:
             runners = [ProjectionRunner(nc, store, p, batch=args.batch) for p in projections]
-            results = await asyncio.gather(*(r.run(until_caught_up=args.until_caught_up, stop=stop) for r in runners))
+            # Processors (the zone processor) feed FF_DERIVED: when catching up, they finish first so the
+            # projections of their output see all of it.
+            stages = [runners]
+            if args.until_caught_up:
+                feeds = [r for r in runners if getattr(r.projection, "emits_events", False)]
+                stages = [feeds, [r for r in runners if r not in feeds]]
+            results = []
+            for stage in stages:
+                results += await asyncio.gather(*(r.run(until_caught_up=args.until_caught_up, stop=stop)
+                                                  for r in stage))  # fmt: skip
+            runners = [r for stage in stages for r in stage]
             for runner, stats in zip(runners, results, strict=True):
                 log.info("projection stopped", projection=runner.key, events=stats.events, batches=stats.batches,
                          rows=stats.rows, seq=stats.seq, recovered_batches=stats.recovered_batches,

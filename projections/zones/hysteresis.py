@@ -44,7 +44,7 @@ class LineHysteresis(msgspec.Struct, array_like=True):
 
 
 def step_line(
-    state: LineHysteresis, distance_m: float, along_m: float, length_m: float, ts_ns: int, min_disp_m: float,
+    state: LineHysteresis, distance_m: float, along_m: float, length_m: float, ts_ns: int, *, min_disp_m: float,
     end_margin_m: float,
 ) -> tuple[int, int] | None:  # fmt: skip
     """Feed one observation; return (new side, ts_ns of the first observation past the line) on a crossing.

@@ -58,7 +58,9 @@ class LayoutGeometry:
             out[:, k] = points_in_polygon(points, polygon)
         return out
 
-    def line_positions(self, points: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    def line_positions(
+        self, points: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """(n, lines) signed distances and (n, lines) positions along each line, metres."""
         d = np.zeros((len(points), len(self.lines)))
         s = np.zeros((len(points), len(self.lines)))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from typing import Literal
 
 import msgspec
 import numpy as np
@@ -338,11 +339,12 @@ class _Frame:
         for j, line in enumerate(geo.lines):
             state = person.lines.setdefault(line.line_id, LineHysteresis())
             crossing = step_line(state, float(dist[j]), float(along[j]), line.length_m, self.ts,
-                                 self.c.line_min_displacement_m, self.c.line_end_margin_m)  # fmt: skip
+                                 min_disp_m=self.c.line_min_displacement_m,
+                                 end_margin_m=self.c.line_end_margin_m)  # fmt: skip
             if crossing is None:
                 continue
             side, at = crossing
-            direction = "in" if side == line.inward else "out"
+            direction: Literal["in", "out"] = "in" if side == line.inward else "out"
             self.out.append(LineCrossed(ts_ns=at, line_id=line.line_id, direction=direction,
                                         **self._common(person)))  # type: ignore[arg-type]  # fmt: skip
             if not line.entrance:
@@ -355,15 +357,16 @@ class _Frame:
                 self._end_visit(person, at)
         need_in, need_out = self.c.enter_observations, self.c.exit_observations
         for k, zone_id in enumerate(geo.zone_ids):
-            state = person.zones.get(zone_id)
-            if state is None:
+            zone_state = person.zones.get(zone_id)
+            if zone_state is None:
                 if not inside[k]:
                     continue  # outside and never inside: nothing to remember
-                state = person.zones[zone_id] = ZoneHysteresis()
+                zone_state = person.zones[zone_id] = ZoneHysteresis()
             raw = bool(inside[k])
-            at = step_zone(state, raw, self.ts, need_in if raw else need_out, self.p._min_ns)
-            if at is None:
+            changed = step_zone(zone_state, raw, self.ts, need_in if raw else need_out, self.p._min_ns)
+            if changed is None:
                 continue
+            at = changed
             if raw:
                 self._enter(person, zone_id, at)
             else:
@@ -416,9 +419,13 @@ class _Frame:
         if person.staff:
             return
         for other in self.st.persons.values():
-            if (other.pid != person.pid and other.visit_start_ns >= 0 and not other.staff
-                    and at - other.visit_start_ns <= self.p._group_window_ns
-                    and math.hypot(other.x_m - person.x_m, other.y_m - person.y_m) <= self.c.group_radius_m):
+            if (
+                other.pid != person.pid
+                and other.visit_start_ns >= 0
+                and not other.staff
+                and at - other.visit_start_ns <= self.p._group_window_ns
+                and math.hypot(other.x_m - person.x_m, other.y_m - person.y_m) <= self.c.group_radius_m
+            ):
                 person.group_checks.append((other.pid, at + self.p._group_confirm_ns))  # fmt: skip
 
     def _end_visit(self, person: Person, at: int) -> None:

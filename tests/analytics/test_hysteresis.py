@@ -91,7 +91,8 @@ def test_jitter_on_a_line_crosses_once(offsets: list[float]) -> None:
 
 def test_line_state_machine_dates_the_crossing_at_the_first_point_past_the_line() -> None:
     state = LineHysteresis()
-    got = [step_line(state, d, 1.0, 10.0, i, 0.3, 0.25) for i, d in enumerate([-1.0, -0.1, 0.1, -0.05, 0.2, 0.4])]
+    distances = [-1.0, -0.1, 0.1, -0.05, 0.2, 0.4]
+    got = [step_line(state, d, 1.0, 10.0, i, min_disp_m=0.3, end_margin_m=0.25) for i, d in enumerate(distances)]
     assert [g for g in got if g is not None] == [(1, 4)]
 
 

@@ -23,7 +23,9 @@ MINUTES = 12.0
 
 
 @pytest.fixture(scope="module")
-def pipeline(chdb_session: ChdbStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SimulatedDay, ChdbStore]]:
+def pipeline(
+    chdb_session: ChdbStore, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[SimulatedDay, ChdbStore]]:
     print(f"simulator seed {SEED}, {MINUTES} minutes")
     day = simulate_day(SEED, shopper=ShopperConfig(duration_s=MINUTES * 60))
     store = chdb_session.in_database("t_truth_exact")
@@ -54,7 +56,9 @@ def test_footfall_lines_and_visits(pipeline: tuple[SimulatedDay, ChdbStore]) -> 
         got[(int(bucket) * 10**9, "in")] += int(entries)
         got[(int(bucket) * 10**9, "out")] += int(exits)
     assert +got == day.truth.crossings
-    visits, groups = _rows(store, "SELECT countIf(NOT is_staff), uniqExactIf(party_id, NOT is_staff) FROM {db}.visits")[0]
+    visits, groups = _rows(store, "SELECT countIf(NOT is_staff), uniqExactIf(party_id, NOT is_staff) FROM {db}.visits")[
+        0
+    ]
     assert (int(visits), int(groups)) == (len(day.truth.visits), day.truth.parties)
     starts = sorted(int(r[0]) for r in _rows(store, "SELECT toUnixTimestamp64Nano(started) FROM {db}.visits "
                                                      "WHERE NOT is_staff"))  # fmt: skip
@@ -63,23 +67,29 @@ def test_footfall_lines_and_visits(pipeline: tuple[SimulatedDay, ChdbStore]) -> 
 
 def test_dwell_rows_equal_the_truth_to_the_tick(pipeline: tuple[SimulatedDay, ChdbStore]) -> None:
     day, store = pipeline
-    got = sorted((str(z), int(a), int(b)) for z, a, b in _rows(
-        store, "SELECT zone_id, toUnixTimestamp64Nano(entered), toUnixTimestamp64Nano(exited) FROM {db}.zone_visits"))
+    got = sorted(
+        (str(z), int(a), int(b))
+        for z, a, b in _rows(
+            store, "SELECT zone_id, toUnixTimestamp64Nano(entered), toUnixTimestamp64Nano(exited) FROM {db}.zone_visits"
+        )
+    )
     assert got == sorted((z.zone_id, z.enter_ns, z.exit_ns) for z in day.truth.zone_visits)
 
 
 def test_transitions_per_bucket(pipeline: tuple[SimulatedDay, ChdbStore]) -> None:
     day, store = pipeline
-    got = Counter({(int(b) * 10**9, str(f), str(t)): int(n) for b, f, t, n in _rows(
-        store, "SELECT toUnixTimestamp(bucket_start), from_state, to_state, sum(transitions) FROM {db}.zone_transitions "
-               "GROUP BY ALL")})  # fmt: skip
+    sql = ("SELECT toUnixTimestamp(bucket_start), from_state, to_state, sum(transitions) "
+           "FROM {db}.zone_transitions GROUP BY ALL")  # fmt: skip
+    got = Counter({(int(b) * 10**9, str(f), str(t)): int(n) for b, f, t, n in _rows(store, sql)})
     assert got == day.truth.transitions
 
 
 def test_funnel_stages_and_conversion(pipeline: tuple[SimulatedDay, ChdbStore]) -> None:
     day, store = pipeline
-    got = sorted((int(s), str(st)) for s, st in _rows(
-        store, "SELECT toUnixTimestamp64Nano(started), stage FROM {db}.funnel_visits"))
+    got = sorted(
+        (int(s), str(st))
+        for s, st in _rows(store, "SELECT toUnixTimestamp64Nano(started), stage FROM {db}.funnel_visits")
+    )
     want = sorted((v.start_ns, day.truth.stages[i]) for i, v in enumerate(day.truth.visits))
     assert got == want
     tx = _rows(store, "SELECT count() FROM {db}.pos_transactions")[0][0]
