@@ -41,10 +41,24 @@ class SealedBatch:
         )
 
 
-def combined_token(batches: list[SealedBatch]) -> str:
-    """One token for a whole fold step (all tables), recorded in the intent and compared on recovery."""
+def combined_token(batches: list[SealedBatch], events_digest: str = "") -> str:
+    """One token for a whole fold step (all tables, and the digest of its derived events if any).
+
+    It is recorded in the intent and compared on recovery; without events it is what it always was.
+    """
     h = hashlib.sha256()
     for batch in batches:
         h.update(batch.token.encode())
         h.update(b"\n")
+    if events_digest:
+        h.update(b"events:" + events_digest.encode())
     return h.hexdigest()[:32]
+
+
+def events_digest(payloads: list[bytes]) -> str:
+    """Digest of a fold step's derived events (their encoded payloads, in order)."""
+    h = hashlib.sha256()
+    for payload in payloads:
+        h.update(len(payload).to_bytes(4, "big"))
+        h.update(payload)
+    return h.hexdigest()[:24]

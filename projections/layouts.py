@@ -42,7 +42,7 @@ class LayoutHistory:
         return published.version, published.layout
 
     def version(self, version: int) -> StoreLayout | None:
-        """The layout of a given version number, or None if unknown."""
+        """Return the layout published as `version`, or None if this history lacks it."""
         for published in self._versions:
             if published.version == version:
                 return published.layout

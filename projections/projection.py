@@ -8,7 +8,7 @@ from typing import Protocol
 import pyarrow as pa
 
 from projections.layouts import LayoutHistory
-from schemas.events import AnyEvent
+from schemas.events import AnyEvent, Event
 
 # Every table a projection writes keeps a dedup window, so a batch re-inserted
 # with the same token after a crash is dropped (DESIGN.md §4).
@@ -25,10 +25,16 @@ class Rejected:
 
 @dataclass
 class FoldResult:
-    """Rows per table (base table names) and the events the fold rejected."""
+    """Rows per table (base table names), the events the fold rejected, and derived events to publish.
+
+    A processor (a fold whose output is a stream, not a table) returns `events`;
+    the runner publishes them with Nats-Msg-Id = event_id before marking the
+    batch done, so a rebuilt batch republishes the same ids and the log drops them.
+    """
 
     rows: dict[str, pa.Table]
     rejected: list[Rejected] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

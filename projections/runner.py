@@ -17,23 +17,48 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from nats.aio.client import Client as NatsClient
 
-from projections.batch import SealedBatch, combined_token
+from projections.batch import SealedBatch, combined_token, events_digest
 from projections.checkpoints import Checkpoints, Intent
 from projections.layouts import LayoutHistory
 from projections.projection import FoldResult, Projection, SeqEvent
 from projections.store import Store
 from projections.swap import complete_pending_swap
-from schemas.codec import decode
+from schemas.codec import decode, encode
 from schemas.errors import SchemaError
-from schemas.events import LayoutPublished
+from schemas.events import Event, LayoutPublished
 from stream.consumer import Delivered, PullConsumer, dead_letter_data
 from stream.layouts import LayoutReader
+from stream.publisher import Publisher
 from stream.ranges import read_range
+
+
+class EventSink(Protocol):
+    """Where a processor's derived events go; publish returns once they are durable."""
+
+    async def publish(self, events: Sequence[Event]) -> None: ...
+
+
+class LogSink:
+    """Publishes derived events to the log with Nats-Msg-Id = event_id (a republished event is dropped)."""
+
+    def __init__(self, nc: NatsClient) -> None:
+        self._publisher = Publisher(nc.jetstream())
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        for event in events:
+            await self._publisher.publish(event)
+        await self._publisher.flush()
+
+    @property
+    def duplicates(self) -> int:
+        """Events the log had already (a rebuilt batch's, or a replay's with unchanged ids)."""
+        return self._publisher.result.duplicates
 
 
 class ProjectionError(RuntimeError):
@@ -51,9 +76,10 @@ class RunStats:
     recovered_batches: int = 0
     skipped_redeliveries: int = 0
     seq: int = 0
+    published: int = 0  # derived events published (processors only)
     fetch_s: float = 0.0  # waiting for, receiving and decoding messages
     fold_s: float = 0.0  # the projection's own work
-    store_s: float = 0.0  # checkpoints and inserts
+    store_s: float = 0.0  # checkpoints, inserts and derived-event publishing
 
 
 @dataclass(frozen=True)
@@ -70,7 +96,8 @@ class ProjectionRunner:
     """Runs one projection over its stream into `store`.
 
     key: checkpoint and consumer identity (default: the projection's name);
-    table_suffix: appended to every table name (a replay builds `<table>__build`).
+    table_suffix: appended to every table name (a replay builds `<table>__build`);
+    sink: where derived events of a processor go (default: the log, see LogSink).
     """
 
     def __init__(
@@ -85,8 +112,11 @@ class ProjectionRunner:
         idle_timeout_s: float = 0.5,
         ack_wait_s: float = 60.0,
         progress: Callable[[Progress], None] | None = None,
+        sink: EventSink | None = None,
     ) -> None:
         self._nc = nc
+        self._sink = sink
+        self._table_suffix = table_suffix
         self._js = nc.jetstream()
         self._store = store
         self.projection = projection
@@ -106,6 +136,11 @@ class ProjectionRunner:
         """Create the projection's tables if missing."""
         for base, ddl in self.projection.table_ddl().items():
             self._store.execute(ddl.format(db=self._store.database, table=self.tables[base]))
+        # Optional: views over the live tables (by name, so they follow a swap); a build has none.
+        view_ddl: Callable[[], dict[str, str]] | None = getattr(self.projection, "view_ddl", None)
+        if view_ddl is not None and not self._table_suffix:
+            for ddl in view_ddl().values():
+                self._store.execute(ddl.format(db=self._store.database))
 
     async def run(
         self, *, until_caught_up: bool = True, stop: asyncio.Event | None = None, from_seq: int = 1
@@ -185,11 +220,17 @@ class ProjectionRunner:
             for base, rows in sorted(result.rows.items())
             if rows.num_rows
         ]
-        token = combined_token(sealed)
+        payloads = [encode(event) for event in result.events]
+        token = combined_token(sealed, events_digest(payloads) if payloads else "")
         store_started = time.perf_counter()
         self._checkpoints.write_intent(first, last, token, layout_seq)
         for batch in sealed:
             self._store.insert(batch)
+        if result.events:
+            if self._sink is None:
+                self._sink = LogSink(self._nc)
+            await self._sink.publish(result.events)
+            self.stats.published += len(result.events)
         self._checkpoints.write_done(first, last, token, layout_seq, self.projection.snapshot())
         self.stats.store_s += time.perf_counter() - store_started
         self.stats.events += len(events)

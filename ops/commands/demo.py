@@ -12,8 +12,12 @@ Run a scripted entrance scene end to end: start an embedded nats-server (random
 loopback port, its own store dir), create the streams, publish the scene's
 TrackFrames, fold them into the line_counts table in chDB, and print entries and
 exits per 5-minute bucket read back by SQL beside the script's known crossings.
-Exit code 0 when they match, 1 otherwise. The data directory is wiped first
-(unless --keep) and left in place afterwards for `footfall sql`.
+Then simulate a store day (footfall simulate), run it through the zone processor
+and every analytics projection, print a summary (visits, median dwell per zone,
+top transitions, peak queue) beside the simulator's exact truth, and draw the
+heatmap (<data-dir>/heatmap.png). Exit code 0 when everything matches, 1
+otherwise. The data directory is wiped first (unless --keep) and left in place
+afterwards for `footfall sql`.
 """
 
 
@@ -33,6 +37,9 @@ def register(tree: CommandTree) -> None:
     parser.add_argument("--seed", type=int, default=7, help="seed of the scripted scene (default: 7)")
     parser.add_argument("--people", type=int, default=40, help="visitors in the scene (default: 40)")
     parser.add_argument("--keep", action="store_true", help="do not wipe the data directory first")
+    parser.add_argument("--sim-minutes", type=float, default=30.0,
+                        help="minutes of the simulated store day; 0 skips it (default: 30)")  # fmt: skip
+    parser.add_argument("--sim-seed", type=int, default=1, help="seed of the simulated store day (default: 1)")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -40,7 +47,10 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.people < 1:
         raise SystemExit(f"footfall demo: --people must be at least 1, got {args.people}")
-    result = run_demo(args.data_dir, seed=args.seed, people=args.people, keep=args.keep)
+    if args.sim_minutes < 0:
+        raise SystemExit(f"footfall demo: --sim-minutes must be >= 0, got {args.sim_minutes}")
+    result = run_demo(args.data_dir, seed=args.seed, people=args.people, keep=args.keep,
+                      sim_minutes=args.sim_minutes, sim_seed=args.sim_seed)  # fmt: skip
     print(format_result(result))
     print(
         f"\nQuery it yourself:\n  footfall sql --data-dir {args.data_dir} "

@@ -87,13 +87,22 @@ def _project(args: argparse.Namespace) -> int:
         nc = await nats.connect(url, name="footfall-project")
         try:
             runners = [ProjectionRunner(nc, store, p, batch=args.batch) for p in projections]
+            # Processors (the zone processor) feed FF_DERIVED: when catching up, they finish first so the
+            # projections of their output see all of it.
+            stages = [runners]
+            if args.until_caught_up:
+                feeds = [r for r in runners if getattr(r.projection, "emits_events", False)]
+                stages = [feeds, [r for r in runners if r not in feeds]]
+            results = []
             # While this process owns the chDB directory, `footfall sql` asks it over a socket.
             async with serving(store, args.data_dir) as sock:
                 if sock is None:
                     log.warning("sql socket not served: data directory path too long", data_dir=str(args.data_dir))
-                results = await asyncio.gather(
-                    *(r.run(until_caught_up=args.until_caught_up, stop=stop) for r in runners)
-                )
+                for stage in stages:
+                    results += await asyncio.gather(
+                        *(r.run(until_caught_up=args.until_caught_up, stop=stop) for r in stage)
+                    )
+            runners = [r for stage in stages for r in stage]
             for runner, stats in zip(runners, results, strict=True):
                 log.info("projection stopped", projection=runner.key, events=stats.events, batches=stats.batches,
                          rows=stats.rows, seq=stats.seq, recovered_batches=stats.recovered_batches,

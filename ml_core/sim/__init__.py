@@ -1,0 +1,1 @@
+"""A seeded store simulator on floor metres: shoppers, groups, a checkout queue and staff (numpy only)."""

@@ -1,0 +1,330 @@
+"""Seeded agent simulation: parties of shoppers, a FIFO checkout queue served at a set rate, and staff.
+
+Everything is in floor metres and frames of `frame_period_s` seconds. The
+result is the true position of every person in every frame; noise and
+events are added by the caller.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from ml_core.sim.plan import FloorPlan, SimZone
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+CUSTOMER = 0
+STAFF = 1
+
+# Offsets (metres) of a party's members from its leader: small enough that a member stands inside the
+# zone its leader stands in (spots keep 0.9 m from zone edges), far enough to be seen as separate people.
+_MEMBER_OFFSETS = ((0.0, 0.0), (0.35, -0.3), (-0.35, -0.3), (0.0, -0.55))
+
+
+@dataclass(frozen=True)
+class ShopperConfig:
+    """What the simulated day looks like. Times in seconds, speeds in metres per second.
+
+    Parties arrive as a Poisson process (at least min_arrival_gap_s apart) for duration_s; each
+    visits `zones_per_visit` product zones, dwelling a lognormal time (median per zone, sigma),
+    and with buy_probability queues and is served (exponential service time, mean service_mean_s).
+    """
+
+    duration_s: float = 1800.0
+    parties_per_hour: float = 150.0
+    group_size_probs: tuple[float, float, float, float] = (0.7, 0.17, 0.09, 0.04)
+    min_arrival_gap_s: float = 4.0
+    zones_per_visit: tuple[int, int] = (1, 3)
+    dwell_median_s: float = 30.0
+    dwell_median_by_zone: tuple[tuple[str, float], ...] = (("bakery", 45.0), ("drinks", 20.0))
+    dwell_sigma: float = 0.6
+    min_dwell_s: float = 5.0
+    buy_probability: float = 0.65
+    service_mean_s: float = 30.0
+    min_service_s: float = 8.0
+    head_wait_s: float = 2.0
+    walk_speed_m_s: tuple[float, float] = (0.9, 1.4)
+    floor_staff: int = 2
+    cashiers: int = 1
+    staff_rest_mean_s: float = 150.0
+    staff_task_s: tuple[float, float] = (20.0, 60.0)
+    frame_period_s: float = 0.5
+    tail_s: float = 12.0
+    max_extra_s: float = 7200.0
+
+    def __post_init__(self) -> None:
+        if self.duration_s <= 0:
+            raise ValueError(f"duration_s must be > 0, got {self.duration_s}")
+        if self.parties_per_hour <= 0:
+            raise ValueError(f"parties_per_hour must be > 0, got {self.parties_per_hour}")
+        if abs(sum(self.group_size_probs) - 1.0) > 1e-6 or min(self.group_size_probs) < 0:
+            raise ValueError(
+                f"group_size_probs must be 4 non-negative values summing to 1, got {self.group_size_probs}"
+            )
+        if self.service_mean_s <= 0:
+            raise ValueError(f"service_mean_s must be > 0, got {self.service_mean_s}")
+        if not 0 < self.frame_period_s <= 2.0:
+            raise ValueError(f"frame_period_s must be in (0, 2], got {self.frame_period_s}")
+        lo, hi = self.zones_per_visit
+        if not 0 <= lo <= hi:
+            raise ValueError(f"zones_per_visit must be (min, max) with 0 <= min <= max, got {self.zones_per_visit}")
+
+    def dwell_median(self, zone_id: str) -> float:
+        return dict(self.dwell_median_by_zone).get(zone_id, self.dwell_median_s)
+
+
+@dataclass(frozen=True)
+class Trajectories:
+    """True positions: pos (F, P, 2) metres, NaN where a person is absent; frame f is at f * frame_period_s.
+
+    kind (P,): CUSTOMER or STAFF. party (P,): party index of a customer, -1 for staff.
+    purchases: (n, 2) int64 rows of (frame the service ended, party index).
+    """
+
+    frame_period_s: float
+    pos: FloatArray
+    kind: npt.NDArray[np.int8]
+    party: IntArray
+    purchases: IntArray
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.pos.shape[0])
+
+    @property
+    def n_people(self) -> int:
+        return int(self.pos.shape[1])
+
+
+@dataclass
+class _Mover:
+    """A party leader or a staff member: where it is, how fast it walks, and its plan (a deque of steps)."""
+
+    index: int
+    members: list[int]
+    pos: FloatArray
+    speed: float
+    steps: deque[tuple[str, object]] = field(default_factory=deque)
+    wait_until: int = -1
+    at_head_since: int = -1
+    staff: bool = False
+    gone: bool = False
+
+
+def simulate(plan: FloorPlan, config: ShopperConfig, seed: int) -> Trajectories:
+    """Run the day and return every person's true position per frame (deterministic for a seed)."""
+    return _Simulation(plan, config, np.random.default_rng(seed)).run()
+
+
+class _Simulation:
+    def __init__(self, plan: FloorPlan, config: ShopperConfig, rng: np.random.Generator) -> None:
+        self.plan, self.cfg, self.rng = plan, config, rng
+        self.dt = config.frame_period_s
+        self.tracks: list[dict[int, tuple[float, float]]] = []  # per person: frame -> position
+        self.kinds: list[int] = []
+        self.parties: list[int] = []
+        self.movers: list[_Mover] = []
+        self.queue: list[_Mover] = []
+        self.counter_free = True
+        self.purchases: list[tuple[int, int]] = []
+        self.product_zones = plan.zones_of_kind("product")
+
+    def _new_person(self, kind: int, party: int) -> int:
+        self.tracks.append({})
+        self.kinds.append(kind)
+        self.parties.append(party)
+        return len(self.tracks) - 1
+
+    def _arrivals(self) -> list[int]:
+        frames: list[int] = []
+        t = 0.0
+        rate = self.cfg.parties_per_hour / 3600.0
+        while True:
+            t += max(self.rng.exponential(1.0 / rate), self.cfg.min_arrival_gap_s)
+            if t >= self.cfg.duration_s:
+                return frames
+            frames.append(math.ceil(t / self.dt))
+
+    def _speed(self) -> float:
+        lo, hi = self.cfg.walk_speed_m_s
+        return float(self.rng.uniform(lo, hi))
+
+    def _frames(self, seconds: float) -> int:
+        return max(1, round(seconds / self.dt))
+
+    def _spawn_party(self, frame: int, party: int) -> None:
+        size = 1 + int(self.rng.choice(4, p=self.cfg.group_size_probs))
+        members = [self._new_person(CUSTOMER, party) for _ in range(size)]
+        start = np.array(self.plan.outside) + np.array([self.rng.uniform(-0.3, 0.3), self.rng.uniform(-0.1, 0.1)])
+        mover = _Mover(party, members, start, self._speed())
+        plan = self.plan
+        lo, hi = self.cfg.zones_per_visit
+        count = int(self.rng.integers(lo, hi + 1))
+        chosen = [self.product_zones[i] for i in self.rng.permutation(len(self.product_zones))[:count]]
+        node = plan.door_node
+        mover.steps.append(("walk", [np.array(plan.nodes[node])]))
+        for zone in chosen:
+            assert zone.approach is not None
+            mover.steps.append(("walk", [*plan.route(node, zone.approach)[1:], zone.random_spot(self.rng)]))
+            dwell = self.rng.lognormal(math.log(self.cfg.dwell_median(zone.zone_id)), self.cfg.dwell_sigma)
+            mover.steps.append(("wait", self._frames(max(dwell, self.cfg.min_dwell_s))))
+            mover.steps.append(("walk", [np.array(plan.nodes[zone.approach])]))
+            node = zone.approach
+        if self.rng.random() < self.cfg.buy_probability:
+            mover.steps.append(("walk", plan.route(node, plan.queue_approach)[1:]))
+            mover.steps.append(("queue", None))
+        else:
+            route = plan.route(node, plan.door_node)[1:]
+            mover.steps.append(
+                ("walk", [*route, np.array(plan.outside) + np.array([self.rng.uniform(-0.3, 0.3), 0.0])])
+            )
+            mover.steps.append(("vanish", None))
+        self.movers.append(mover)
+        self._record(mover, frame)
+
+    def _spawn_staff(self, frame: int, cashier: bool) -> None:
+        person = self._new_person(STAFF, -1)
+        if cashier:
+            mover = _Mover(-1, [person], np.array(self.plan.till), 0.0, staff=True)
+            mover.steps.append(("wait", 10**9))
+        else:
+            home = self._staff_home()
+            mover = _Mover(-1, [person], home.random_spot(self.rng), self._speed(), staff=True)
+        self.movers.append(mover)
+        self._record(mover, frame)
+
+    def _staff_home(self) -> SimZone:
+        return next(z for z in self.plan.zones_of_kind("staff") if z.approach is not None)
+
+    def _plan_staff(self, mover: _Mover, closing: bool) -> None:
+        """Rest in the back office, then restock a random product zone, and back; at closing just rest."""
+        home = self._staff_home()
+        mover.steps.append(("wait", self._frames(self.rng.exponential(self.cfg.staff_rest_mean_s) + 10.0)))
+        if closing:
+            return
+        zone = self.product_zones[int(self.rng.integers(len(self.product_zones)))]
+        assert zone.approach is not None and home.approach is not None
+        out = [np.array(self.plan.nodes[home.approach]), *self.plan.route(home.approach, zone.approach)[1:]]
+        mover.steps.append(("walk", [*out, zone.random_spot(self.rng)]))
+        mover.steps.append(("wait", self._frames(self.rng.uniform(*self.cfg.staff_task_s))))
+        back = self.plan.route(zone.approach, home.approach)
+        mover.steps.append(("walk", [*back, home.random_spot(self.rng)]))
+
+    def _record(self, mover: _Mover, frame: int) -> None:
+        for k, person in enumerate(mover.members):
+            dx, dy = _MEMBER_OFFSETS[k]
+            self.tracks[person][frame] = (float(mover.pos[0] + dx), float(mover.pos[1] + dy))
+
+    def _step(self, mover: _Mover, frame: int, closing: bool) -> None:
+        budget = mover.speed * self.dt
+        while not mover.gone:
+            if not mover.steps:
+                if mover.staff:
+                    self._plan_staff(mover, closing)
+                    if not mover.steps:
+                        return
+                    continue
+                return  # queued: the queue moves it
+            kind, arg = mover.steps[0]
+            if kind == "walk":
+                points: list[FloatArray] = arg  # type: ignore[assignment]
+                while points and budget > 0:
+                    gap = points[0] - mover.pos
+                    dist = float(np.hypot(*gap))
+                    if dist <= budget:
+                        mover.pos = points.pop(0).astype(np.float64)
+                        budget -= dist
+                    else:
+                        mover.pos = mover.pos + gap * (budget / dist)
+                        budget = 0.0
+                if points:
+                    return
+                mover.steps.popleft()
+            elif kind == "wait":
+                if mover.wait_until < 0:
+                    mover.wait_until = frame + int(arg)  # type: ignore[call-overload]
+                if frame < mover.wait_until:
+                    return
+                mover.wait_until = -1
+                mover.steps.popleft()
+                budget = 0.0  # a wait ends at a frame; walking resumes on the next
+            elif kind == "queue":
+                mover.steps.popleft()
+                self.queue.append(mover)
+                return
+            elif kind == "serve":
+                mover.steps.popleft()
+                mover.steps.appendleft(("served", None))
+                mover.steps.appendleft(("wait", arg))
+            elif kind == "served":
+                mover.steps.popleft()
+                self.counter_free = True
+                self.purchases.append((frame, mover.index))
+            elif kind == "vanish":
+                mover.gone = True
+                return
+            else:  # pragma: no cover - steps are built above
+                raise AssertionError(kind)
+
+    def _step_queue(self, frame: int) -> None:
+        for slot, mover in enumerate(self.queue):
+            target = self.plan.queue_slots[min(slot, len(self.plan.queue_slots) - 1)]
+            gap = target - mover.pos
+            dist = float(np.hypot(*gap))
+            step = mover.speed * self.dt
+            mover.pos = target.copy() if dist <= step else mover.pos + gap * (step / dist)
+            if slot == 0 and dist <= step and mover.at_head_since < 0:
+                mover.at_head_since = frame
+        if self.queue and self.counter_free:
+            head = self.queue[0]
+            if head.at_head_since >= 0 and frame - head.at_head_since >= self._frames(self.cfg.head_wait_s):
+                self.queue.pop(0)
+                self.counter_free = False
+                service = max(self.rng.exponential(self.cfg.service_mean_s), self.cfg.min_service_s)
+                head.steps.append(("walk", [np.array(self.plan.counter)]))
+                head.steps.append(("serve", self._frames(service)))
+                head.steps.append(("walk", [np.array(p) for p in self.plan.exit_path]))
+                head.steps.append(("vanish", None))
+
+    def run(self) -> Trajectories:
+        cfg = self.cfg
+        arrivals = deque(enumerate(self._arrivals()))
+        for _ in range(cfg.cashiers):
+            self._spawn_staff(0, cashier=True)
+        for _ in range(cfg.floor_staff):
+            self._spawn_staff(0, cashier=False)
+        frame = 0
+        last_arrival = math.ceil(cfg.duration_s / self.dt)
+        limit = last_arrival + self._frames(cfg.max_extra_s)
+        while True:
+            frame += 1
+            closing = frame >= last_arrival
+            for mover in self.movers:
+                if not mover.gone and mover not in self.queue:
+                    self._step(mover, frame, closing)
+            self._step_queue(frame)
+            while arrivals and arrivals[0][1] <= frame:
+                party, _ = arrivals.popleft()
+                self._spawn_party(frame, party)
+            for mover in self.movers:
+                if not mover.gone:
+                    self._record(mover, frame)
+            customers_left = any(not m.gone and not m.staff for m in self.movers)
+            if (closing and not customers_left and not arrivals) or frame >= limit:
+                break
+        end = frame + 1  # staff clock out: nobody is seen from here on
+        n_frames = end + self._frames(cfg.tail_s)
+        pos = np.full((n_frames, len(self.tracks), 2), np.nan)
+        for person, by_frame in enumerate(self.tracks):
+            if by_frame:
+                frames = np.fromiter(by_frame.keys(), dtype=np.int64)
+                pos[frames, person] = np.array(list(by_frame.values()))
+        purchases = np.array(self.purchases, dtype=np.int64).reshape(-1, 2)
+        return Trajectories(self.dt, pos, np.array(self.kinds, dtype=np.int8), np.array(self.parties, dtype=np.int64),
+                            purchases)  # fmt: skip

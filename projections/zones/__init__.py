@@ -1,0 +1,1 @@
+"""The zone processor: track frames in, zone, line, visit, queue and occupancy events out (DESIGN.md §2)."""
