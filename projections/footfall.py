@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from projections.derived import bucket_start_s, party_id, visit_id
 from projections.layouts import LayoutHistory
-from projections.projection import DEDUP_SETTINGS, FoldResult, Rejected, SeqEvent
+from projections.projection import DEDUP_SETTINGS, FoldResult, Rejected, SeqEvent, Stateless
 from schemas.events import LineCrossed, OccupancySampled, QueueSampled, VisitEnded, ZoneEntered, ZoneExited
 
 LINES_DDL = f"""
@@ -48,25 +48,15 @@ SETTINGS {DEDUP_SETTINGS}
 _DERIVED = (LineCrossed, VisitEnded, ZoneEntered, ZoneExited, QueueSampled, OccupancySampled)
 
 
-class FootfallProjection:
+class FootfallProjection(Stateless):
     """line crossings -> footfall_lines; VisitEnded -> visits. Stateless."""
 
     name = "footfall"
     version = "1"
     stream = "FF_DERIVED"
-    filter_subject: str | None = None
 
     def table_ddl(self) -> dict[str, str]:
         return {"footfall_lines": LINES_DDL, "visits": VISITS_DDL}
-
-    def reset(self) -> None:
-        pass
-
-    def snapshot(self) -> bytes:
-        return b""
-
-    def restore(self, data: bytes) -> None:
-        pass
 
     def fold(self, events: list[SeqEvent], layouts: dict[str, LayoutHistory]) -> FoldResult:
         counts: dict[tuple[str, str, int, int], list[int]] = defaultdict(lambda: [0, 0])

@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from projections.derived import CompletedVisit, VisitBuffer, party_id, visit_id, zone_kinds
 from projections.layouts import LayoutHistory
-from projections.projection import DEDUP_SETTINGS, FoldResult, Rejected, SeqEvent
+from projections.projection import DEDUP_SETTINGS, FoldResult, Rejected, SeqEvent, Stateless
 from schemas.events import (
     LineCrossed,
     OccupancySampled,
@@ -123,25 +123,15 @@ class FunnelProjection:
         return FoldResult({"funnel_visits": table}, rejected)
 
 
-class PosProjection:
+class PosProjection(Stateless):
     """FF_POS -> pos_transactions (counts and amounts only). Stateless."""
 
     name = "pos"
     version = "1"
     stream = "FF_POS"
-    filter_subject: str | None = None
 
     def table_ddl(self) -> dict[str, str]:
         return {"pos_transactions": POS_DDL}
-
-    def reset(self) -> None:
-        pass
-
-    def snapshot(self) -> bytes:
-        return b""
-
-    def restore(self, data: bytes) -> None:
-        pass
 
     def fold(self, events: list[SeqEvent], layouts: dict[str, LayoutHistory]) -> FoldResult:
         tx: list[PosTransaction] = []

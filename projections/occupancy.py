@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from projections.layouts import LayoutHistory
-from projections.projection import DEDUP_SETTINGS, FoldResult, SeqEvent
+from projections.projection import DEDUP_SETTINGS, FoldResult, SeqEvent, Stateless
 from projections.samples import fold_samples
 from schemas.events import Event, OccupancySampled
 
@@ -35,25 +35,15 @@ def _columns(events: list[Event]) -> pa.Table:
     )
 
 
-class OccupancyProjection:
+class OccupancyProjection(Stateless):
     """OccupancySampled -> occupancy_series. Stateless."""
 
     name = "occupancy"
     version = "1"
     stream = "FF_DERIVED"
-    filter_subject: str | None = None
 
     def table_ddl(self) -> dict[str, str]:
         return {"occupancy_series": DDL}
-
-    def reset(self) -> None:
-        pass
-
-    def snapshot(self) -> bytes:
-        return b""
-
-    def restore(self, data: bytes) -> None:
-        pass
 
     def fold(self, events: list[SeqEvent], layouts: dict[str, LayoutHistory]) -> FoldResult:
         return fold_samples(self.name, "occupancy_series", events, OccupancySampled, _columns)

@@ -70,3 +70,18 @@ class Projection(Protocol):
 
     def fold(self, events: list[SeqEvent], layouts: dict[str, LayoutHistory]) -> FoldResult:
         """Fold a batch of events (in stream order) into rows."""
+
+
+class Stateless:
+    """Base of projections whose fold keeps no state between batches (only rows per event)."""
+
+    filter_subject: str | None = None
+
+    def reset(self) -> None:
+        """Nothing to forget."""
+
+    def snapshot(self) -> bytes:
+        return b""
+
+    def restore(self, data: bytes) -> None:
+        """Nothing to restore."""

@@ -10,7 +10,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from projections.layouts import LayoutHistory
-from projections.projection import DEDUP_SETTINGS, FoldResult, Rejected, SeqEvent
+from projections.projection import DEDUP_SETTINGS, FoldResult, Rejected, SeqEvent, Stateless
 from schemas.events import TrackClosed, TrackFrame
 
 RETENTION_DAYS = 30
@@ -46,25 +46,15 @@ _SCHEMA = pa.schema(
 )
 
 
-class TrackPointsProjection:
+class TrackPointsProjection(Stateless):
     """One row per calibrated track observation; stateless."""
 
     name = "track_points"
     version = "1"
     stream = "FF_TRACKS"
-    filter_subject: str | None = None
 
     def table_ddl(self) -> dict[str, str]:
         return {"track_points": DDL}
-
-    def reset(self) -> None:
-        pass
-
-    def snapshot(self) -> bytes:
-        return b""
-
-    def restore(self, data: bytes) -> None:
-        pass
 
     def fold(self, events: list[SeqEvent], layouts: dict[str, LayoutHistory]) -> FoldResult:
         frames: list[TrackFrame] = []

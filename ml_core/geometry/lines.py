@@ -42,3 +42,24 @@ def crosses_segment(
     ob = step[:, 0] * (b[1] - start[:, 1]) - step[:, 1] * (b[0] - start[:, 0])
     within = (oa * ob) <= 0
     return np.where(changed & within, s1, 0).astype(np.int8)
+
+
+def signed_distance(points: FloatArray, a: tuple[float, float], b: tuple[float, float]) -> FloatArray:
+    """Signed perpendicular distance (metres) of each point to the line through a->b: > 0 on its left.
+
+    points: (n, 2) metres.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    length = float(np.hypot(dx, dy))
+    if length == 0.0:
+        raise ValueError(f"line end points must differ, got a={a!r} b={b!r}")
+    return np.asarray((dx * (points[:, 1] - a[1]) - dy * (points[:, 0] - a[0])) / length)
+
+
+def along_line(points: FloatArray, a: tuple[float, float], b: tuple[float, float]) -> FloatArray:
+    """Position of each point's projection along a->b, in metres from a (0 at a, |ab| at b)."""
+    points = np.asarray(points, dtype=np.float64)
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    length = float(np.hypot(dx, dy))
+    return np.asarray(((points[:, 0] - a[0]) * dx + (points[:, 1] - a[1]) * dy) / length)

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from ml_core.geometry.zones import points_in_polygon, signed_distance
+from ml_core.geometry.lines import signed_distance
+from ml_core.geometry.polygons import points_in_polygon
 from ml_core.sim.agents import CUSTOMER, STAFF, Trajectories
 from ml_core.sim.plan import FloorPlan
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ml_core.geometry.zones import along_line, points_in_polygon, signed_distance
+from ml_core.geometry.lines import along_line, signed_distance
+from ml_core.geometry.polygons import points_in_polygon
 from schemas.layout import StoreLayout, ZoneKind
 
 
