@@ -89,3 +89,22 @@ def zone_kinds(layouts: dict[str, LayoutHistory], store_id: str, version: int) -
     history = layouts.get(store_id)
     layout = history.version(version) if history is not None else None
     return {} if layout is None else {z.zone_id: z.kind for z in layout.zones}
+
+
+class VisitBuffered:
+    """Base of projections that fold whole customer visits: FF_DERIVED, state is the open visits."""
+
+    stream = "FF_DERIVED"
+    filter_subject: str | None = None
+
+    def __init__(self) -> None:
+        self._buffer = VisitBuffer()
+
+    def reset(self) -> None:
+        self._buffer.reset()
+
+    def snapshot(self) -> bytes:
+        return self._buffer.snapshot()
+
+    def restore(self, data: bytes) -> None:
+        self._buffer.restore(data)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from projections.derived import K_ANONYMITY, CompletedVisit, VisitBuffer, party_id, visit_id
+from projections.derived import K_ANONYMITY, CompletedVisit, VisitBuffered, party_id, visit_id
 from projections.layouts import LayoutHistory
 from projections.projection import DEDUP_SETTINGS, FoldResult, Rejected, SeqEvent
 from schemas.events import LineCrossed, OccupancySampled, QueueSampled, VisitEnded, ZoneEntered, ZoneExited
@@ -40,31 +40,17 @@ HAVING visits >= {K_ANONYMITY}
 _DERIVED = (LineCrossed, VisitEnded, ZoneEntered, ZoneExited, QueueSampled, OccupancySampled)
 
 
-class DwellProjection:
+class DwellProjection(VisitBuffered):
     """ZoneExited buffered per visit -> zone_visits rows at VisitEnded (customers only)."""
 
     name = "dwell"
     version = "1"
-    stream = "FF_DERIVED"
-    filter_subject: str | None = None
-
-    def __init__(self) -> None:
-        self._buffer = VisitBuffer()
 
     def table_ddl(self) -> dict[str, str]:
         return {"zone_visits": DDL}
 
     def view_ddl(self) -> dict[str, str]:
         return {"shared_zone_dwell": SHARED_VIEW}
-
-    def reset(self) -> None:
-        self._buffer.reset()
-
-    def snapshot(self) -> bytes:
-        return self._buffer.snapshot()
-
-    def restore(self, data: bytes) -> None:
-        self._buffer.restore(data)
 
     def fold(self, events: list[SeqEvent], layouts: dict[str, LayoutHistory]) -> FoldResult:
         done: list[CompletedVisit] = []

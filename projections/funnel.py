@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from projections.derived import CompletedVisit, VisitBuffer, party_id, visit_id, zone_kinds
+from projections.derived import CompletedVisit, VisitBuffered, party_id, visit_id, zone_kinds
 from projections.layouts import LayoutHistory
 from projections.projection import DEDUP_SETTINGS, FoldResult, Rejected, SeqEvent, Stateless
 from schemas.events import (
@@ -70,28 +70,14 @@ def furthest_stage(visit: CompletedVisit, kinds: dict[str, ZoneKind], engage_s: 
     return stage, int(engaged), int(queued), int(checked)
 
 
-class FunnelProjection:
+class FunnelProjection(VisitBuffered):
     """Customer visits -> funnel_visits rows."""
 
     name = "funnel"
     version = "1"
-    stream = "FF_DERIVED"
-    filter_subject: str | None = None
-
-    def __init__(self) -> None:
-        self._buffer = VisitBuffer()
 
     def table_ddl(self) -> dict[str, str]:
         return {"funnel_visits": DDL}
-
-    def reset(self) -> None:
-        self._buffer.reset()
-
-    def snapshot(self) -> bytes:
-        return self._buffer.snapshot()
-
-    def restore(self, data: bytes) -> None:
-        self._buffer.restore(data)
 
     def fold(self, events: list[SeqEvent], layouts: dict[str, LayoutHistory]) -> FoldResult:
         rows: list[tuple[VisitEnded, tuple[int, ...]]] = []

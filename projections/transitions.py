@@ -17,7 +17,7 @@ from projections.derived import (
     EXIT_STATE,
     K_ANONYMITY,
     CompletedVisit,
-    VisitBuffer,
+    VisitBuffered,
     bucket_start_s,
     zone_kinds,
 )
@@ -65,31 +65,17 @@ def visit_transitions(visit: CompletedVisit, kinds: dict[str, ZoneKind]) -> list
     return out
 
 
-class TransitionsProjection:
+class TransitionsProjection(VisitBuffered):
     """Customer visits -> transition counts per (bucket, from, to)."""
 
     name = "transitions"
     version = "1"
-    stream = "FF_DERIVED"
-    filter_subject: str | None = None
-
-    def __init__(self) -> None:
-        self._buffer = VisitBuffer()
 
     def table_ddl(self) -> dict[str, str]:
         return {"zone_transitions": DDL}
 
     def view_ddl(self) -> dict[str, str]:
         return {"shared_zone_transitions": SHARED_VIEW}
-
-    def reset(self) -> None:
-        self._buffer.reset()
-
-    def snapshot(self) -> bytes:
-        return self._buffer.snapshot()
-
-    def restore(self, data: bytes) -> None:
-        self._buffer.restore(data)
 
     def fold(self, events: list[SeqEvent], layouts: dict[str, LayoutHistory]) -> FoldResult:
         counts: dict[tuple[str, int, int, str, str], int] = defaultdict(int)
