@@ -64,12 +64,24 @@ class SimulatedDay:
     person_of_track: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
+# No camera boundary within this distance (metres) of the door: a hand-over on the door line would make
+# one person's entry look like a track appearing inside the store, which no zone processor can tell apart.
+DOOR_CLEARANCE_M = 2.0
+
+
 def sim_cameras(plan: FloorPlan, count: int) -> tuple[SimCamera, ...]:
-    """`count` cameras side by side, each seeing an equal strip of the floor (metres)."""
+    """`count` cameras side by side, each seeing a strip of the floor (metres); no boundary crosses the door."""
     if count < 1:
         raise ValueError(f"cameras must be at least 1, got {count}")
     x0, y0, x1, y1 = plan.bounds
     edges = np.linspace(x0, x1, count + 1)
+    door_lo = min(plan.door[0][0], plan.door[1][0]) - DOOR_CLEARANCE_M
+    door_hi = max(plan.door[0][0], plan.door[1][0]) + DOOR_CLEARANCE_M
+    for i in range(1, count):
+        if door_lo < edges[i] < door_hi:
+            edges[i] = door_hi if door_hi < edges[i + 1] else door_lo
+    if np.any(np.diff(edges) <= 0):
+        raise ValueError(f"{count} cameras cannot split the floor without a boundary near the door")
     out = []
     for c in range(count):
         quad = np.array([[edges[c], y0], [edges[c + 1], y0], [edges[c + 1], y1], [edges[c], y1]])
