@@ -217,28 +217,26 @@ class OccupancySampled(Event, frozen=True, tag="occupancy_sampled"):
         return f"{self.store_id}:{self.processor_version}:occupancy:{self.zone_id or '_store'}:{self.ts_ns}"
 
 
-class AlertRaised(Event, frozen=True, tag="alert_raised"):
-    """A rule's metric stayed above its threshold long enough."""
+class _AlertEvent(Event, frozen=True):
+    """Base of alert events: a rule's metric in a zone against its threshold."""
 
     rule_id: Id
     zone_id: Id
     value: FiniteFloat
     threshold: FiniteFloat
     processor_version: Version
+
+
+class AlertRaised(_AlertEvent, frozen=True, tag="alert_raised"):
+    """A rule's metric stayed above its threshold long enough."""
 
     @property
     def event_id(self) -> str:
         return f"{self.store_id}:{self.processor_version}:raised:{self.rule_id}:{self.ts_ns}"
 
 
-class AlertCleared(Event, frozen=True, tag="alert_cleared"):
+class AlertCleared(_AlertEvent, frozen=True, tag="alert_cleared"):
     """A raised alert's metric fell back to or below its threshold."""
-
-    rule_id: Id
-    zone_id: Id
-    value: FiniteFloat
-    threshold: FiniteFloat
-    processor_version: Version
 
     @property
     def event_id(self) -> str:
