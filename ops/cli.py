@@ -114,6 +114,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # footfall's own errors (SchemaError, StoreError, StoreLocked, LogError, ...) already say what is
+        # wrong and where; a traceback would bury that. Anything else is a bug and keeps its traceback.
+        if type(exc).__module__.split(".")[0] not in _OUR_PACKAGES:
+            raise
+        command = " ".join(w for w in (args.command, *_subcommands(args)) if w)
+        print(f"footfall {command}: {exc}", file=sys.stderr)
+        return 1
+
+
+_OUR_PACKAGES = frozenset({"schemas", "ml_core", "stream", "projections", "ops"})
+
+
+def _subcommands(args: argparse.Namespace) -> list[str]:
+    return [str(v) for k, v in sorted(vars(args).items()) if k.endswith("_command") and v]
 
 
 if __name__ == "__main__":

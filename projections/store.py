@@ -89,10 +89,12 @@ class ChdbStore:
         self.path = Path(path)
         self.database = database
         self.path.mkdir(parents=True, exist_ok=True)
-        _check_not_locked(self.path)
+        self._lock_fd: int | None = _lock_directory(self.path)
+        self._owner = True
         try:
             self._session: Any = session.Session(str(self.path))
         except Exception as exc:  # chDB raises plain RuntimeError/ChdbError subclasses
+            _unlock_directory(self._lock_fd)
             raise _translate(exc, self.path) from exc
         self.execute(f"CREATE DATABASE IF NOT EXISTS {database}")
         # Unqualified names in ad-hoc queries (`footfall sql`) resolve to footfall's tables.
@@ -108,6 +110,8 @@ class ChdbStore:
             raise StoreError(f"database must match {_DB_RE.pattern}, got {database!r}")
         other = object.__new__(ChdbStore)
         other.path, other.database, other._session = self.path, database, self._session
+        other._lock_fd = None  # the session and the directory lock stay with the store that opened them
+        other._owner = False
         other.execute(f"CREATE DATABASE IF NOT EXISTS {database}")
         return other
 
@@ -136,8 +140,10 @@ class ChdbStore:
 
     def close(self) -> None:
         session, self._session = self._session, None
-        if session is not None:
+        if session is not None and self._owner:
             session.close()
+        lock_fd, self._lock_fd = self._lock_fd, None
+        _unlock_directory(lock_fd)
 
     def _query(self, sql: str, fmt: str) -> bytes:
         if self._session is None:
@@ -149,28 +155,35 @@ class ChdbStore:
         return bytes(result.bytes())
 
 
-def _check_not_locked(path: Path) -> None:
-    """Refuse early, with a clear message, when another process holds the directory.
+LOCK_FILE = "footfall.lock"
 
-    chDB locks `<path>/status` (flock) and, when that fails, raises only a
-    generic "Error initializing EmbeddedServer"; probing the lock ourselves
-    lets the error say what is wrong.
+
+def _lock_directory(path: Path) -> int:
+    """Take footfall's exclusive lock on a chDB directory for the life of the store; return its fd.
+
+    chDB's own lock (flock on `<path>/status`) is not always taken (seen with chdb 4.4: a second
+    process opened a directory the first still held), and two processes writing one directory
+    corrupt it. The lock file names its owner, so the error can say who holds it.
     """
-    status = path / "status"
-    if not status.exists():
-        return
-    fd = os.open(status, os.O_RDONLY)
+    fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        owner = status.read_text(errors="replace").strip().replace("\n", "; ")
+        owner = os.read(fd, 256).decode(errors="replace").strip() or "owner unknown"
+        os.close(fd)
         raise StoreLocked(
-            f"the chDB directory {path} is in use by another process ({owner or 'owner unknown'}); "
-            "only one process may open it: stop that process, or query through it"
+            f"the chDB directory {path} is in use by another process ({owner}); only one process may "
+            "open it: stop that process, or query through it (a running `footfall project` answers "
+            "`footfall sql`)"
         ) from None
-    else:
+    os.ftruncate(fd, 0)
+    os.write(fd, f"pid {os.getpid()}".encode())
+    return fd
+
+
+def _unlock_directory(fd: int | None) -> None:
+    if fd is not None:
         fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
         os.close(fd)
 
 

@@ -58,3 +58,22 @@ def test_schemas_export_cli(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert len(list((tmp_path / "schemas").glob("*.schema.json"))) == 14
     assert _footfall("schemas", "vectors", cwd=REPO).returncode == 0
+
+
+def test_library_errors_are_one_clear_line(tmp_path: Path) -> None:
+    # Another process holds the chDB directory: footfall's sql must say so in one line, not a traceback.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; sys.path.insert(0, sys.argv[1]); "
+         "from projections.store import ChdbStore; ChdbStore(sys.argv[2]); print('ready', flush=True); time.sleep(60)",
+         str(REPO), str(tmp_path / "d" / "chdb")],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        result = _footfall("sql", "--data-dir", str(tmp_path / "d"), "SELECT 1", cwd=tmp_path)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 1
+    assert "in use by another process" in result.stderr
+    assert "Traceback" not in result.stderr
