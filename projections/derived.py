@@ -12,7 +12,15 @@ from dataclasses import dataclass
 import msgspec
 
 from projections.layouts import LayoutHistory
-from schemas.events import VisitEnded, ZoneEntered, ZoneExited
+from projections.projection import Rejected, SeqEvent
+from schemas.events import (
+    LineCrossed,
+    OccupancySampled,
+    QueueSampled,
+    VisitEnded,
+    ZoneEntered,
+    ZoneExited,
+)
 from schemas.layout import ZoneKind
 
 BUCKET_NS = 300 * 1_000_000_000  # the finest grain stored; coarser buckets are grouped at query time
@@ -91,9 +99,15 @@ def zone_kinds(layouts: dict[str, LayoutHistory], store_id: str, version: int) -
     return {} if layout is None else {z.zone_id: z.kind for z in layout.zones}
 
 
+# Everything the zone processor publishes on FF_DERIVED: a projection ignores the types it does not fold
+# and dead-letters anything else.
+DERIVED_EVENTS = (LineCrossed, VisitEnded, ZoneEntered, ZoneExited, QueueSampled, OccupancySampled)
+
+
 class VisitBuffered:
     """Base of projections that fold whole customer visits: FF_DERIVED, state is the open visits."""
 
+    name: str
     stream = "FF_DERIVED"
     filter_subject: str | None = None
 
@@ -108,3 +122,17 @@ class VisitBuffered:
 
     def restore(self, data: bytes) -> None:
         self._buffer.restore(data)
+
+    def _customer_visits(self, events: list[SeqEvent]) -> tuple[list[CompletedVisit], list[Rejected]]:
+        """Feed the batch to the buffer; return the customer (non-staff) visits it completes, and rejects."""
+        done: list[CompletedVisit] = []
+        rejected = []
+        for item in events:
+            event = item.event
+            if isinstance(event, ZoneEntered | ZoneExited | VisitEnded):
+                visit = self._buffer.add(event)
+                if visit is not None and not visit.end.is_staff:
+                    done.append(visit)
+            elif not isinstance(event, DERIVED_EVENTS):
+                rejected.append(Rejected(item.stream_seq, f"{self.name} cannot fold {type(event).__name__}"))
+        return done, rejected

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from projections.derived import K_ANONYMITY, CompletedVisit, VisitBuffered, party_id, visit_id
+from projections.derived import K_ANONYMITY, VisitBuffered, party_id, visit_id
 from projections.layouts import LayoutHistory
-from projections.projection import DEDUP_SETTINGS, FoldResult, Rejected, SeqEvent
-from schemas.events import LineCrossed, OccupancySampled, QueueSampled, VisitEnded, ZoneEntered, ZoneExited
+from projections.projection import DEDUP_SETTINGS, FoldResult, SeqEvent
 
 DDL = f"""
 CREATE TABLE IF NOT EXISTS {{db}}.{{table}} (
@@ -37,8 +36,6 @@ GROUP BY store_id, layout_version, zone_id, hour
 HAVING visits >= {K_ANONYMITY}
 """
 
-_DERIVED = (LineCrossed, VisitEnded, ZoneEntered, ZoneExited, QueueSampled, OccupancySampled)
-
 
 class DwellProjection(VisitBuffered):
     """ZoneExited buffered per visit -> zone_visits rows at VisitEnded (customers only)."""
@@ -53,16 +50,7 @@ class DwellProjection(VisitBuffered):
         return {"shared_zone_dwell": SHARED_VIEW}
 
     def fold(self, events: list[SeqEvent], layouts: dict[str, LayoutHistory]) -> FoldResult:
-        done: list[CompletedVisit] = []
-        rejected = []
-        for item in events:
-            event = item.event
-            if isinstance(event, ZoneEntered | ZoneExited | VisitEnded):
-                visit = self._buffer.add(event)
-                if visit is not None and not visit.end.is_staff:
-                    done.append(visit)
-            elif not isinstance(event, _DERIVED):
-                rejected.append(Rejected(item.stream_seq, f"dwell cannot fold {type(event).__name__}"))
+        done, rejected = self._customer_visits(events)
         rows = [(v.end, s) for v in done for s in v.stays]
         table = pa.table(
             {

@@ -11,23 +11,14 @@ from collections import defaultdict
 
 import pyarrow as pa
 
-from projections.derived import bucket_start_s, party_id, visit_id
+from projections.derived import DERIVED_EVENTS, bucket_start_s, party_id, visit_id
 from projections.layouts import LayoutHistory
+from projections.line_counts import DDL as LINE_COUNTS_DDL
 from projections.projection import DEDUP_SETTINGS, FoldResult, Rejected, SeqEvent, Stateless
-from schemas.events import LineCrossed, OccupancySampled, QueueSampled, VisitEnded, ZoneEntered, ZoneExited
+from schemas.events import LineCrossed, VisitEnded
 
-LINES_DDL = f"""
-CREATE TABLE IF NOT EXISTS {{db}}.{{table}} (
-    store_id LowCardinality(String),
-    line_id LowCardinality(String),
-    layout_version UInt32,
-    bucket_start DateTime('UTC') COMMENT 'start of the 5-minute bucket of the crossing',
-    entries UInt64,
-    exits UInt64
-) ENGINE = SummingMergeTree((entries, exits))
-ORDER BY (store_id, line_id, layout_version, bucket_start)
-SETTINGS {DEDUP_SETTINGS}
-"""
+# Same table layout as line_counts (which counts from raw tracks); here from the processor's LineCrossed.
+LINES_DDL = LINE_COUNTS_DDL
 
 VISITS_DDL = f"""
 CREATE TABLE IF NOT EXISTS {{db}}.{{table}} (
@@ -44,8 +35,6 @@ CREATE TABLE IF NOT EXISTS {{db}}.{{table}} (
 ORDER BY (store_id, layout_version, started, visit_id)
 SETTINGS {DEDUP_SETTINGS}
 """
-
-_DERIVED = (LineCrossed, VisitEnded, ZoneEntered, ZoneExited, QueueSampled, OccupancySampled)
 
 
 class FootfallProjection(Stateless):
@@ -69,7 +58,7 @@ class FootfallProjection(Stateless):
                 row[0 if event.direction == "in" else 1] += 1
             elif isinstance(event, VisitEnded):
                 visits.append(event)
-            elif not isinstance(event, _DERIVED):
+            elif not isinstance(event, DERIVED_EVENTS):
                 rejected.append(Rejected(item.stream_seq, f"footfall cannot fold {type(event).__name__}"))
         ordered = sorted(counts.items())
         lines = pa.table(

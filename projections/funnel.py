@@ -13,13 +13,8 @@ from projections.derived import CompletedVisit, VisitBuffered, party_id, visit_i
 from projections.layouts import LayoutHistory
 from projections.projection import DEDUP_SETTINGS, FoldResult, Rejected, SeqEvent, Stateless
 from schemas.events import (
-    LineCrossed,
-    OccupancySampled,
     PosTransaction,
-    QueueSampled,
     VisitEnded,
-    ZoneEntered,
-    ZoneExited,
 )
 from schemas.layout import ZoneKind
 
@@ -57,8 +52,6 @@ ORDER BY (store_id, ts, terminal_id, transaction_id)
 SETTINGS {DEDUP_SETTINGS}
 """
 
-_DERIVED = (LineCrossed, VisitEnded, ZoneEntered, ZoneExited, QueueSampled, OccupancySampled)
-
 
 def furthest_stage(visit: CompletedVisit, kinds: dict[str, ZoneKind], engage_s: float = ENGAGE_S) -> tuple[int, ...]:
     """(stage index, engaged, queued, checked_out) of a visit."""
@@ -80,18 +73,10 @@ class FunnelProjection(VisitBuffered):
         return {"funnel_visits": DDL}
 
     def fold(self, events: list[SeqEvent], layouts: dict[str, LayoutHistory]) -> FoldResult:
-        rows: list[tuple[VisitEnded, tuple[int, ...]]] = []
-        rejected = []
-        for item in events:
-            event = item.event
-            if isinstance(event, ZoneEntered | ZoneExited | VisitEnded):
-                visit = self._buffer.add(event)
-                if visit is None or visit.end.is_staff:
-                    continue
-                kinds = zone_kinds(layouts, visit.end.store_id, visit.end.layout_version)
-                rows.append((visit.end, furthest_stage(visit, kinds)))
-            elif not isinstance(event, _DERIVED):
-                rejected.append(Rejected(item.stream_seq, f"funnel cannot fold {type(event).__name__}"))
+        visits, rejected = self._customer_visits(events)
+        rows: list[tuple[VisitEnded, tuple[int, ...]]] = [
+            (v.end, furthest_stage(v, zone_kinds(layouts, v.end.store_id, v.end.layout_version))) for v in visits
+        ]
         table = pa.table(
             {
                 "store_id": pa.array([e.store_id for e, _ in rows], pa.string()),

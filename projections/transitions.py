@@ -22,8 +22,7 @@ from projections.derived import (
     zone_kinds,
 )
 from projections.layouts import LayoutHistory
-from projections.projection import DEDUP_SETTINGS, FoldResult, Rejected, SeqEvent
-from schemas.events import LineCrossed, OccupancySampled, QueueSampled, VisitEnded, ZoneEntered, ZoneExited
+from projections.projection import DEDUP_SETTINGS, FoldResult, SeqEvent
 from schemas.layout import ZoneKind
 
 DDL = f"""
@@ -48,7 +47,6 @@ GROUP BY store_id, layout_version, hour, from_state, to_state
 HAVING transitions >= {K_ANONYMITY}
 """
 
-_DERIVED = (LineCrossed, VisitEnded, ZoneEntered, ZoneExited, QueueSampled, OccupancySampled)
 _NOT_STATES = (ZoneKind.ENTRANCE, ZoneKind.STAFF)
 
 
@@ -79,19 +77,12 @@ class TransitionsProjection(VisitBuffered):
 
     def fold(self, events: list[SeqEvent], layouts: dict[str, LayoutHistory]) -> FoldResult:
         counts: dict[tuple[str, int, int, str, str], int] = defaultdict(int)
-        rejected = []
-        for item in events:
-            event = item.event
-            if isinstance(event, ZoneEntered | ZoneExited | VisitEnded):
-                visit = self._buffer.add(event)
-                if visit is None or visit.end.is_staff:
-                    continue
-                end = visit.end
-                kinds = zone_kinds(layouts, end.store_id, end.layout_version)
-                for ts, a, b in visit_transitions(visit, kinds):
-                    counts[(end.store_id, end.layout_version, bucket_start_s(ts), a, b)] += 1
-            elif not isinstance(event, _DERIVED):
-                rejected.append(Rejected(item.stream_seq, f"transitions cannot fold {type(event).__name__}"))
+        visits, rejected = self._customer_visits(events)
+        for visit in visits:
+            end = visit.end
+            kinds = zone_kinds(layouts, end.store_id, end.layout_version)
+            for ts, a, b in visit_transitions(visit, kinds):
+                counts[(end.store_id, end.layout_version, bucket_start_s(ts), a, b)] += 1
         ordered = sorted(counts.items())
         table = pa.table(
             {

@@ -7,6 +7,7 @@ message can still be parsed, the offending value.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
@@ -16,6 +17,7 @@ from schemas.events import AnyEvent, Event, TrackFrame
 from schemas.layout import StoreLayout
 
 T = TypeVar("T")
+
 
 _msgpack_encoder = msgspec.msgpack.Encoder()
 _json_encoder = msgspec.json.Encoder()
@@ -40,34 +42,29 @@ def encode_json(value: msgspec.Struct) -> bytes:
 
 def decode(data: bytes) -> AnyEvent:
     """Decode any event from MessagePack; raise SchemaError naming the path and value on bad input."""
-    try:
-        return _msgpack_event_decoder.decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise _translate(exc, data, msgspec.msgpack.decode) from None
+    return _decode(_msgpack_event_decoder.decode, data, msgspec.msgpack.decode)
 
 
 def decode_json(data: bytes | str) -> AnyEvent:
     """Decode any event from JSON; raise SchemaError naming the path and value on bad input."""
-    try:
-        return _json_event_decoder.decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise _translate(exc, data, msgspec.json.decode) from None
+    return _decode(_json_event_decoder.decode, data, msgspec.json.decode)
 
 
 def decode_track_frame(data: bytes) -> TrackFrame:
     """Decode a MessagePack TrackFrame only (the hot path of replays); other tags are an error."""
-    try:
-        return _msgpack_frame_decoder.decode(data)
-    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise _translate(exc, data, msgspec.msgpack.decode) from None
+    return _decode(_msgpack_frame_decoder.decode, data, msgspec.msgpack.decode)
 
 
 def decode_layout_json(data: bytes | str) -> StoreLayout:
     """Decode a store layout config from JSON (unknown keys are an error)."""
+    return _decode(_json_layout_decoder.decode, data, msgspec.json.decode)
+
+
+def _decode(decode_raw: Callable[[Any], T], data: bytes | str, parse: Any) -> T:
     try:
-        return _json_layout_decoder.decode(data)
+        return decode_raw(data)
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise _translate(exc, data, msgspec.json.decode) from None
+        raise _translate(exc, data, parse) from None
 
 
 def convert(obj: Any, type_: type[T]) -> T:
