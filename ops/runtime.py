@@ -7,9 +7,12 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ops.paths import DataDir, add_data_dir_argument
-from projections.store import ChdbStore, Store
+
+if TYPE_CHECKING:  # the store pulls in pyarrow; `footfall --help` should not pay for it
+    from projections.store import Store
 
 NATS_URL_ENV = "FOOTFALL_NATS_URL"
 
@@ -41,6 +44,7 @@ def log_url(args: argparse.Namespace) -> Iterator[str]:
 def open_store(data_dir: Path) -> Iterator[Store]:
     """The analytics store: a ClickHouse server when FOOTFALL_CLICKHOUSE_URL is set, else chDB under data_dir."""
     from projections.clickhouse_server import ClickHouseServerStore
+    from projections.store import ChdbStore
 
     server = ClickHouseServerStore.from_env()
     store: Store = server if server is not None else ChdbStore(DataDir(data_dir).chdb)
