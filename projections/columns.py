@@ -1,17 +1,26 @@
-"""A batch of TrackFrames as columns: the shape every track projection folds fastest.
+"""A batch of the tracks stream as columns: the shape every track projection folds fastest.
 
-Python touches each track once per column (a comprehension over msgspec
-structs); everything after is numpy.
+From the log, canonical TrackFrames go straight from MessagePack into numpy
+(schemas.frame_columns); anything else is decoded by the codec. From events
+(tests, folds called directly) Python touches each track once per column.
+Both give the same columns, so a batch folds the same however it arrived.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol, cast, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
-from schemas.events import TrackFrame
+from projections.layouts import LayoutHistory
+from projections.projection import FoldResult, Rejected, SeqEvent
+from schemas.codec import decode
+from schemas.errors import SchemaError
+from schemas.events import TrackClosed, TrackFrame
+from schemas.frame_columns import frame_columns
 
 
 @dataclass(frozen=True)
@@ -34,7 +43,7 @@ class TrackColumns:
     stream_seq: npt.NDArray[np.int64]
 
     @classmethod
-    def from_frames(cls, frames: list[TrackFrame], seqs: list[int]) -> TrackColumns:
+    def from_frames(cls, frames: Sequence[TrackFrame], seqs: Sequence[int]) -> TrackColumns:
         tracks = [t for f in frames for t in f.tracks]
         counts = np.fromiter((len(f.tracks) for f in frames), dtype=np.int64, count=len(frames))
         # None (uncalibrated camera) becomes NaN and is masked out.
@@ -66,3 +75,121 @@ class TrackColumns:
             count=len(self.ts_ns),
         )
         return codes, list(index)
+
+
+@dataclass(frozen=True)
+class TrackBatch:
+    """One batch of the tracks stream, in log order.
+
+    columns: every TrackFrame. closed: each TrackClosed with the number of
+    frames before it in the batch (so a fold knows which observations come
+    after it). other: events of any other type, for the fold to reject.
+    """
+
+    columns: TrackColumns
+    closed: list[tuple[int, TrackClosed]]
+    other: list[SeqEvent]
+
+    @classmethod
+    def from_events(cls, events: Sequence[SeqEvent]) -> TrackBatch:
+        frames: list[TrackFrame] = []
+        seqs: list[int] = []
+        closed: list[tuple[int, TrackClosed]] = []
+        other: list[SeqEvent] = []
+        for item in events:
+            if isinstance(item.event, TrackFrame):
+                frames.append(item.event)
+                seqs.append(item.stream_seq)
+            elif isinstance(item.event, TrackClosed):
+                closed.append((len(frames), item.event))
+            else:
+                other.append(item)
+        return cls(TrackColumns.from_frames(frames, seqs), closed, other)
+
+    @classmethod
+    def from_messages(cls, messages: Sequence[tuple[int, bytes]]) -> tuple[TrackBatch, list[Rejected]]:
+        """Decode (stream_seq, MessagePack payload) pairs; messages that are no valid event come back rejected."""
+        parsed = frame_columns([data for _, data in messages])
+        fast = parsed.ok.tolist()
+        frame_of_fast: list[int] = []  # position among the batch's frames of each message parsed into columns
+        slow: list[TrackFrame] = []  # frames the codec decoded (a non-canonical encoding)
+        frame_of_slow: list[int] = []
+        seqs: list[int] = []
+        closed: list[tuple[int, TrackClosed]] = []
+        other: list[SeqEvent] = []
+        rejected: list[Rejected] = []
+        for i, (seq, data) in enumerate(messages):
+            if fast[i]:
+                frame_of_fast.append(len(seqs))
+                seqs.append(seq)
+                continue
+            try:
+                event = decode(data)
+            except SchemaError as exc:
+                rejected.append(Rejected(seq, str(exc)))
+                continue
+            if isinstance(event, TrackFrame):
+                frame_of_slow.append(len(seqs))
+                slow.append(event)
+                seqs.append(seq)
+            elif isinstance(event, TrackClosed):
+                closed.append((len(seqs), event))
+            else:
+                other.append(SeqEvent(seq, event))
+
+        ok = parsed.ok
+        fast_frames = np.asarray(frame_of_fast, dtype=np.int64)
+        frame = np.repeat(fast_frames, parsed.count[ok])
+        track_id, x, y = parsed.track_id, parsed.floor_x_m, parsed.floor_y_m
+        store_id: list[str | None] = [None] * len(seqs)
+        camera_id: list[str | None] = [None] * len(seqs)
+        edge_run_id: list[str | None] = [None] * len(seqs)
+        ts_ns = np.zeros(len(seqs), dtype=np.int64)
+        ts_ns[fast_frames] = parsed.ts_ns[ok]
+        for position, i in zip(frame_of_fast, np.flatnonzero(ok).tolist(), strict=True):
+            store_id[position] = parsed.store_id[i]
+            camera_id[position] = parsed.camera_id[i]
+            edge_run_id[position] = parsed.edge_run_id[i]
+        if slow:
+            # Rare: merge the codec's frames in at their positions, keeping each frame's track order.
+            slow_cols = TrackColumns.from_frames(slow, [0] * len(slow))
+            slow_frames = np.asarray(frame_of_slow, dtype=np.int64)
+            keep = ~(np.isnan(x) | np.isnan(y))
+            frame = np.concatenate([frame[keep], slow_frames[slow_cols.frame]])
+            order = np.argsort(frame, kind="stable")
+            frame = frame[order]
+            track_id = np.concatenate([track_id[keep], slow_cols.track_id])[order]
+            x = np.concatenate([x[keep], slow_cols.x_m])[order]
+            y = np.concatenate([y[keep], slow_cols.y_m])[order]
+            ts_ns[slow_frames] = slow_cols.ts_ns
+            for position, event in zip(frame_of_slow, slow, strict=True):
+                store_id[position] = event.store_id
+                camera_id[position] = event.camera_id
+                edge_run_id[position] = event.edge_run_id
+        keep = ~(np.isnan(x) | np.isnan(y))
+        columns = TrackColumns(
+            frame=frame[keep],
+            track_id=track_id[keep],
+            x_m=x[keep],
+            y_m=y[keep],
+            store_id=_filled(store_id),
+            camera_id=_filled(camera_id),
+            edge_run_id=_filled(edge_run_id),
+            ts_ns=ts_ns,
+            stream_seq=np.asarray(seqs, dtype=np.int64),
+        )
+        return cls(columns, closed, other), rejected
+
+
+def _filled(values: list[str | None]) -> list[str]:
+    return cast(list[str], values)  # every frame position was filled by a parsed or a decoded frame
+
+
+@runtime_checkable
+class TrackFold(Protocol):
+    """A projection over the tracks stream that folds whole batches as columns (the runner's fast path).
+
+    fold_tracks must give the same result as fold() over the same events: the runner uses one or the other.
+    """
+
+    def fold_tracks(self, batch: TrackBatch, layouts: dict[str, LayoutHistory]) -> FoldResult: ...

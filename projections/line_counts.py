@@ -14,10 +14,9 @@ import numpy as np
 import pyarrow as pa
 
 from ml_core.geometry.lines import crosses_segment
-from projections.columns import TrackColumns
+from projections.columns import TrackBatch, TrackColumns
 from projections.layouts import LayoutHistory
 from projections.projection import DEDUP_SETTINGS, FoldResult, Rejected, SeqEvent
-from schemas.events import TrackClosed, TrackFrame
 
 BUCKET_NS = 300 * 1_000_000_000
 
@@ -68,22 +67,18 @@ class LineCountsProjection:
         self._last = {(c, r, t): (x, y) for c, r, t, x, y in state.last}
 
     def fold(self, events: list[SeqEvent], layouts: dict[str, LayoutHistory]) -> FoldResult:
-        frames: list[TrackFrame] = []
-        seqs: list[int] = []
-        closed: dict[TrackKey, list[int]] = {}  # track -> frame indices (in this batch) it closed before
-        rejected = []
-        for item in events:
-            event = item.event
-            if isinstance(event, TrackFrame):
-                frames.append(event)
-                seqs.append(item.stream_seq)
-            elif isinstance(event, TrackClosed):
-                closed.setdefault((event.camera_id, event.edge_run_id, event.track_id), []).append(len(frames))
-            else:
-                rejected.append(Rejected(item.stream_seq, f"line_counts cannot fold {type(event).__name__}"))
+        return self.fold_tracks(TrackBatch.from_events(events), layouts)
+
+    def fold_tracks(self, batch: TrackBatch, layouts: dict[str, LayoutHistory]) -> FoldResult:
+        closed: dict[TrackKey, list[int]] = {}  # track -> frame positions (in this batch) it closed before
+        for position, event in batch.closed:
+            closed.setdefault((event.camera_id, event.edge_run_id, event.track_id), []).append(position)
+        rejected = [
+            Rejected(item.stream_seq, f"line_counts cannot fold {type(item.event).__name__}") for item in batch.other
+        ]
         counts: dict[BucketKey, list[int]] = defaultdict(lambda: [0, 0])
-        if frames:
-            self._fold_columns(TrackColumns.from_frames(frames, seqs), closed, layouts, counts)
+        if len(batch.columns.ts_ns):
+            self._fold_columns(batch.columns, closed, layouts, counts)
         else:
             for key in closed:
                 self._last.pop(key, None)
@@ -101,16 +96,21 @@ class LineCountsProjection:
         # TrackClosed starts a new segment: nothing after it steps from a position before it.
         source, sources = cols.frame_codes("camera_id", "edge_run_id")
         obs_source = source[cols.frame]
-        segment = np.zeros(len(cols), dtype=np.int64)
+        order = np.lexsort((cols.frame, cols.track_id, obs_source))
+        src, tid, frame = obs_source[order], cols.track_id[order], cols.frame[order]
+        x, y = cols.x_m[order], cols.y_m[order]
+        # Segments only grow with the frame, so sorting by (source, track, frame) is also by segment.
+        # Each closed track's observations are one slice of the sorted columns: binary search, no scans.
+        seg = np.zeros(len(order), dtype=np.int64)
         code_of = {value: code for code, value in enumerate(sources)}
         for (camera, run, track_id), close_frames in closed.items():
             code = code_of.get((camera, run))
-            if code is not None:
-                mask = (obs_source == code) & (cols.track_id == track_id)
-                segment[mask] = np.searchsorted(np.asarray(close_frames), cols.frame[mask], side="right")
-        order = np.lexsort((cols.frame, segment, cols.track_id, obs_source))
-        src, tid, seg = obs_source[order], cols.track_id[order], segment[order]
-        x, y, frame = cols.x_m[order], cols.y_m[order], cols.frame[order]
+            if code is None:
+                continue
+            lo, hi = np.searchsorted(src, code, side="left"), np.searchsorted(src, code, side="right")
+            a = lo + int(np.searchsorted(tid[lo:hi], track_id, side="left"))
+            b = lo + int(np.searchsorted(tid[lo:hi], track_id, side="right"))
+            seg[a:b] = np.searchsorted(np.asarray(close_frames), frame[a:b], side="right")
         first = np.ones(len(order), dtype=bool)
         first[1:] = (src[1:] != src[:-1]) | (tid[1:] != tid[:-1]) | (seg[1:] != seg[:-1])
         prev_x, prev_y = np.empty_like(x), np.empty_like(y)

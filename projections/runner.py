@@ -25,14 +25,15 @@ from nats.aio.client import Client as NatsClient
 
 from projections.batch import SealedBatch, combined_token, events_digest
 from projections.checkpoints import Checkpoints, Intent
+from projections.columns import TrackBatch, TrackFold
 from projections.layouts import LayoutHistory
-from projections.projection import FoldResult, Projection, SeqEvent
+from projections.projection import FoldResult, Projection, Rejected, SeqEvent
 from projections.store import Store
 from projections.swap import complete_pending_swap
 from schemas.codec import decode, encode
 from schemas.errors import SchemaError
 from schemas.events import Event, LayoutPublished
-from stream.consumer import Delivered, PullConsumer, dead_letter_data
+from stream.consumer import PullConsumer, RawDelivered, dead_letter_data
 from stream.layouts import LayoutReader
 from stream.publisher import Publisher
 from stream.ranges import read_range
@@ -170,7 +171,7 @@ class ProjectionRunner:
         try:
             while stop is None or not stop.is_set():
                 fetch_started = time.perf_counter()
-                delivered = await consumer.fetch(self._idle_timeout_s)
+                delivered = await consumer.fetch_raw(self._idle_timeout_s)
                 self.stats.fetch_s += time.perf_counter() - fetch_started
                 self.stats.dead_lettered += consumer.dead_lettered
                 consumer.dead_lettered = 0
@@ -183,10 +184,9 @@ class ProjectionRunner:
                         break
                     continue
                 fresh.sort(key=lambda d: d.stream_seq)
+                await consumer.prefetch()
                 await self._read_layouts()
-                await self._apply(
-                    [SeqEvent(d.stream_seq, d.event) for d in fresh], self._layout_reader.position, _raw_of(fresh)
-                )
+                await self._apply([(d.stream_seq, d.subject, d.data) for d in fresh], self._layout_reader.position)
                 await self._ack(consumer, delivered)
                 last_done = fresh[-1].stream_seq
                 self.stats.seq = last_done
@@ -195,21 +195,45 @@ class ProjectionRunner:
                     self._progress(
                         Progress(last_done, int(info.state.last_seq), self.stats.events, time.monotonic() - started)
                     )
+                if until_caught_up and max(delivered, key=lambda d: d.consumer_seq).num_pending == 0:
+                    break  # nothing was left to deliver: caught up, without waiting out an idle fetch
         finally:
             await consumer.close()
         return self.stats
 
-    async def _ack(self, consumer: PullConsumer, delivered: list[Delivered]) -> None:
+    async def _ack(self, consumer: PullConsumer, delivered: list[RawDelivered]) -> None:
         """Acknowledge after the batch is marked done (a seam for fault-injection tests)."""
         await consumer.ack(delivered)
 
-    async def _apply(self, events: list[SeqEvent], layout_seq: int, raw: Callable[[int], tuple[str, bytes]]) -> str:
-        first, last = events[0].stream_seq, events[-1].stream_seq
+    def _fold(self, messages: list[tuple[int, str, bytes]]) -> tuple[FoldResult, list[Rejected]]:
+        """Decode and fold one batch; messages that are no valid event come back with the codec's reason.
+
+        A TrackFold takes the batch as columns, decoded in one pass; any other projection gets events.
+        """
+        if isinstance(self.projection, TrackFold):
+            batch, undecodable = TrackBatch.from_messages([(seq, data) for seq, _, data in messages])
+            return self.projection.fold_tracks(batch, self._layouts), undecodable
+        events: list[SeqEvent] = []
+        undecodable = []
+        for seq, _, data in messages:
+            try:
+                events.append(SeqEvent(seq, decode(data)))
+            except SchemaError as exc:
+                undecodable.append(Rejected(seq, str(exc)))
+        return self.projection.fold(events, self._layouts), undecodable
+
+    async def _apply(self, messages: list[tuple[int, str, bytes]], layout_seq: int) -> str:
+        """Fold (stream_seq, subject, data) of one batch, in order, into the store; return its token."""
+        first, last = messages[0][0], messages[-1][0]
         fold_started = time.perf_counter()
-        result: FoldResult = self.projection.fold(events, self._layouts)
+        # Folding and store writes run in a worker thread: the event loop meanwhile receives the next,
+        # prefetched batch (the parser and chDB release the GIL). Steps still run one after another.
+        result, undecodable = await asyncio.to_thread(self._fold, messages)
         self.stats.fold_s += time.perf_counter() - fold_started
-        for rejected in result.rejected:
-            subject, data = raw(rejected.stream_seq)
+        raw = {seq: (subject, data) for seq, subject, data in messages}
+        for rejected in [*undecodable, *result.rejected]:
+            subject, data = raw[rejected.stream_seq]
+            # A repeat after a crash is dropped by the DLQ's message id.
             await dead_letter_data(
                 self._js, self.key, stream=self.projection.stream, seq=rejected.stream_seq, subject=subject,
                 data=data, reason=rejected.reason,
@@ -223,42 +247,38 @@ class ProjectionRunner:
         payloads = [encode(event) for event in result.events]
         token = combined_token(sealed, events_digest(payloads) if payloads else "")
         store_started = time.perf_counter()
-        self._checkpoints.write_intent(first, last, token, layout_seq)
-        for batch in sealed:
-            self._store.insert(batch)
+        await asyncio.to_thread(self._write, first, last, token, layout_seq, sealed)
         if result.events:
             if self._sink is None:
                 self._sink = LogSink(self._nc)
             await self._sink.publish(result.events)
             self.stats.published += len(result.events)
-        self._checkpoints.write_done(first, last, token, layout_seq, self.projection.snapshot())
+        await asyncio.to_thread(
+            self._checkpoints.write_done, first, last, token, layout_seq, self.projection.snapshot()
+        )
         self.stats.store_s += time.perf_counter() - store_started
-        self.stats.events += len(events)
+        self.stats.events += len(messages) - len(undecodable)
         self.stats.batches += 1
         self.stats.rows += sum(b.rows.num_rows for b in sealed)
         return token
+
+    def _write(self, first: int, last: int, token: str, layout_seq: int, sealed: list[SealedBatch]) -> None:
+        """Record the intent, then insert the batch's blocks (each deduplicated by its token)."""
+        self._checkpoints.write_intent(first, last, token, layout_seq)
+        for batch in sealed:
+            self._store.insert(batch)
 
     async def _recover(self, intent: Intent) -> None:
         raw = await read_range(
             self._js, self.projection.stream, intent.first_seq, intent.last_seq,
             filter_subject=self.projection.filter_subject,
         )  # fmt: skip
-        by_seq = {seq: (subject, data) for seq, subject, data in raw}
-        events = []
-        for seq, subject, data in raw:
-            try:
-                events.append(SeqEvent(seq, decode(data)))
-            except SchemaError as exc:  # dead-lettered before the crash; the DLQ drops the repeat by id
-                await dead_letter_data(
-                    self._js, self.key, stream=self.projection.stream, seq=seq, subject=subject, data=data,
-                    reason=str(exc),
-                )  # fmt: skip
-        if not events:
+        if not raw:
             raise ProjectionError(
                 f"{self.key}: cannot rebuild batch {intent.first_seq}..{intent.last_seq}: the stream no longer "
                 "holds it (retention?); replay the projection into a new version"
             )
-        token = await self._apply(events, intent.layout_seq, lambda seq: by_seq[seq])
+        token = await self._apply(raw, intent.layout_seq)
         if token != intent.batch_token:
             raise ProjectionError(
                 f"{self.key}: batch {intent.first_seq}..{intent.last_seq} rebuilt to token {token}, but "
@@ -274,13 +294,3 @@ class ProjectionRunner:
     def _add_layout(self, published: LayoutPublished) -> None:
         self._layouts.setdefault(published.store_id, LayoutHistory(published.store_id)).add(published)
         self.layout_versions.add(published.version)
-
-
-def _raw_of(delivered: list[Delivered]) -> Callable[[int], tuple[str, bytes]]:
-    by_seq = {d.stream_seq: d.msg for d in delivered}
-
-    def raw(seq: int) -> tuple[str, bytes]:
-        msg = by_seq[seq]
-        return msg.subject, msg.data
-
-    return raw

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import threading
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -91,6 +92,9 @@ class ChdbStore:
         self.path.mkdir(parents=True, exist_ok=True)
         self._lock_fd: int | None = _lock_directory(self.path)
         self._owner = True
+        # One query at a time per session: the runner writes from a worker thread while `footfall sql`
+        # is answered on the event loop's.
+        self._query_lock = threading.Lock()
         try:
             self._session: Any = session.Session(str(self.path))
         except Exception as exc:  # chDB raises plain RuntimeError/ChdbError subclasses
@@ -110,6 +114,7 @@ class ChdbStore:
             raise StoreError(f"database must match {_DB_RE.pattern}, got {database!r}")
         other = object.__new__(ChdbStore)
         other.path, other.database, other._session = self.path, database, self._session
+        other._query_lock = self._query_lock
         other._lock_fd = None  # the session and the directory lock stay with the store that opened them
         other._owner = False
         other.execute(f"CREATE DATABASE IF NOT EXISTS {database}")
@@ -149,7 +154,8 @@ class ChdbStore:
         if self._session is None:
             raise StoreError("store is closed")
         try:
-            result = self._session.query(sql, fmt)
+            with self._query_lock:
+                result = self._session.query(sql, fmt)
         except Exception as exc:
             raise _translate(exc, self.path) from exc
         return bytes(result.bytes())

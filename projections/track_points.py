@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from projections.columns import TrackBatch
 from projections.layouts import LayoutHistory
 from projections.projection import DEDUP_SETTINGS, FoldResult, Rejected, SeqEvent, Stateless
-from schemas.events import TrackClosed, TrackFrame
 
 RETENTION_DAYS = 30
 
@@ -57,36 +54,33 @@ class TrackPointsProjection(Stateless):
         return {"track_points": DDL}
 
     def fold(self, events: list[SeqEvent], layouts: dict[str, LayoutHistory]) -> FoldResult:
-        frames: list[TrackFrame] = []
-        seqs: list[int] = []
-        rejected = []
-        for item in events:
-            if isinstance(item.event, TrackFrame):
-                frames.append(item.event)
-                seqs.append(item.stream_seq)
-            elif not isinstance(item.event, TrackClosed):
-                rejected.append(Rejected(item.stream_seq, f"track_points cannot fold {type(item.event).__name__}"))
-        # One comprehension per column over all tracks; uncalibrated tracks (None) become NaN and are masked.
-        tracks = [t for f in frames for t in f.tracks]
-        counts = np.fromiter((len(f.tracks) for f in frames), dtype=np.int64, count=len(frames))
-        x = np.array([t.floor_x_m for t in tracks], dtype=np.float64)
-        y = np.array([t.floor_y_m for t in tracks], dtype=np.float64)
-        keep = ~(np.isnan(x) | np.isnan(y))
+        return self.fold_tracks(TrackBatch.from_events(events), layouts)
 
-        def per_track(values: Sequence[Any], dtype: npt.DTypeLike) -> npt.NDArray[Any]:
-            return np.repeat(np.asarray(values, dtype=dtype), counts)[keep]
-
+    def fold_tracks(self, batch: TrackBatch, layouts: dict[str, LayoutHistory]) -> FoldResult:
+        rejected = [
+            Rejected(item.stream_seq, f"track_points cannot fold {type(item.event).__name__}") for item in batch.other
+        ]
+        cols = batch.columns
+        # Per-frame ids as dictionary columns: a million rows share a handful of strings.
         table = pa.table(
             [
-                pa.array(per_track([f.store_id for f in frames], object), pa.string()),
-                pa.array(per_track([f.camera_id for f in frames], object), pa.string()),
-                pa.array(per_track([f.edge_run_id for f in frames], object), pa.string()),
-                pa.array(np.array([t.track_id for t in tracks], dtype=np.uint64)[keep]),
-                pa.array(per_track([f.ts_ns for f in frames], np.int64), pa.timestamp("ns", tz="UTC")),
-                pa.array(x[keep].astype(np.float32)),
-                pa.array(y[keep].astype(np.float32)),
-                pa.array(per_track(seqs, np.uint64)),
+                _per_obs(cols.store_id, cols.frame),
+                _per_obs(cols.camera_id, cols.frame),
+                _per_obs(cols.edge_run_id, cols.frame),
+                pa.array(cols.track_id.astype(np.uint64)),
+                pa.array(cols.ts_ns[cols.frame], pa.timestamp("ns", tz="UTC")),
+                pa.array(cols.x_m.astype(np.float32)),
+                pa.array(cols.y_m.astype(np.float32)),
+                pa.array(cols.stream_seq[cols.frame].astype(np.uint64)),
             ],
             schema=_SCHEMA,
         )
         return FoldResult({"track_points": table}, rejected)
+
+
+def _per_obs(per_frame: list[str], frame: npt.NDArray[np.int64]) -> pa.Array:
+    """A per-frame string column repeated for each observation (frame (n,) indexes it), as plain strings."""
+    values, codes = np.unique(np.asarray(per_frame, dtype=object), return_inverse=True)
+    return pa.DictionaryArray.from_arrays(pa.array(codes[frame].astype(np.int32)), pa.array(values, pa.string())).cast(
+        pa.string()
+    )

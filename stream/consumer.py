@@ -9,9 +9,10 @@ backstop (if the DLQ publish itself keeps failing); we do not rely on the
 MAX_DELIVERIES advisory because an advisory published while no one listens
 is lost.
 
-Sizing: one batch is fetched, processed and acked at a time, so
-max_ack_pending is two batches (one in hand, one being redelivered) and
-ack_wait_s is the time one batch may take to process.
+Sizing: one batch is processed and acked at a time while at most the next
+one is prefetched, so max_ack_pending is three batches (one in hand, one
+prefetched, one being redelivered) and ack_wait_s is the time one batch may
+take to process.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import nats.errors
@@ -45,12 +47,30 @@ DLQ_REASON_HEADER = "Footfall-Reason"
 
 
 @dataclass(frozen=True, slots=True)
-class Delivered:
-    """One decoded event and its position in the stream (stream_seq starts at 1).
+class RawDelivered:
+    """One message as delivered, not yet decoded: position (stream_seq starts at 1) and payload.
 
     stored_ts_ns: when the log stored it (ns since the Unix epoch, UTC), not the event's ts_ns.
-    num_delivered: 1 on first delivery, more on redelivery.
+    num_delivered: 1 on first delivery, more on redelivery. consumer_seq: the consumer's own sequence.
+    num_pending: messages of the stream not yet delivered to the consumer when this one was.
     """
+
+    stream_seq: int
+    subject: str
+    msg: Msg
+    stored_ts_ns: int = 0
+    num_delivered: int = 1
+    consumer_seq: int = 0
+    num_pending: int = 0
+
+    @property
+    def data(self) -> bytes:
+        return self.msg.data
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """One decoded event and its position in the stream (see RawDelivered for the other fields)."""
 
     stream_seq: int
     subject: str
@@ -58,6 +78,7 @@ class Delivered:
     msg: Msg
     stored_ts_ns: int = 0
     num_delivered: int = 1
+    consumer_seq: int = 0
 
 
 def deliver_config(start_seq: int | None, start_time_ns: int | None) -> dict[str, object]:
@@ -135,7 +156,7 @@ class PullConsumer:
             durable_name=self.durable,
             ack_policy=js_api.AckPolicy.ALL if self._ack_all else js_api.AckPolicy.EXPLICIT,
             ack_wait=self._ack_wait_s,
-            max_ack_pending=self._batch * 2,
+            max_ack_pending=self._batch * 3,  # one batch in hand, one prefetched, one being redelivered
             max_deliver=self.max_deliver + 1,  # the last delivery only moves the message to the DLQ
             filter_subject=self._filter,
             **self._start,  # type: ignore[arg-type]
@@ -156,7 +177,29 @@ class PullConsumer:
             raise LogUnavailable(f"opening consumer {self.durable} on {self.stream}: {type(exc).__name__}") from exc
 
     async def fetch(self, timeout_s: float = 1.0) -> list[Delivered]:
-        """Fetch up to one batch; an empty list means nothing arrived within timeout_s seconds."""
+        """Fetch up to one batch, decoded; an empty list means nothing arrived within timeout_s seconds.
+
+        A message that does not decode goes to the DLQ with the codec's reason and is acked.
+        """
+        out = []
+        for raw in await self.fetch_raw(timeout_s):
+            try:
+                event = decode(raw.msg.data)
+            except SchemaError as exc:
+                await self._reject(raw.msg, str(exc))
+                continue
+            out.append(
+                Delivered(
+                    raw.stream_seq, raw.subject, event, raw.msg, raw.stored_ts_ns, raw.num_delivered, raw.consumer_seq
+                )
+            )
+        return out
+
+    async def fetch_raw(self, timeout_s: float = 1.0) -> list[RawDelivered]:
+        """Fetch up to one batch without decoding (the caller decodes, e.g. a whole batch into columns).
+
+        Messages over max_deliver still go to the DLQ here; an empty list means nothing arrived in timeout_s.
+        """
         if self._pull is None:
             raise RuntimeError("PullConsumer.open() must be called before fetch()")
         try:
@@ -173,13 +216,18 @@ class PullConsumer:
                     msg, f"delivered {meta.num_delivered} times without an ack (max_deliver {self.max_deliver})"
                 )
                 continue
-            try:
-                event = decode(msg.data)
-            except SchemaError as exc:
-                await self._reject(msg, str(exc))
-                continue
-            out.append(Delivered(meta.stream_seq, msg.subject, event, msg, meta.stored_ts_ns, meta.num_delivered))
+            out.append(RawDelivered(meta.stream_seq, msg.subject, msg, meta.stored_ts_ns, meta.num_delivered,
+                                    meta.consumer_seq, meta.num_pending))  # fmt: skip
         return out
+
+    async def prefetch(self) -> None:
+        """Ask the server for the next batch now; it arrives while the caller processes this one.
+
+        Only the request is sent: messages land in the buffer the next fetch reads, in order.
+        """
+        if self._pull is None:
+            raise RuntimeError("PullConsumer.open() must be called before prefetch()")
+        await self._pull.prefetch(self._batch)
 
     async def _reject(self, msg: Msg, reason: str) -> None:
         await dead_letter(self._js, self._origin, msg, reason)
@@ -201,11 +249,11 @@ class PullConsumer:
             raise LogUnavailable(f"reading consumer {self.durable}: {type(exc).__name__}") from exc
         return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
 
-    async def ack(self, delivered: list[Delivered]) -> None:
+    async def ack(self, delivered: Sequence[Delivered | RawDelivered]) -> None:
         """Acknowledge a batch after its effect is durable; returns once the server has the acks."""
         if self._ack_all:
             if delivered:
-                await _ack(max(delivered, key=lambda d: d.msg.metadata.sequence.consumer).msg)
+                await _ack(max(delivered, key=lambda d: d.consumer_seq).msg)
         else:
             for item in delivered:
                 await _ack(item.msg)
@@ -273,12 +321,25 @@ class _PullRequests:
     async def _ask(self, body: dict[str, object], wait_s: float) -> None:
         self._request += 1
         self._wake.clear()
+        self._error = None  # only the status of the request waited on counts (a prefetch's is not)
         await self._nc.publish(self._next_subject, json.dumps(body).encode(), reply=f"{self._inbox}.{self._request}")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), wait_s)
         if self._error is not None:
             error, self._error = self._error, None
             raise LogError(f"pulling from {self._next_subject}: {error}")
+
+    async def prefetch(self, batch: int) -> None:
+        """Request `batch` more messages without waiting: they arrive while the caller works.
+
+        A no_wait request returns what the stream holds now; its status (404 when there was nothing)
+        belongs to an older request by the time the next fetch asks, so it is ignored there.
+        """
+        if len(self._buffer) >= batch:
+            return
+        self._request += 1
+        body = json.dumps({"batch": batch, "no_wait": True}).encode()
+        await self._nc.publish(self._next_subject, body, reply=f"{self._inbox}.{self._request}")
 
     async def fetch(self, batch: int, timeout_s: float) -> list[Msg]:
         """Up to `batch` messages: what is there at once, else the first that arrive within timeout_s."""

@@ -21,7 +21,7 @@ from projections.runner import ProjectionError, ProjectionRunner
 from projections.store import ChdbStore
 from projections.swap import latest_swap
 from projections.track_points import TrackPointsProjection
-from stream.consumer import DLQ_REASON_HEADER, Delivered, PullConsumer
+from stream.consumer import DLQ_REASON_HEADER, PullConsumer, RawDelivered
 from stream.embedded import EmbeddedNats
 from stream.provision import LogConfig, ensure_streams
 from stream.publisher import Publisher
@@ -85,7 +85,7 @@ class _LosesAcks(ProjectionRunner):
     (With AckPolicy.ALL a later ack would cover a lost one, so all are lost.)
     """
 
-    async def _ack(self, consumer: PullConsumer, delivered: list[Delivered]) -> None:
+    async def _ack(self, consumer: PullConsumer, delivered: list[RawDelivered]) -> None:
         if self.stats.skipped_redeliveries == 0:
             return
         await super()._ack(consumer, delivered)
@@ -148,7 +148,7 @@ async def test_recovery_rebuilds_a_batch_left_in_flight(nc: NatsClient, store: C
     await ProjectionRunner(nc, clean, LineCountsProjection(), key="clean", batch=40).run()
 
     class _DiesAfterInsert(ProjectionRunner):
-        async def _ack(self, consumer: PullConsumer, delivered: list[Delivered]) -> None:
+        async def _ack(self, consumer: PullConsumer, delivered: list[RawDelivered]) -> None:
             raise RuntimeError("killed between insert and ack")
 
     with pytest.raises(RuntimeError, match="killed"):
