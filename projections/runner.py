@@ -28,6 +28,7 @@ from projections.checkpoints import Checkpoints, Intent
 from projections.columns import TrackBatch, TrackFold
 from projections.layouts import LayoutHistory
 from projections.projection import FoldResult, Projection, Rejected, SeqEvent
+from projections.sizing import DEFAULT_BATCH
 from projections.store import Store
 from projections.swap import complete_pending_swap
 from schemas.codec import decode, encode
@@ -109,7 +110,7 @@ class ProjectionRunner:
         *,
         key: str | None = None,
         table_suffix: str = "",
-        batch: int = 2000,
+        batch: int = DEFAULT_BATCH,
         idle_timeout_s: float = 0.5,
         ack_wait_s: float = 60.0,
         progress: Callable[[Progress], None] | None = None,

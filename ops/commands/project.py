@@ -9,6 +9,7 @@ import sys
 
 from ops.cli import CommandTree
 from ops.runtime import add_log_arguments
+from projections.sizing import DEFAULT_BATCH
 
 _PROJECT_HELP = """\
 Run projections (all, or the ones named) from their checkpoints until stopped
@@ -35,7 +36,7 @@ def register(tree: CommandTree) -> None:
                        description=_PROJECT_HELP + f"\nprojections: {names}")  # fmt: skip
     project.add_argument("names", nargs="*", metavar="PROJECTION", help=f"projections to run (default: all: {names})")
     project.add_argument("--until-caught-up", action="store_true", help="stop when nothing is pending")
-    project.add_argument("--batch", type=int, default=2000, help="messages per batch (default: 2000)")
+    project.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="messages per batch (default: %(default)s)")
     add_log_arguments(project)
 
     replay = tree.add("replay", "Rebuild a projection from the log into new tables and swap them in.", _replay,
@@ -43,7 +44,7 @@ def register(tree: CommandTree) -> None:
     replay.add_argument("name", metavar="PROJECTION", help=f"one of: {names}")
     replay.add_argument("--from-seq", type=int, default=1, help="first stream sequence to fold (default: 1)")
     replay.add_argument("--restart", action="store_true", help="discard an unfinished build and start over")
-    replay.add_argument("--batch", type=int, default=2000, help="messages per batch (default: 2000)")
+    replay.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="messages per batch (default: %(default)s)")
     add_log_arguments(replay)
 
     tree.group("bench", "Measure throughput against a peer in the same run (prints JSON).")
@@ -53,7 +54,7 @@ def register(tree: CommandTree) -> None:
                      "chDB through the projection runner. Prints JSON.")  # fmt: skip
     bench.add_argument("--frames", type=int, default=20_000, help="frames to pre-fill (default: 20000)")
     bench.add_argument("--tracks", type=int, default=50, help="tracks per frame (default: 50)")
-    bench.add_argument("--batch", type=int, default=2000, help="runner batch size (default: 2000)")
+    bench.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="runner batch size (default: %(default)s)")
 
 
 def _positive(name: str, value: int) -> None:
