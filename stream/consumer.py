@@ -39,6 +39,14 @@ from stream.acks import parse_ack_subject
 from stream.errors import LogError, LogUnavailable
 from stream.status import ns_to_rfc3339
 
+# Bytes one pull request may bring. The server disconnects a client that leaves more than its
+# max_pending (64 MiB by default) unread, and several runners share one connection, each with a
+# request in flight while it folds: three runners on the tracks stream stay under it. Uncapped, a
+# batch of 5000 50-track frames is 27 MB.
+REQUEST_MAX_BYTES = 16 * 1024 * 1024
+# How long to wait for the end of a no_wait request (its messages, then a status if it fell short).
+_NO_WAIT_REPLY_S = 10.0
+
 # Headers on a dead letter: where it came from and why it could not be used.
 DLQ_SUBJECT_HEADER = "Footfall-Original-Subject"
 DLQ_STREAM_HEADER = "Footfall-Original-Stream"
@@ -290,6 +298,8 @@ class _PullRequests:
         self._any = False  # wake on the first message (long poll) rather than on a full batch
         self._wake = asyncio.Event()
         self._error: str | None = None
+        self._more = False  # the last request stopped at its byte cap, not for want of messages
+        self._pump: asyncio.Task[None] | None = None  # a prefetch filling the buffer
         self._sub: Subscription | None = None
 
     async def start(self) -> None:
@@ -298,6 +308,11 @@ class _PullRequests:
         )
 
     async def stop(self) -> None:
+        if self._pump is not None:
+            pump, self._pump = self._pump, None
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, LogError):
+                await pump
         if self._sub is not None:
             sub, self._sub = self._sub, None
             with contextlib.suppress(nats.errors.ConnectionClosedError, nats.errors.BadSubscriptionError):
@@ -312,8 +327,12 @@ class _PullRequests:
             return
         if msg.subject.rsplit(".", 1)[-1] != str(self._request):
             return  # the end of an older request
-        if status not in ("404", "408", "100"):  # 409: consumer deleted, leadership change, too many waiting
-            description = msg.headers.get("Description", "") if msg.headers else ""
+        description = msg.headers.get("Description", "") if msg.headers else ""
+        if status == "409" and "MaxBytes" in description:
+            self._more = True  # the request's byte budget ran out before its batch: more is waiting
+        elif status == "409" and "Batch Completed" in description:
+            pass  # how the server ends a request with max_bytes that got its whole batch
+        elif status not in ("404", "408", "100"):  # 409: consumer deleted, leadership change, too many waiting
             self._error = f"{status} {description}".strip()
         if status != "100":
             self._wake.set()
@@ -330,25 +349,36 @@ class _PullRequests:
             raise LogError(f"pulling from {self._next_subject}: {error}")
 
     async def prefetch(self, batch: int) -> None:
-        """Request `batch` more messages without waiting: they arrive while the caller works.
+        """Start filling the buffer up to `batch` messages in the background: they arrive while the caller works.
 
-        A no_wait request returns what the stream holds now; its status (404 when there was nothing)
-        belongs to an older request by the time the next fetch asks, so it is ignored there.
+        One request at a time, each capped at REQUEST_MAX_BYTES, so no more than that is ever in flight.
         """
-        if len(self._buffer) >= batch:
-            return
-        self._request += 1
-        body = json.dumps({"batch": batch, "no_wait": True}).encode()
-        await self._nc.publish(self._next_subject, body, reply=f"{self._inbox}.{self._request}")
+        if self._pump is None and len(self._buffer) < batch:
+            self._pump = asyncio.create_task(self._fill(batch))
+
+    async def _fill(self, batch: int) -> None:
+        """Ask for what is there at once until the buffer holds `batch` messages or the stream has no more."""
+        while len(self._buffer) < batch:
+            self._want, self._any, self._more = batch, False, False
+            await self._ask(
+                {"batch": batch - len(self._buffer), "no_wait": True, "max_bytes": REQUEST_MAX_BYTES},
+                wait_s=_NO_WAIT_REPLY_S,
+            )
+            if not self._more:
+                return
 
     async def fetch(self, batch: int, timeout_s: float) -> list[Msg]:
         """Up to `batch` messages: what is there at once, else the first that arrive within timeout_s."""
-        if len(self._buffer) < batch:
-            self._want, self._any = batch, False
-            await self._ask({"batch": batch - len(self._buffer), "no_wait": True}, wait_s=timeout_s + 5.0)
+        if self._pump is not None:
+            pump, self._pump = self._pump, None
+            await pump  # a prefetch's error is raised here, by the fetch that would have used it
+        await self._fill(batch)
         if not self._buffer:
             self._want, self._any = batch, True
-            await self._ask({"batch": batch, "expires": int(timeout_s * 1e9)}, wait_s=timeout_s + 1.0)
+            await self._ask(
+                {"batch": batch, "expires": int(timeout_s * 1e9), "max_bytes": REQUEST_MAX_BYTES},
+                wait_s=timeout_s + 1.0,
+            )
         out, self._buffer = self._buffer[:batch], self._buffer[batch:]
         return out
 

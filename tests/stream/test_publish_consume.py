@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import msgspec
+import nats
 import pytest
 from nats.js import JetStreamContext
 
 import schemas
 from schemas.samples import sample_events
 from stream.consumer import DLQ_REASON_HEADER, DLQ_SEQ_HEADER, DLQ_SUBJECT_HEADER, PullConsumer
+from stream.embedded import EmbeddedNats
 from stream.errors import PayloadTooLarge
 from stream.provision import LogConfig, StreamLimits, ensure_streams
 from stream.publisher import Publisher
@@ -74,3 +76,42 @@ async def test_consumer_dead_letters_bad_messages_and_moves_on(js: JetStreamCont
         assert letter.headers[DLQ_SUBJECT_HEADER] == subject
         assert "at `$`" in letter.headers[DLQ_REASON_HEADER]
     await consumer.close()
+
+
+async def test_requests_capped_in_bytes_still_fill_a_batch_in_order(
+    js: JetStreamContext, fresh_nats: EmbeddedNats, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each pull request brings at most REQUEST_MAX_BYTES (a shared connection's server-side buffer is finite);
+    a batch of bigger total size is filled by several, prefetched or not, with nothing skipped or repeated."""
+    import stream.consumer
+
+    await ensure_streams(js, LogConfig())
+    publisher = Publisher(js)
+    frames = [msgspec.structs.replace(FRAME, frame_seq=i) for i in range(60)]
+    for frame in frames:
+        await publisher.publish(frame)
+    await publisher.flush()
+    size = len(schemas.encode(FRAME))
+    monkeypatch.setattr(stream.consumer, "REQUEST_MAX_BYTES", size * 7 + size // 2)  # 7 messages per request
+    nc = await nats.connect(fresh_nats.url)
+    consumer = PullConsumer(nc, "FF_TRACKS", "capped", batch=25, reposition=True, ack_all=True, start_seq=1)
+    await consumer.open()
+    seen: list[int] = []
+    sizes = []
+    try:
+        first = await consumer.fetch_raw(1.0)
+        sizes.append(len(first))
+        seen += [d.stream_seq for d in first]
+        await consumer.prefetch()  # fills the next batch in the background, 7 messages at a time
+        await consumer.ack(first)
+        while len(seen) < len(frames):
+            batch = await consumer.fetch_raw(1.0)
+            assert batch, f"stalled after {len(seen)} messages"
+            sizes.append(len(batch))
+            seen += [d.stream_seq for d in batch]
+            await consumer.ack(batch)
+    finally:
+        await consumer.close()
+        await nc.close()
+    assert seen == list(range(1, len(frames) + 1))
+    assert sizes == [25, 25, 10]
