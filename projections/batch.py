@@ -17,7 +17,7 @@ def _digest(rows: pa.Table) -> str:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, rows.schema) as writer:
         writer.write_table(rows)
-    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:24]
+    return hashlib.sha256(memoryview(sink.getvalue())).hexdigest()[:24]  # the buffer itself, not a copy
 
 
 @dataclass(frozen=True)

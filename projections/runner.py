@@ -223,16 +223,31 @@ class ProjectionRunner:
                 undecodable.append(Rejected(seq, str(exc)))
         return self.projection.fold(events, self._layouts), undecodable
 
+    def _fold_and_seal(
+        self, messages: list[tuple[int, str, bytes]]
+    ) -> tuple[FoldResult, list[Rejected], list[SealedBatch], str]:
+        """Fold one batch and seal its rows per table; the token covers the rows and any derived events."""
+        first, last = messages[0][0], messages[-1][0]
+        result, undecodable = self._fold(messages)
+        sealed = [
+            SealedBatch(self.key, self.tables[base], first, last, rows)
+            for base, rows in sorted(result.rows.items())
+            if rows.num_rows
+        ]
+        payloads = [encode(event) for event in result.events]
+        return result, undecodable, sealed, combined_token(sealed, events_digest(payloads) if payloads else "")
+
     async def _apply(self, messages: list[tuple[int, str, bytes]], layout_seq: int) -> str:
         """Fold (stream_seq, subject, data) of one batch, in order, into the store; return its token."""
         first, last = messages[0][0], messages[-1][0]
         fold_started = time.perf_counter()
         # Folding and store writes run in a worker thread: the event loop meanwhile receives the next,
         # prefetched batch (the parser and chDB release the GIL). Steps still run one after another.
-        result, undecodable = await asyncio.to_thread(self._fold, messages)
+        result, undecodable, sealed, token = await asyncio.to_thread(self._fold_and_seal, messages)
         self.stats.fold_s += time.perf_counter() - fold_started
-        raw = {seq: (subject, data) for seq, subject, data in messages}
-        for rejected in [*undecodable, *result.rejected]:
+        rejections = [*undecodable, *result.rejected]
+        raw = {seq: (subject, data) for seq, subject, data in messages} if rejections else {}
+        for rejected in rejections:
             subject, data = raw[rejected.stream_seq]
             # A repeat after a crash is dropped by the DLQ's message id.
             await dead_letter_data(
@@ -240,13 +255,6 @@ class ProjectionRunner:
                 data=data, reason=rejected.reason,
             )  # fmt: skip
             self.stats.dead_lettered += 1
-        sealed = [
-            SealedBatch(self.key, self.tables[base], first, last, rows)
-            for base, rows in sorted(result.rows.items())
-            if rows.num_rows
-        ]
-        payloads = [encode(event) for event in result.events]
-        token = combined_token(sealed, events_digest(payloads) if payloads else "")
         store_started = time.perf_counter()
         await asyncio.to_thread(self._write, first, last, token, layout_seq, sealed)
         if result.events:
