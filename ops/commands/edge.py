@@ -267,14 +267,19 @@ COUNT_HYSTERESIS_M = 0.5
 COUNT_MIN_POINTS = 3
 
 
-def evaluate_video(video: Path, gt_path: Path, config: DetectorConfig, frame_rate: float) -> dict[str, object]:
+def evaluate_video(
+    video: Path, gt_path: Path, config: DetectorConfig, frame_rate: float, relink: bool = True
+) -> dict[str, object]:
     """Detect and track a video with footfall's edge stages; score against MOT15 ground truth.
+
+    relink: re-link lost tracks on the floor (the edge profile, `edge_relink_params`) after the tracker.
 
     Tracking: MOTA / IDF1 / HOTA (ml_core.mot). Counting: line crossings and zone entries on the
     floor, from ground-truth world coordinates and from footfall's tracks' foot points through the
     homography fitted to the same ground truth (`footfall calibrate --from-mot-gt`).
     """
     import time
+    from dataclasses import asdict
 
     import numpy as np
 
@@ -282,10 +287,10 @@ def evaluate_video(video: Path, gt_path: Path, config: DetectorConfig, frame_rat
     from ml_core.geometry.counting import count_line_crossings, count_zone_entries
     from ml_core.geometry.homography import apply_homography, fit_homography, foot_points, pixels_to_normalised
     from ml_core.mot import MotRows, evaluate, load_mot
-    from ml_core.track import ByteTrack
+    from ml_core.track import ByteTrack, TrackRelinker
     from ops.commands.calibrate import read_pairs_mot_gt
     from stream.edge import SourceSpec, VideoSource
-    from stream.edge.pipeline import edge_tracker_params
+    from stream.edge.pipeline import edge_relink_params, edge_tracker_params
 
     gt = load_mot(gt_path)
     image_px, world_m = read_pairs_mot_gt(gt_path)
@@ -294,6 +299,7 @@ def evaluate_video(video: Path, gt_path: Path, config: DetectorConfig, frame_rat
     detector = None
     params = edge_tracker_params(frame_rate)
     tracker = ByteTrack(params)
+    relinker = TrackRelinker(edge_relink_params()) if relink else None
     cols: dict[str, list[np.ndarray]] = {"frames": [], "ids": [], "boxes": [], "scores": []}
     detect_s = 0.0
     for item in source.frames():
@@ -305,8 +311,14 @@ def evaluate_video(video: Path, gt_path: Path, config: DetectorConfig, frame_rat
         found = detector.detect(item.frame)
         detect_s += time.perf_counter() - started
         out = tracker.update(found.boxes_xyxy, found.scores)
+        ids = out.ids
+        if relinker is not None:
+            # Ground-truth frame numbers at the sequence's frame rate are the clock (the file's fps is not).
+            ts_ns = round(item.index * 1e9 / frame_rate)
+            floor = apply_homography(fit.matrix, foot_points(out.boxes_xyxy))
+            ids = relinker.update(ts_ns, out.ids, floor, tracker.removed_ids)
         cols["frames"].append(np.full(len(out), item.index + 1, dtype=np.int64))
-        cols["ids"].append(out.ids)
+        cols["ids"].append(ids)
         cols["boxes"].append(out.boxes_xyxy)
         cols["scores"].append(out.scores)
         if item.index % 100 == 0:
@@ -343,6 +355,7 @@ def evaluate_video(video: Path, gt_path: Path, config: DetectorConfig, frame_rat
         "frames_aligned": n_frames == gt.n_frames,
         "detector": detector.version,
         "tracker": {"track_thresh": params.track_thresh, "track_buffer": params.track_buffer, "frame_rate": frame_rate},
+        "relink": None if relinker is None else {**asdict(relinker.params), "relinks": relinker.relinks},
         "detect_ms_per_frame": round(1000.0 * detect_s / max(n_frames, 1), 2),
         "calibration_rmse_m": round(fit.rmse_m, 4),
         "metrics": metrics.as_dict(),

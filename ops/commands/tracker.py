@@ -64,6 +64,7 @@ def register(tree: CommandTree) -> None:
     )
     ev.add_argument("--detector-config", type=Path, default=None, help="detector JSON config for --video")
     ev.add_argument("--model", default=None, help="ONNX model for --detector onnx")
+    ev.add_argument("--no-relink", action="store_true", help="for --video: skip floor-plane re-linking of lost tracks")
 
     be = tree.add(
         "bench tracker",
@@ -162,7 +163,7 @@ def _eval_video(args: argparse.Namespace) -> int:
     args.detector = args.detector or "mog2"
     video, gt_path = resolve_data_path(args.video), resolve_data_path(args.gt)
     try:
-        report = evaluate_video(video, gt_path, detector_config(args), args.frame_rate)
+        report = evaluate_video(video, gt_path, detector_config(args), args.frame_rate, relink=not args.no_relink)
     except (OSError, ValueError) as exc:
         log.error("eval.input_rejected", error=str(exc))
         return 2

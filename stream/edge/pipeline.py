@@ -1,6 +1,6 @@
 """One camera's pipeline: a few small stages with one typed value, `FrameResult`, passed between them.
 
-    SourceFrame -> detect -> track -> to the floor -> events (TrackFrame, TrackClosed)
+    SourceFrame -> detect -> track -> to the floor -> re-link (optional) -> events (TrackFrame, TrackClosed)
 
 Frames also go to the in-memory rolling buffer (privacy: 60 s by default, purged
 on schedule); `status()` builds the EdgeStatus that attests the purges.
@@ -18,7 +18,7 @@ import numpy.typing as npt
 from ml_core.detect import Detections, Detector
 from ml_core.geometry.homography import apply_homography, foot_points
 from ml_core.privacy import FrameBuffer
-from ml_core.track import ByteTrack, ByteTrackParams, Tracks
+from ml_core.track import ByteTrack, ByteTrackParams, RelinkParams, TrackRelinker, Tracks
 from ml_core.track import TrackState as TrackerState
 from schemas.events import EdgeStatus, Event, Track, TrackClosed, TrackFrame, TrackState
 from schemas.layout import CameraCalibration
@@ -75,12 +75,18 @@ class CameraPipeline:
         tracker_params: ByteTrackParams | None = None,
         buffer: FrameBuffer | None = None,
         tracker_version: str = "bytetrack-1",
+        *,
+        relink_params: RelinkParams | None = None,
     ) -> None:
         self.context = context
         self.detector = detector
         self.tracker = ByteTrack(tracker_params)
+        # Re-linking works on the floor, so it needs a calibration; without one ids pass through.
+        self.relinker = (
+            TrackRelinker(relink_params) if relink_params is not None and context.calibration is not None else None
+        )
         self.buffer = buffer if buffer is not None else FrameBuffer()
-        self.tracker_version = tracker_version
+        self.tracker_version = tracker_version if self.relinker is None else f"{tracker_version}+relink"
         self._h = context.image_to_floor_norm
         self._seq = 0
         self._first_ts: dict[int, int] = {}
@@ -108,6 +114,16 @@ class CameraPipeline:
         h, w = result.source.frame.shape[:2]
         feet = foot_points(result.tracks.boxes_xyxy) / np.array([w, h], dtype=np.float64)
         result.floor_m = apply_homography(self._h, feet)
+        return result
+
+    def relink(self, result: FrameResult) -> FrameResult:
+        """Replace tracker ids by public ids, a new track taking the id of a lost one it continues on the floor."""
+        if self.relinker is None:
+            return result
+        t = result.tracks
+        ids = self.relinker.update(result.source.ts_ns, t.ids, result.floor_m, result.closed_ids)
+        result.tracks = Tracks(ids, t.boxes_xyxy, t.scores, t.states, t.det_index)
+        result.closed_ids = self.relinker.closed_ids.copy()
         return result
 
     def keep_frame(self, result: FrameResult) -> FrameResult:
@@ -163,7 +179,7 @@ class CameraPipeline:
         started = time.perf_counter()
         result = FrameResult(seq=self._seq, source=frame)
         self._seq += 1
-        for stage in (self.detect, self.track, self.to_floor, self.keep_frame):
+        for stage in (self.detect, self.track, self.to_floor, self.relink, self.keep_frame):
             result = stage(result)
         events = self.to_events(result)
         self.frames_processed += 1
@@ -232,3 +248,11 @@ def edge_tracker_params(frame_rate: float = 10.0) -> ByteTrackParams:
     (PETS09 at 7 fps: IDF1 62.1 with 1/160, 52.5 scaled; MOTA 64.3 vs 64.6).
     Measured on PETS09-S2L1 with MOG2 (`footfall eval mot --video`)."""
     return ByteTrackParams(track_thresh=0.4, track_buffer=90, frame_rate=frame_rate, std_weight_velocity=1 / 160)
+
+
+def edge_relink_params() -> RelinkParams:
+    """Floor-plane re-linking for the edge: a track lost for up to 2 s continues as a new track that starts
+    within 1.5 m + 1 m per second of gap of where it was heading. Chosen on PETS09-S2L1 frames 1-400 with
+    MOG2 (IDF1 63.2 -> 65.8) and checked on frames 401-795 (68.6 -> 74.5); the same setting was best on both
+    halves. Classical detectors lose people in merged blobs; re-linking recovers those identities."""
+    return RelinkParams(max_gap_s=2.0, max_distance_m=1.5, distance_per_s_m=1.0)

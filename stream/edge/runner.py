@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 from ml_core.detect import DetectorConfig, create_detector
 from ml_core.privacy import FrameBuffer
-from ml_core.track import ByteTrackParams
+from ml_core.track import ByteTrackParams, RelinkParams
 from schemas.events import Event
-from stream.edge.pipeline import CameraContext, CameraPipeline, edge_tracker_params
+from stream.edge.pipeline import CameraContext, CameraPipeline, edge_relink_params, edge_tracker_params
 from stream.edge.source import NS_PER_S, SourceError, SourceSpec, VideoSource, redact_uri
 from stream.publisher import Publisher
 
@@ -34,6 +34,7 @@ class CameraJob:
     source: SourceSpec
     detector: DetectorConfig
     tracker: ByteTrackParams = field(default_factory=edge_tracker_params)
+    relink: RelinkParams | None = field(default_factory=edge_relink_params)
     buffer_max_age_s: float = 60.0
     purge_interval_s: float = 1.0
     status_interval_s: float = 10.0
@@ -189,4 +190,5 @@ def _pipeline(job: CameraJob, height: int, width: int) -> CameraPipeline:
         detector,
         tracker_params=job.tracker,
         buffer=FrameBuffer(max_age_s=job.buffer_max_age_s),
+        relink_params=job.relink,
     )

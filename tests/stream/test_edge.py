@@ -12,10 +12,13 @@ import pytest
 from nats.js import JetStreamContext
 
 import schemas
-from ml_core.detect import Mog2Config
+from ml_core.detect import Detections, Detector, Mog2Config
+from ml_core.track import ByteTrackParams
 from ops.commands.edge import load_camera
 from schemas.events import EdgeStatus, TrackClosed, TrackFrame
 from stream.edge import CameraContext, CameraJob, SourceError, SourceSpec, VideoSource, new_edge_run_id, run_cameras
+from stream.edge.pipeline import CameraPipeline, edge_relink_params
+from stream.edge.source import SourceFrame
 from stream.provision import LogConfig, ensure_streams
 from stream.publisher import Publisher
 from tests.conftest import SHARED_DATA
@@ -155,4 +158,57 @@ def test_pets09_accuracy_with_mog2() -> None:
     assert report["frames_aligned"] is True
     metrics = report["metrics"]
     assert isinstance(metrics, dict)
-    assert metrics["MOTA"] > 55.0 and metrics["IDF1"] > 55.0  # baselines: 35.4 / 41.1
+    # Issue 6's targets (baselines before footfall: 35.4 / 41.1); measured 64.6 / 68.5 with re-linking.
+    assert metrics["MOTA"] >= 60.0 and metrics["IDF1"] >= 65.0
+
+
+class _ScriptedDetector(Detector):
+    """One person walking right at 2 px per frame, missed on frames 10-15 (a merged blob, say)."""
+
+    name = "scripted"
+
+    def __init__(self) -> None:
+        self.frame = 0
+
+    def detect(self, frame_bgr: np.ndarray) -> Detections:
+        f, self.frame = self.frame, self.frame + 1
+        if 10 <= f < 16:
+            return Detections.empty()
+        x = 40.0 + 2.0 * f
+        return Detections.of([[x, 120.0, x + 30.0, 220.0]], [0.9])
+
+
+def _run_scripted(relink: bool) -> tuple[set[int], list[TrackClosed]]:
+    # A short lost-track buffer (0.3 s) so the tracker itself cannot bridge the 0.6 s gap.
+    context = CameraContext("store1", "cam1", new_edge_run_id(), _calibration())
+    pipeline = CameraPipeline(
+        context,
+        _ScriptedDetector(),
+        tracker_params=ByteTrackParams(track_thresh=0.4, track_buffer=9, frame_rate=FPS),
+        relink_params=edge_relink_params() if relink else None,
+    )
+    image = np.zeros((H, W, 3), dtype=np.uint8)
+    ids: set[int] = set()
+    closed: list[TrackClosed] = []
+    for f in range(40):
+        _, events = pipeline.process(SourceFrame(f, BASE_NS + int(f * 1e9 / FPS), image))
+        for event in events:
+            if isinstance(event, TrackFrame):
+                ids.update(t.track_id for t in event.tracks)
+            elif isinstance(event, TrackClosed):
+                closed.append(event)
+    closed.extend(pipeline.close_all(BASE_NS + int(40 * 1e9 / FPS)))
+    return ids, closed
+
+
+def test_relinking_keeps_one_id_through_a_detection_gap() -> None:
+    ids, closed = _run_scripted(relink=True)
+    assert ids == {1}
+    assert [c.track_id for c in closed] == [1]
+    assert closed[0].first_ts_ns == BASE_NS
+
+
+def test_without_relinking_the_gap_splits_the_person_in_two() -> None:
+    ids, closed = _run_scripted(relink=False)
+    assert ids == {1, 2}
+    assert sorted(c.track_id for c in closed) == [1, 2]
