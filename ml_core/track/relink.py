@@ -39,6 +39,11 @@ class RelinkParams:
             jumpy last box cannot throw the prediction across the scene.
         max_extrapolation_s: the prediction p + v t stops moving after this many seconds of gap
             (a lost person may have stopped or turned).
+        ambiguity_ratio: a link is made only when its distance is at most this share of the
+            distance of any rival in the gate (another lost track for the same new track, or another
+            new track for the same lost one): in a crowd the nearest prediction is often the wrong
+            person, and a fresh id costs one id switch where a wrong link costs two. 1.0 never
+            rejects; 0.0 rejects every contested link.
     """
 
     max_gap_s: float = 2.0
@@ -47,6 +52,7 @@ class RelinkParams:
     velocity_window_s: float = 1.0
     max_speed_m_s: float = 2.5
     max_extrapolation_s: float = 1.5
+    ambiguity_ratio: float = 1.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -56,10 +62,13 @@ class RelinkParams:
             "velocity_window_s",
             "max_speed_m_s",
             "max_extrapolation_s",
+            "ambiguity_ratio",
         ):
             value = getattr(self, name)
             if not (np.isfinite(value) and value >= 0.0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if self.ambiguity_ratio > 1.0:
+            raise ValueError(f"ambiguity_ratio must be in [0, 1], got {self.ambiguity_ratio!r}")
 
 
 @dataclass(slots=True)
@@ -110,6 +119,7 @@ class TrackRelinker:
         self._last_ts_ns: int | None = None
         self._closed: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)
         self.relinks = 0
+        self.ambiguous = 0  # new tracks given a fresh id because a rival candidate was nearly as close
 
     @property
     def closed_ids(self) -> npt.NDArray[np.int64]:
@@ -198,7 +208,8 @@ class TrackRelinker:
         rows: list[int],
         taken: set[int],
     ) -> dict[int, int]:
-        """Public ids for new tracks: lost ones by nearest gated prediction (greedy), else fresh ones."""
+        """Public ids for new tracks: lost ones by nearest gated prediction (greedy), unless a rival
+        candidate is nearly as close (`RelinkParams.ambiguity_ratio`); else fresh ones."""
         p = self.params
         pairs: list[tuple[float, int, int]] = []
         lost = [pid for pid, h in self._history.items() if pid not in self._active and pid not in taken and h.ts_ns]
@@ -215,19 +226,41 @@ class TrackRelinker:
                 distance = float(np.hypot(*(points[row] - predicted)))
                 if distance <= p.max_distance_m + p.distance_per_s_m * gap_s:
                     pairs.append((distance, row, pid))
+        # Rivals are counted over all gated pairs, before any greedy choice: an ambiguity does not go
+        # away because the rival was linked elsewhere first.
+        by_row: dict[int, list[float]] = {}
+        by_pid: dict[int, list[float]] = {}
+        for distance, row, pid in pairs:
+            by_row.setdefault(row, []).append(distance)
+            by_pid.setdefault(pid, []).append(distance)
         linked: dict[int, int] = {}
         used: set[int] = set()
-        for _, row, pid in sorted(pairs):
+        contested: set[int] = set()
+        for distance, row, pid in sorted(pairs):
             if row in linked or pid in used:
+                continue
+            if self._contested(distance, by_row[row]) or self._contested(distance, by_pid[pid]):
+                contested.add(row)
                 continue
             linked[row] = pid
             used.add(pid)
             self.relinks += 1
+        self.ambiguous += len(contested - linked.keys())
         for row in rows:
             if row not in linked:
                 linked[row] = self._next_id
                 self._next_id += 1
         return linked
+
+    def _contested(self, distance: float, candidates: list[float]) -> bool:
+        """True when a candidate other than `distance` (metres) is within distance / ambiguity_ratio."""
+        ratio = self.params.ambiguity_ratio
+        if ratio >= 1.0 or len(candidates) < 2:
+            return False
+        rivals = sorted(candidates)
+        rival = rivals[1] if rivals[0] == distance else rivals[0]
+        # A tie (rival == distance) is contested even at distance 0.
+        return rival <= distance or distance > ratio * rival
 
     def _expire(self, ts_ns: int) -> None:
         """Forget public ids unreported for _FORGET_AFTER_S, and the tracker ids that point at them."""

@@ -133,3 +133,50 @@ def test_time_going_backwards_is_refused() -> None:
 def test_params_are_validated() -> None:
     with pytest.raises(ValueError, match="max_gap_s"):
         RelinkParams(max_gap_s=-1.0)
+
+
+def _lose_two_walkers(relinker: TrackRelinker, y_m: tuple[float, float]) -> None:
+    """Two people walking +x side by side at heights y_m, reported for frames 0-9, then lost."""
+    for f in range(10):
+        points = [_walk((0.0, y_m[0]), (1.0, 0.0), f), _walk((0.0, y_m[1]), (1.0, 0.0), f)]
+        assert relinker.update(_ts(f), [1, 2], points).tolist() == [1, 2]
+    relinker.update(_ts(10), [], np.empty((0, 2)))
+
+
+@pytest.mark.parametrize(
+    ("ratio", "expected_ids", "why"),
+    [
+        (1.0, [1], "the ratio test is off: the nearest prediction wins even on a tie"),
+        (0.8, [3], "two lost tracks equally close: a fresh id, not a guess"),
+    ],
+)
+def test_a_new_track_between_two_equally_close_lost_ones(ratio: float, expected_ids: list[int], why: str) -> None:
+    relinker = TrackRelinker(RelinkParams(ambiguity_ratio=ratio))
+    _lose_two_walkers(relinker, (-0.5, 0.5))
+    # Both predictions are at (1.1, -0.5) and (1.1, 0.5); the new track is midway between them.
+    ids = relinker.update(_ts(11), [7], [[1.1, 0.0]])
+    assert ids.tolist() == expected_ids, why
+    assert relinker.ambiguous == (1 if ratio < 1.0 else 0)
+
+
+def test_a_clearly_nearest_lost_track_is_still_linked_with_the_ratio_test() -> None:
+    relinker = TrackRelinker(RelinkParams(ambiguity_ratio=0.8))
+    _lose_two_walkers(relinker, (0.0, 2.0))
+    ids = relinker.update(_ts(11), [7], [[1.1, 0.1]])  # 0.1 m from track 1's prediction, 1.9 m from 2's
+    assert ids.tolist() == [1]
+    assert (relinker.relinks, relinker.ambiguous) == (1, 0)
+
+
+def test_two_new_tracks_equally_close_to_one_lost_track_get_fresh_ids() -> None:
+    relinker = TrackRelinker(RelinkParams(ambiguity_ratio=0.8))
+    for f in range(10):
+        relinker.update(_ts(f), [1], [_walk((0.0, 0.0), (1.0, 0.0), f)])
+    relinker.update(_ts(10), [], np.empty((0, 2)))
+    ids = relinker.update(_ts(11), [7, 8], [[1.1, -0.4], [1.1, 0.4]])
+    assert sorted(ids.tolist()) == [2, 3]
+    assert relinker.relinks == 0
+
+
+def test_ambiguity_ratio_must_be_a_share() -> None:
+    with pytest.raises(ValueError, match="ambiguity_ratio"):
+        RelinkParams(ambiguity_ratio=1.5)
