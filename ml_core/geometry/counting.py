@@ -76,6 +76,42 @@ def _events(rows: list[tuple[int, float, int]]) -> CountEvents:
     )
 
 
+def hidden_foot_points(frames: npt.ArrayLike, boxes_xyxy: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+    """Mask (n,) of boxes whose foot point (bottom centre) lies inside another box of the same frame
+    that reaches lower in the image, i.e. a nearer person standing in front of this one.
+
+    Behind a nearer person the legs are hidden and a box ends where the occluder begins, so its
+    bottom edge is not the feet: the foot point maps too far from the camera, by a metre or more,
+    and a person who turned back short of a line is counted across it. Such points are evidence of
+    presence, not of position; counting drops them.
+
+    Args:
+        frames: (n,) frame keys. boxes_xyxy: (n, 4) pixels (x1, y1, x2, y2), y down.
+    """
+    f = np.asarray(frames).reshape(-1)
+    b = np.asarray(boxes_xyxy, dtype=np.float64)
+    if b.shape != (f.shape[0], 4):
+        raise ValueError(f"boxes_xyxy must have shape ({f.shape[0]}, 4) like frames, got {b.shape}")
+    hidden = np.zeros(f.shape[0], dtype=np.bool_)
+    order = np.argsort(f, kind="stable")
+    bounds = np.nonzero(np.diff(f[order]))[0] + 1
+    for rows in np.split(order, bounds):
+        if rows.shape[0] < 2:
+            continue
+        box = b[rows]
+        foot_x, foot_y = (box[:, 0] + box[:, 2]) / 2.0, box[:, 3]
+        # inside[i, j]: box i's foot point is strictly inside box j, and box j's bottom is lower.
+        inside = (
+            (foot_x[:, None] > box[None, :, 0])
+            & (foot_x[:, None] < box[None, :, 2])
+            & (foot_y[:, None] > box[None, :, 1])
+            & (foot_y[:, None] < box[None, :, 3])
+        )
+        np.fill_diagonal(inside, False)
+        hidden[rows] = inside.any(axis=1)
+    return hidden
+
+
 def plausible_steps(
     ids: npt.ArrayLike,
     time_s: npt.ArrayLike,

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from ml_core.geometry.counting import (
     count_line_crossings,
     count_zone_entries,
+    hidden_foot_points,
     line_crossing_events,
     plausible_steps,
     zone_entry_events,
@@ -161,3 +162,18 @@ def test_the_jump_gate_counts_a_jumpy_track_like_the_smooth_one() -> None:
     assert count_zone_entries(ids, times, points, zone, min_points=1) == 1  # the jumpy one re-enters
     keep = plausible_steps(ids, times, points, max_speed_m_s=2.5, slack_m=0.5)
     assert count_zone_entries(ids[keep], times[keep], points[keep], zone, min_points=1) == 0
+
+
+@pytest.mark.parametrize(
+    ("boxes", "frames", "hidden"),
+    [
+        # Person 0 stands behind person 1 (whose box reaches lower): 0's box ends inside 1's, legs hidden.
+        ([[100, 100, 140, 200], [110, 150, 160, 260]], [1, 1], [True, False]),
+        # The same boxes in different frames never occlude each other.
+        ([[100, 100, 140, 200], [110, 150, 160, 260]], [1, 2], [False, False]),
+        # Side by side: each foot point is outside the other box.
+        ([[100, 100, 140, 200], [150, 100, 190, 200]], [1, 1], [False, False]),
+    ],
+)
+def test_hidden_foot_points(boxes: list[list[float]], frames: list[int], hidden: list[bool]) -> None:
+    assert hidden_foot_points(frames, boxes).tolist() == hidden
