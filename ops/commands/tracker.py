@@ -52,9 +52,10 @@ def register(tree: CommandTree) -> None:
             "evaluator (TrackEval-parity; IoU 0.5 for MOTA and IDF1). Without --detections, detections are\n"
             "derived from the ground truth with seeded misses, box noise and false positives (tracker-only mode).\n"
             "With --video, line crossings and zone entries are counted on the floor from ground truth and from\n"
-            "footfall's tracks under the same rules: a 0.5 m dead band, zone entries held 3 frames, and foot\n"
-            "points that jump farther than 0.5 m + 2.5 m/s x elapsed time from the track's last kept point\n"
-            "dropped first (merged-blob jumps; the JSON's counting.points_dropped says how many, per side)."
+            "footfall's tracks under the same rules: a 0.5 m dead band, zone entries held 3 frames; dropped\n"
+            "first, foot points inside a nearer person's box (legs hidden) and foot points that jump farther\n"
+            "than 0.5 m + 2.5 m/s x elapsed time from the track's last kept point (merged blobs). The JSON's\n"
+            "counting.points_dropped says how many, for ground truth and footfall."
         ),
     )
     ev.add_argument("--gt", default=DEFAULT_GT, help=f"MOT15-format ground truth (default: {DEFAULT_GT})")
