@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from ml_core.geometry.floor_gate import StepGate, hidden_in_frame
 from ml_core.geometry.lines import crosses_segment
 from ml_core.geometry.polygons import points_in_polygon
 
@@ -78,12 +79,8 @@ def _events(rows: list[tuple[int, float, int]]) -> CountEvents:
 
 def hidden_foot_points(frames: npt.ArrayLike, boxes_xyxy: npt.ArrayLike) -> npt.NDArray[np.bool_]:
     """Mask (n,) of boxes whose foot point (bottom centre) lies inside another box of the same frame
-    that reaches lower in the image, i.e. a nearer person standing in front of this one.
-
-    Behind a nearer person the legs are hidden and a box ends where the occluder begins, so its
-    bottom edge is not the feet: the foot point maps too far from the camera, by a metre or more,
-    and a person who turned back short of a line is counted across it. Such points are evidence of
-    presence, not of position; counting drops them.
+    that reaches lower in the image, i.e. a nearer person standing in front of this one: the batch
+    form of `floor_gate.hidden_in_frame` (why such points are unreliable: `ml_core.geometry.floor_gate`).
 
     Args:
         frames: (n,) frame keys. boxes_xyxy: (n, 4) pixels (x1, y1, x2, y2), y down.
@@ -96,19 +93,7 @@ def hidden_foot_points(frames: npt.ArrayLike, boxes_xyxy: npt.ArrayLike) -> npt.
     order = np.argsort(f, kind="stable")
     bounds = np.nonzero(np.diff(f[order]))[0] + 1
     for rows in np.split(order, bounds):
-        if rows.shape[0] < 2:
-            continue
-        box = b[rows]
-        foot_x, foot_y = (box[:, 0] + box[:, 2]) / 2.0, box[:, 3]
-        # inside[i, j]: box i's foot point is strictly inside box j, and box j's bottom is lower.
-        inside = (
-            (foot_x[:, None] > box[None, :, 0])
-            & (foot_x[:, None] < box[None, :, 2])
-            & (foot_y[:, None] > box[None, :, 1])
-            & (foot_y[:, None] < box[None, :, 3])
-        )
-        np.fill_diagonal(inside, False)
-        hidden[rows] = inside.any(axis=1)
+        hidden[rows] = hidden_in_frame(b[rows])
     return hidden
 
 
@@ -121,39 +106,21 @@ def plausible_steps(
     slack_m: float = 0.5,
 ) -> npt.NDArray[np.bool_]:
     """Mask (n,) of the floor points a person could have walked to: False for a point farther from
-    the track's last kept point than slack_m + max_speed_m_s * elapsed seconds.
-
-    A box-based foot point jumps by metres for a few frames when two people's blobs merge or one
-    splits; counted as is, the jump makes a person leave and re-enter a zone or cross a line twice.
-    A person walks at most about 2.5 m/s, so those points are measurement errors, not motion. The
-    gate grows with the time since the last kept point, so a track that really moved is re-acquired.
-    NaN points are dropped (False). Rows of each track are taken in time order.
+    the track's last kept point than slack_m + max_speed_m_s * elapsed seconds (the batch form of
+    `floor_gate.StepGate`). NaN points are dropped (False). Rows of each track are taken in time order.
 
     Args:
         ids: (n,) track ids. time_s: (n,) seconds. points: (n, 2) metres.
     """
-    if not (np.isfinite(max_speed_m_s) and max_speed_m_s > 0.0 and np.isfinite(slack_m) and slack_m >= 0.0):
-        raise ValueError(f"max_speed_m_s must be > 0 and slack_m >= 0, got {max_speed_m_s!r} and {slack_m!r}")
+    gate = StepGate(max_speed_m_s, slack_m)
     i = np.asarray(ids).reshape(-1)
     t = np.asarray(time_s, dtype=np.float64).reshape(-1)
     p = np.asarray(points, dtype=np.float64)
     if p.ndim != 2 or p.shape[1] != 2 or p.shape[0] != i.shape[0] or t.shape != i.shape:
         raise ValueError(f"ids (n,), time_s (n,) and points (n, 2) must align, got {i.shape}, {t.shape}, {p.shape}")
-    keep: npt.NDArray[np.bool_] = np.asarray(np.isfinite(p).all(axis=1))
-    order = np.lexsort((t, i))
-    last_id: object = None
-    last_t = 0.0
-    last_p = np.zeros(2, dtype=np.float64)
-    for row in order.tolist():
-        if not keep[row]:
-            continue
-        if i[row] != last_id:
-            last_id, last_t, last_p = i[row], float(t[row]), p[row]
-            continue
-        if float(np.hypot(*(p[row] - last_p))) > slack_m + max_speed_m_s * (float(t[row]) - last_t):
-            keep[row] = False
-            continue
-        last_t, last_p = float(t[row]), p[row]
+    keep = np.zeros(i.shape[0], dtype=np.bool_)
+    for row in np.lexsort((t, i)).tolist():
+        keep[row] = gate.admit(i[row].item(), float(t[row]), float(p[row, 0]), float(p[row, 1]))
     return keep
 
 

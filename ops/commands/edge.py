@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from ml_core.detect import DetectorConfig
+    from ml_core.geometry.floor_gate import FloorPointGate
     from ml_core.geometry.homography import HomographyFit
     from ml_core.mot import MotRows
     from ml_core.track import ByteTrackParams, TrackRelinker
@@ -269,79 +270,87 @@ PETS09_ZONES: dict[str, tuple[tuple[float, float], ...]] = {
 
 # The same for ground truth and footfall: a crossing must clear a 0.5 m dead band (about a person's
 # width) and a zone entry must hold for 3 frames, so foot-point jitter on a boundary counts once.
+# Nothing else is applied at counting time: footfall is counted from the floor positions its edge
+# pipeline publishes (hidden foot points and impossible steps already unset there, the edge profile's
+# floor gate, `edge_floor_gate_params`), ground truth from its annotated world positions.
 COUNT_HYSTERESIS_M = 0.5
 COUNT_MIN_POINTS = 3
-# Also the same for both, before counting: a foot point inside a nearer person's box is dropped
-# (`hidden_foot_points`: legs hidden, the box ends at the occluder, the point maps a metre or more too
-# far; PETS09: person 3 turning back 0.3 m short of north-line behind person 4 counted as crossing it).
-# Then a foot point farther from the track's last kept point than
-# 0.5 m + 2.5 m/s x elapsed time is dropped (`plausible_steps`). Merged or split MOG2 blobs make a
-# track's foot point jump 2-4 m for a few frames (PETS09: the plaza and far-path over-counts were all
-# such jumps); 2.5 m/s is the re-linker's speed cap, 0.5 m the dead band above. Ground truth, which
-# is smooth, loses no count to it.
-COUNT_MAX_SPEED_M_S = 2.5
-COUNT_JUMP_SLACK_M = COUNT_HYSTERESIS_M
 
 
 @dataclass(frozen=True, slots=True)
 class TrackedVideo:
-    """footfall's tracks over a video: rows in frame pixels (1-based frames), the image-to-floor fit
-    (pixels to metres) used, frames read, the file's fps, and the detector's seconds in total."""
+    """footfall's tracks over a video as the edge pipeline publishes them: rows in frame pixels (1-based
+    frames) with public ids, the published floor positions (n, 2) in metres (NaN where the TrackFrame
+    has none), the image-to-floor fit (pixels to metres) used, frames read, the file's fps, the edge
+    pipeline's milliseconds per frame, and its stages' settings and counters."""
 
     tracks: MotRows
+    floor_m: npt.NDArray[Any]
     image_to_floor: HomographyFit
     frames_read: int
     video_fps: float
     detector_version: str
-    detect_s: float
+    edge_ms_per_frame: float
     tracker_params: ByteTrackParams
     relinker: TrackRelinker | None
+    floor_gate: FloorPointGate | None
 
 
 def track_video(
     video: Path, image_to_floor: HomographyFit, config: DetectorConfig, frame_rate: float, relink: bool = True
 ) -> TrackedVideo:
-    """Run footfall's edge stages (detect, track, re-link on the floor) over a video file."""
-    import time
-
+    """Run footfall's edge pipeline (`CameraPipeline`, the edge profile: detect, track, floor, re-link,
+    floor gate) over a video file and collect what its TrackFrames publish."""
     import numpy as np
 
     from ml_core.detect import create_detector
-    from ml_core.geometry.homography import apply_homography, foot_points, pixels_to_normalised
+    from ml_core.geometry.homography import pixels_to_normalised
     from ml_core.mot import MotRows
-    from ml_core.track import ByteTrack, TrackRelinker
-    from stream.edge import SourceSpec, VideoSource
-    from stream.edge.pipeline import edge_relink_params, edge_tracker_params
+    from ml_core.privacy import FrameBuffer
+    from schemas import CameraCalibration
+    from schemas.events import TrackFrame
+    from stream.edge import CameraContext, CameraPipeline, SourceFrame, SourceSpec, VideoSource, new_edge_run_id
+    from stream.edge.pipeline import edge_floor_gate_params, edge_relink_params, edge_tracker_params
 
     source = VideoSource(SourceSpec(uri=str(video)))
-    detector = None
     params = edge_tracker_params(frame_rate)
-    tracker = ByteTrack(params)
-    relinker = TrackRelinker(edge_relink_params()) if relink else None
-    cols: dict[str, list[np.ndarray]] = {"frames": [], "ids": [], "boxes": [], "scores": []}
-    detect_s = 0.0
+    pipeline: CameraPipeline | None = None
+    cols: dict[str, list[np.ndarray]] = {"frames": [], "ids": [], "boxes": [], "scores": [], "floor": []}
     for item in source.frames():
-        if detector is None:
+        if pipeline is None:
             h, w = item.frame.shape[:2]
-            detector = create_detector(config, pixels_to_normalised(image_to_floor.matrix, w, h))
+            h_norm = pixels_to_normalised(image_to_floor.matrix, w, h)
+            matrix = tuple(float(v) for v in h_norm.reshape(-1))
+            calibration = CameraCalibration("eval", matrix, w, h)  # type: ignore[arg-type]
+            detector = create_detector(config, h_norm)
             detector.warm_up(h, w)
-        started = time.perf_counter()
-        found = detector.detect(item.frame)
-        detect_s += time.perf_counter() - started
-        out = tracker.update(found.boxes_xyxy, found.scores)
-        ids = out.ids
-        if relinker is not None:
-            # Ground-truth frame numbers at the sequence's frame rate are the clock (the file's fps is not).
-            ts_ns = round(item.index * 1e9 / frame_rate)
-            floor = apply_homography(image_to_floor.matrix, foot_points(out.boxes_xyxy))
-            ids = relinker.update(ts_ns, out.ids, floor, tracker.removed_ids)
-        cols["frames"].append(np.full(len(out), item.index + 1, dtype=np.int64))
-        cols["ids"].append(ids)
-        cols["boxes"].append(out.boxes_xyxy)
-        cols["scores"].append(out.scores)
+            pipeline = CameraPipeline(
+                CameraContext("eval", "eval", new_edge_run_id(), calibration),
+                detector,
+                tracker_params=params,
+                buffer=FrameBuffer(max_age_s=1.0),
+                relink_params=edge_relink_params() if relink else None,
+                floor_gate=edge_floor_gate_params(),
+            )
+        # Ground-truth frame numbers at the sequence's frame rate are the clock (the file's fps is not).
+        ts_ns = round(item.index * 1e9 / frame_rate)
+        result, events = pipeline.process(SourceFrame(item.index, ts_ns, item.frame))
+        pipeline.purge(ts_ns)
+        published = events[0]
+        assert isinstance(published, TrackFrame)
+        t = result.tracks
+        floor = np.array(
+            [(np.nan, np.nan) if p.floor_x_m is None else (p.floor_x_m, p.floor_y_m) for p in published.tracks],
+            dtype=np.float64,
+        ).reshape(-1, 2)
+        cols["frames"].append(np.full(len(t), item.index + 1, dtype=np.int64))
+        cols["ids"].append(np.array([p.track_id for p in published.tracks], dtype=np.int64))
+        cols["boxes"].append(t.boxes_xyxy)
+        cols["scores"].append(t.scores)
+        cols["floor"].append(floor)
         if item.index % 100 == 0:
-            log.info("eval.video", frame=item.index, tracks=len(out))
-    if detector is None:
+            log.info("eval.video", frame=item.index, tracks=len(t))
+    if pipeline is None:
         raise ValueError(f"{video}: no frames")
     tracks = MotRows(
         np.concatenate(cols["frames"]),
@@ -349,28 +358,39 @@ def track_video(
         np.concatenate(cols["boxes"]).reshape(-1, 4),
         np.concatenate(cols["scores"]),
     )
+    fps = pipeline.status(0).fps
     return TrackedVideo(
-        tracks, image_to_floor, source.frames_read, source.fps, detector.version, detect_s, params, relinker
+        tracks,
+        np.concatenate(cols["floor"]).reshape(-1, 2),
+        image_to_floor,
+        source.frames_read,
+        source.fps,
+        pipeline.detector.version,
+        round(1000.0 / fps, 2) if fps > 0 else 0.0,
+        params,
+        pipeline.relinker,
+        pipeline.floor_gate,
     )
 
 
 def evaluate_video(
     video: Path, gt_path: Path, config: DetectorConfig, frame_rate: float, relink: bool = True
 ) -> dict[str, object]:
-    """Detect and track a video with footfall's edge stages; score against MOT15 ground truth.
+    """Run footfall's edge pipeline on a video; score what it publishes against MOT15 ground truth.
 
     relink: re-link lost tracks on the floor (the edge profile, `edge_relink_params`) after the tracker.
 
-    Tracking: MOTA / IDF1 / HOTA (ml_core.mot). Counting: line crossings and zone entries on the
-    floor, from ground-truth world coordinates and from footfall's tracks' foot points through the
-    homography fitted to the same ground truth (`footfall calibrate --from-mot-gt`).
+    Tracking: MOTA / IDF1 / HOTA (ml_core.mot) of the published ids and boxes. Counting: line crossings
+    and zone entries on the floor, from ground-truth world coordinates and from the floor positions
+    footfall's TrackFrames publish (the pipeline's foot points through the homography fitted to the
+    same ground truth, `footfall calibrate --from-mot-gt`, less those its floor gate unsets).
     """
     from dataclasses import asdict
 
     import numpy as np
 
     from ml_core.geometry.counting import count_line_crossings, count_zone_entries
-    from ml_core.geometry.homography import apply_homography, fit_homography, foot_points
+    from ml_core.geometry.homography import fit_homography
     from ml_core.mot import evaluate, load_mot
     from ops.commands.calibrate import read_pairs_mot_gt
 
@@ -378,15 +398,12 @@ def evaluate_video(
     image_px, world_m = read_pairs_mot_gt(gt_path)
     fit = fit_homography(image_px, world_m)
     run = track_video(video, fit, config, frame_rate, relink)
-    tracks, params, relinker = run.tracks, run.tracker_params, run.relinker
+    tracks, params, relinker, gate = run.tracks, run.tracker_params, run.relinker, run.floor_gate
     n_frames = run.frames_read
     metrics = evaluate(gt, tracks, n_frames)
     raw = np.loadtxt(gt_path, delimiter=",", ndmin=2)
-    gt_boxes = np.c_[raw[:, 2:4], raw[:, 2:4] + raw[:, 4:6]]
-    gt_cols = _countable(raw[:, 1], raw[:, 0], gt_boxes, raw[:, 7:9], frame_rate)
-    ff_floor = apply_homography(fit.matrix, foot_points(tracks.boxes_xyxy))
-    ff_cols = _countable(tracks.ids, tracks.frames, tracks.boxes_xyxy, ff_floor, frame_rate)
-    gt_dropped, ff_dropped = raw.shape[0] - gt_cols[0].shape[0], len(tracks) - ff_cols[0].shape[0]
+    gt_cols = (raw[:, 1], raw[:, 0], raw[:, 7:9])
+    ff_cols = (tracks.ids, tracks.frames, run.floor_m)
     counts: dict[str, dict[str, object]] = {}
     for line_id, (a, b) in PETS09_LINES.items():
         truth = count_line_crossings(*gt_cols, a, b, hysteresis_m=COUNT_HYSTERESIS_M)
@@ -397,6 +414,7 @@ def evaluate_video(
         truth_n = count_zone_entries(*gt_cols, polygon, min_points=COUNT_MIN_POINTS)
         ours_n = count_zone_entries(*ff_cols, polygon, min_points=COUNT_MIN_POINTS)
         counts[zone_id] = _count_row(truth_n, ours_n, {})
+    published = int(np.isfinite(run.floor_m).all(axis=1).sum())
     return {
         "video": str(video),
         "gt": str(gt_path),
@@ -407,37 +425,24 @@ def evaluate_video(
         "detector": run.detector_version,
         "tracker": {"track_thresh": params.track_thresh, "track_buffer": params.track_buffer, "frame_rate": frame_rate},
         "relink": None if relinker is None else {**asdict(relinker.params), "relinks": relinker.relinks},
-        "detect_ms_per_frame": round(1000.0 * run.detect_s / max(n_frames, 1), 2),
+        "floor_gate": None
+        if gate is None
+        else {**asdict(gate.params), "hidden_dropped": gate.hidden, "jumps_dropped": gate.jumps},
+        "edge_ms_per_frame": run.edge_ms_per_frame,
         "calibration_rmse_m": round(fit.rmse_m, 4),
         "metrics": metrics.as_dict(),
         "counting": {
             "hysteresis_m": COUNT_HYSTERESIS_M,
             "zone_min_points": COUNT_MIN_POINTS,
-            "hidden_foot_points": "dropped (foot point inside a nearer person's box)",
-            "max_speed_m_s": COUNT_MAX_SPEED_M_S,
-            "jump_slack_m": COUNT_JUMP_SLACK_M,
-            "applied_to": "ground truth and footfall alike",
-            "points_dropped": {"gt": gt_dropped, "footfall": ff_dropped},
+            "footfall_points": "floor positions as published in the TrackFrames (edge floor gate applied there)",
+            "gt_points": "ground-truth world positions, all of them, nothing dropped",
+            "applied_at_counting": "dead band (hysteresis_m) and zone hold (zone_min_points), to both alike",
+            "track_rows": {"gt": int(raw.shape[0]), "footfall": len(tracks)},
+            "floor_positions_published": published,
         },
         "counts": counts,
         "counts_within_5pct": all(bool(c["within_5pct"]) for c in counts.values()),
     }
-
-
-def _countable(
-    ids: npt.ArrayLike, frames: npt.ArrayLike, boxes_xyxy: npt.ArrayLike, floor_m: npt.ArrayLike, frame_rate: float
-) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]]:
-    """(ids, frames, floor points in metres) that counting uses: without hidden foot points (boxes in
-    pixels), then without the points `plausible_steps` drops as blob jumps."""
-    import numpy as np
-
-    from ml_core.geometry.counting import hidden_foot_points, plausible_steps
-
-    i, f, p = np.asarray(ids), np.asarray(frames), np.asarray(floor_m, dtype=np.float64)
-    seen = ~hidden_foot_points(f, boxes_xyxy)
-    i, f, p = i[seen], f[seen], p[seen]
-    keep = plausible_steps(i, f / frame_rate, p, max_speed_m_s=COUNT_MAX_SPEED_M_S, slack_m=COUNT_JUMP_SLACK_M)
-    return i[keep], f[keep], p[keep]
 
 
 def _count_row(truth: int, ours: int, extra: Mapping[str, object]) -> dict[str, object]:
