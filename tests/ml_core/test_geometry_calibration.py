@@ -15,6 +15,7 @@ from ml_core.geometry.counting import (
     plausible_steps,
     zone_entry_events,
 )
+from ml_core.geometry.floor_gate import FloorGateParams, FloorPointGate
 from ml_core.geometry.homography import (
     CalibrationError,
     apply_homography,
@@ -177,3 +178,35 @@ def test_the_jump_gate_counts_a_jumpy_track_like_the_smooth_one() -> None:
 )
 def test_hidden_foot_points(boxes: list[list[float]], frames: list[int], hidden: list[bool]) -> None:
     assert hidden_foot_points(frames, boxes).tolist() == hidden
+
+
+def test_the_online_floor_gate_drops_what_the_batch_masks_drop() -> None:
+    """FloorPointGate frame by frame == hidden_foot_points, then plausible_steps on the rest (the eval's old order)."""
+    rng = np.random.default_rng(11)
+    frames, ids, boxes, points = [], [], [], []
+    for f in range(60):
+        for track in rng.choice(6, size=int(rng.integers(1, 6)), replace=False).tolist():
+            x, y = 40.0 * track + rng.normal(0, 15), 100.0 + rng.normal(0, 30)
+            frames.append(f)
+            ids.append(track)
+            boxes.append([x, y, x + 40.0, y + 100.0])
+            # A walk along x with occasional metre-scale jumps.
+            points.append([0.1 * f + track + (3.0 if rng.random() < 0.1 else 0.0), float(track)])
+    fr, i, b, p = np.asarray(frames), np.asarray(ids), np.asarray(boxes), np.asarray(points)
+    seen = ~hidden_foot_points(fr, b)
+    batch = np.zeros(fr.shape[0], dtype=np.bool_)
+    batch[seen] = plausible_steps(i[seen], fr[seen] / 10.0, p[seen], max_speed_m_s=2.5, slack_m=0.5)
+    gate = FloorPointGate(FloorGateParams(drop_hidden_feet=True, max_speed_m_s=2.5, slack_m=0.5))
+    online = np.concatenate([gate.update(f * 100_000_000, i[fr == f], b[fr == f], p[fr == f]) for f in range(60)])
+    assert gate.hidden > 0 and gate.jumps > 0 and gate.hidden + gate.jumps == int((~batch).sum())
+    assert online.tolist() == batch.tolist()
+
+
+def test_floor_gate_switches() -> None:
+    boxes = np.array([[100, 100, 140, 200], [110, 150, 160, 260]], dtype=np.float64)
+    floor = np.array([[0.0, 0.0], [5.0, 0.0]])
+    off = FloorPointGate(FloorGateParams(drop_hidden_feet=False, max_speed_m_s=None))
+    assert off.update(0, [1, 2], boxes, floor).tolist() == [True, True]
+    assert off.update(100_000_000, [1, 2], boxes, floor + 9.0).tolist() == [True, True]
+    with pytest.raises(ValueError, match=r"max_speed_m_s must be a finite number > 0 or None, got 0\.0"):
+        FloorGateParams(max_speed_m_s=0.0)
