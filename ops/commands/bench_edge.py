@@ -28,9 +28,9 @@ def register(tree: CommandTree) -> None:
         _run,
         description=(
             "Time each stage of one camera's edge pipeline on a video, pinned to one CPU core with OpenCV\n"
-            "and ONNX Runtime single-threaded: decode, detect (every backend; onnx with --model), track,\n"
-            "publish (to an embedded nats-server), and the whole runner end to end. Reports how many cameras\n"
-            "at --camera-fps the machine sustains: end-to-end fps x usable cores / camera fps."
+            "and ONNX Runtime single-threaded: decode, detect (every backend; onnx with --model), track, re-link,\n"
+            "floor gate, publish (to an embedded nats-server), and the whole runner end to end. Reports how\n"
+            "many cameras at --camera-fps the machine sustains: end-to-end fps x usable cores / camera fps."
         ),
     )
     parser.add_argument("--video", default=DEFAULT_VIDEO, help=f"video file (default: {DEFAULT_VIDEO})")
@@ -49,10 +49,18 @@ def _run(args: argparse.Namespace) -> int:
     import cv2
 
     from ml_core.detect import HogConfig, Mog2Config, OnnxConfig, create_detector
-    from ml_core.geometry.homography import fit_homography, pixels_to_normalised
-    from ml_core.track import ByteTrack
+    from ml_core.geometry.floor_gate import FloorPointGate
+    from ml_core.geometry.homography import (
+        apply_homography,
+        fit_homography,
+        foot_points,
+        normalised_to_pixels,
+        pixels_to_normalised,
+    )
+    from ml_core.track import ByteTrack, TrackRelinker
     from ops.commands.calibrate import read_pairs_mot_gt
     from ops.commands.tracker import resolve_data_path
+    from stream.edge.pipeline import edge_floor_gate_params, edge_relink_params
 
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     if cores:
@@ -94,9 +102,19 @@ def _run(args: argparse.Namespace) -> int:
     ByteTrack.warm_up()
     tracker = ByteTrack()
     started = time.perf_counter()
-    for d in detections:
-        tracker.update(d.boxes_xyxy, d.scores)
+    tracked = [tracker.update(d.boxes_xyxy, d.scores) for d in detections]
     stages["track"] = _rate(len(detections), time.perf_counter() - started)
+    relinker = TrackRelinker(edge_relink_params())
+    to_floor = normalised_to_pixels(h_norm, width, height)
+    floors = [apply_homography(to_floor, foot_points(t.boxes_xyxy)) for t in tracked]
+    started = time.perf_counter()
+    public = [relinker.update(seq * 100_000_000, t.ids, floors[seq]) for seq, t in enumerate(tracked)]
+    stages["relink"] = _rate(len(tracked), time.perf_counter() - started)
+    gate = FloorPointGate(edge_floor_gate_params())
+    started = time.perf_counter()
+    for seq, t in enumerate(tracked):
+        gate.update(seq * 100_000_000, public[seq], t.boxes_xyxy, floors[seq])
+    stages["floor_gate"] = _rate(len(tracked), time.perf_counter() - started)
     publish_fps, e2e = _publish_and_end_to_end(video, h_norm, len(frames))
     stages["publish"] = publish_fps
     usable = len(cores) or os.cpu_count() or 1
@@ -107,7 +125,10 @@ def _run(args: argparse.Namespace) -> int:
         "pinned_to_one_core": bool(cores),
         "stages_fps": stages,
         "end_to_end_fps": e2e,
-        "end_to_end": "runner on the file: decode + mog2 + track + floor + buffer + events + publish (embedded NATS)",
+        "end_to_end": (
+            "runner on the file, edge profile: decode + mog2 + track + floor + re-link + floor gate + buffer"
+            " + events + publish (embedded NATS)"
+        ),
         "cores": usable,
         "cameras_at_fps": args.camera_fps,
         "cameras_sustained": int(e2e * usable // args.camera_fps),

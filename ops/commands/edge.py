@@ -8,6 +8,7 @@ import json
 import signal
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,13 @@ from ops.logging import get_logger
 from ops.paths import DataDir, add_data_dir_argument
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
+
     from ml_core.detect import DetectorConfig
+    from ml_core.geometry.floor_gate import FloorPointGate
+    from ml_core.geometry.homography import HomographyFit
+    from ml_core.mot import MotRows
+    from ml_core.track import ByteTrackParams, TrackRelinker
     from ops.cli import CommandTree
     from schemas.layout import CameraCalibration
 
@@ -263,55 +270,87 @@ PETS09_ZONES: dict[str, tuple[tuple[float, float], ...]] = {
 
 # The same for ground truth and footfall: a crossing must clear a 0.5 m dead band (about a person's
 # width) and a zone entry must hold for 3 frames, so foot-point jitter on a boundary counts once.
+# Nothing else is applied at counting time: footfall is counted from the floor positions its edge
+# pipeline publishes (hidden foot points and impossible steps already unset there, the edge profile's
+# floor gate, `edge_floor_gate_params`), ground truth from its annotated world positions.
 COUNT_HYSTERESIS_M = 0.5
 COUNT_MIN_POINTS = 3
 
 
-def evaluate_video(video: Path, gt_path: Path, config: DetectorConfig, frame_rate: float) -> dict[str, object]:
-    """Detect and track a video with footfall's edge stages; score against MOT15 ground truth.
+@dataclass(frozen=True, slots=True)
+class TrackedVideo:
+    """footfall's tracks over a video as the edge pipeline publishes them: rows in frame pixels (1-based
+    frames) with public ids, the published floor positions (n, 2) in metres (NaN where the TrackFrame
+    has none), the image-to-floor fit (pixels to metres) used, frames read, the file's fps, the edge
+    pipeline's milliseconds per frame, and its stages' settings and counters."""
 
-    Tracking: MOTA / IDF1 / HOTA (ml_core.mot). Counting: line crossings and zone entries on the
-    floor, from ground-truth world coordinates and from footfall's tracks' foot points through the
-    homography fitted to the same ground truth (`footfall calibrate --from-mot-gt`).
-    """
-    import time
+    tracks: MotRows
+    floor_m: npt.NDArray[Any]
+    image_to_floor: HomographyFit
+    frames_read: int
+    video_fps: float
+    detector_version: str
+    edge_ms_per_frame: float
+    tracker_params: ByteTrackParams
+    relinker: TrackRelinker | None
+    floor_gate: FloorPointGate | None
 
+
+def track_video(
+    video: Path, image_to_floor: HomographyFit, config: DetectorConfig, frame_rate: float, relink: bool = True
+) -> TrackedVideo:
+    """Run footfall's edge pipeline (`CameraPipeline`, the edge profile: detect, track, floor, re-link,
+    floor gate) over a video file and collect what its TrackFrames publish."""
     import numpy as np
 
     from ml_core.detect import create_detector
-    from ml_core.geometry.counting import count_line_crossings, count_zone_entries
-    from ml_core.geometry.homography import apply_homography, fit_homography, foot_points, pixels_to_normalised
-    from ml_core.mot import MotRows, evaluate, load_mot
-    from ml_core.track import ByteTrack
-    from ops.commands.calibrate import read_pairs_mot_gt
-    from stream.edge import SourceSpec, VideoSource
-    from stream.edge.pipeline import edge_tracker_params
+    from ml_core.geometry.homography import pixels_to_normalised
+    from ml_core.mot import MotRows
+    from ml_core.privacy import FrameBuffer
+    from schemas import CameraCalibration
+    from schemas.events import TrackFrame
+    from stream.edge import CameraContext, CameraPipeline, SourceFrame, SourceSpec, VideoSource, new_edge_run_id
+    from stream.edge.pipeline import edge_floor_gate_params, edge_relink_params, edge_tracker_params
 
-    gt = load_mot(gt_path)
-    image_px, world_m = read_pairs_mot_gt(gt_path)
-    fit = fit_homography(image_px, world_m)
     source = VideoSource(SourceSpec(uri=str(video)))
-    detector = None
     params = edge_tracker_params(frame_rate)
-    tracker = ByteTrack(params)
-    cols: dict[str, list[np.ndarray]] = {"frames": [], "ids": [], "boxes": [], "scores": []}
-    detect_s = 0.0
+    pipeline: CameraPipeline | None = None
+    cols: dict[str, list[np.ndarray]] = {"frames": [], "ids": [], "boxes": [], "scores": [], "floor": []}
     for item in source.frames():
-        if detector is None:
+        if pipeline is None:
             h, w = item.frame.shape[:2]
-            detector = create_detector(config, pixels_to_normalised(fit.matrix, w, h))
+            h_norm = pixels_to_normalised(image_to_floor.matrix, w, h)
+            matrix = tuple(float(v) for v in h_norm.reshape(-1))
+            calibration = CameraCalibration("eval", matrix, w, h)  # type: ignore[arg-type]
+            detector = create_detector(config, h_norm)
             detector.warm_up(h, w)
-        started = time.perf_counter()
-        found = detector.detect(item.frame)
-        detect_s += time.perf_counter() - started
-        out = tracker.update(found.boxes_xyxy, found.scores)
-        cols["frames"].append(np.full(len(out), item.index + 1, dtype=np.int64))
-        cols["ids"].append(out.ids)
-        cols["boxes"].append(out.boxes_xyxy)
-        cols["scores"].append(out.scores)
+            pipeline = CameraPipeline(
+                CameraContext("eval", "eval", new_edge_run_id(), calibration),
+                detector,
+                tracker_params=params,
+                buffer=FrameBuffer(max_age_s=1.0),
+                relink_params=edge_relink_params() if relink else None,
+                floor_gate=edge_floor_gate_params(),
+            )
+        # Ground-truth frame numbers at the sequence's frame rate are the clock (the file's fps is not).
+        ts_ns = round(item.index * 1e9 / frame_rate)
+        result, events = pipeline.process(SourceFrame(item.index, ts_ns, item.frame))
+        pipeline.purge(ts_ns)
+        published = events[0]
+        assert isinstance(published, TrackFrame)
+        t = result.tracks
+        floor = np.array(
+            [(np.nan, np.nan) if p.floor_x_m is None else (p.floor_x_m, p.floor_y_m) for p in published.tracks],
+            dtype=np.float64,
+        ).reshape(-1, 2)
+        cols["frames"].append(np.full(len(t), item.index + 1, dtype=np.int64))
+        cols["ids"].append(np.array([p.track_id for p in published.tracks], dtype=np.int64))
+        cols["boxes"].append(t.boxes_xyxy)
+        cols["scores"].append(t.scores)
+        cols["floor"].append(floor)
         if item.index % 100 == 0:
-            log.info("eval.video", frame=item.index, tracks=len(out))
-    if detector is None:
+            log.info("eval.video", frame=item.index, tracks=len(t))
+    if pipeline is None:
         raise ValueError(f"{video}: no frames")
     tracks = MotRows(
         np.concatenate(cols["frames"]),
@@ -319,11 +358,52 @@ def evaluate_video(video: Path, gt_path: Path, config: DetectorConfig, frame_rat
         np.concatenate(cols["boxes"]).reshape(-1, 4),
         np.concatenate(cols["scores"]),
     )
-    n_frames = source.frames_read
+    fps = pipeline.status(0).fps
+    return TrackedVideo(
+        tracks,
+        np.concatenate(cols["floor"]).reshape(-1, 2),
+        image_to_floor,
+        source.frames_read,
+        source.fps,
+        pipeline.detector.version,
+        round(1000.0 / fps, 2) if fps > 0 else 0.0,
+        params,
+        pipeline.relinker,
+        pipeline.floor_gate,
+    )
+
+
+def evaluate_video(
+    video: Path, gt_path: Path, config: DetectorConfig, frame_rate: float, relink: bool = True
+) -> dict[str, object]:
+    """Run footfall's edge pipeline on a video; score what it publishes against MOT15 ground truth.
+
+    relink: re-link lost tracks on the floor (the edge profile, `edge_relink_params`) after the tracker.
+
+    Tracking: MOTA / IDF1 / HOTA (ml_core.mot) of the published ids and boxes. Counting: line crossings
+    and zone entries on the floor, from ground-truth world coordinates and from the floor positions
+    footfall's TrackFrames publish (the pipeline's foot points through the homography fitted to the
+    same ground truth, `footfall calibrate --from-mot-gt`, less those its floor gate unsets).
+    """
+    from dataclasses import asdict
+
+    import numpy as np
+
+    from ml_core.geometry.counting import count_line_crossings, count_zone_entries
+    from ml_core.geometry.homography import fit_homography
+    from ml_core.mot import evaluate, load_mot
+    from ops.commands.calibrate import read_pairs_mot_gt
+
+    gt = load_mot(gt_path)
+    image_px, world_m = read_pairs_mot_gt(gt_path)
+    fit = fit_homography(image_px, world_m)
+    run = track_video(video, fit, config, frame_rate, relink)
+    tracks, params, relinker, gate = run.tracks, run.tracker_params, run.relinker, run.floor_gate
+    n_frames = run.frames_read
     metrics = evaluate(gt, tracks, n_frames)
     raw = np.loadtxt(gt_path, delimiter=",", ndmin=2)
     gt_cols = (raw[:, 1], raw[:, 0], raw[:, 7:9])
-    ff_cols = (tracks.ids, tracks.frames, apply_homography(fit.matrix, foot_points(tracks.boxes_xyxy)))
+    ff_cols = (tracks.ids, tracks.frames, run.floor_m)
     counts: dict[str, dict[str, object]] = {}
     for line_id, (a, b) in PETS09_LINES.items():
         truth = count_line_crossings(*gt_cols, a, b, hysteresis_m=COUNT_HYSTERESIS_M)
@@ -334,19 +414,32 @@ def evaluate_video(video: Path, gt_path: Path, config: DetectorConfig, frame_rat
         truth_n = count_zone_entries(*gt_cols, polygon, min_points=COUNT_MIN_POINTS)
         ours_n = count_zone_entries(*ff_cols, polygon, min_points=COUNT_MIN_POINTS)
         counts[zone_id] = _count_row(truth_n, ours_n, {})
+    published = int(np.isfinite(run.floor_m).all(axis=1).sum())
     return {
         "video": str(video),
         "gt": str(gt_path),
         "video_frames": n_frames,
-        "video_fps": source.fps,
+        "video_fps": run.video_fps,
         "gt_frames": gt.n_frames,
         "frames_aligned": n_frames == gt.n_frames,
-        "detector": detector.version,
+        "detector": run.detector_version,
         "tracker": {"track_thresh": params.track_thresh, "track_buffer": params.track_buffer, "frame_rate": frame_rate},
-        "detect_ms_per_frame": round(1000.0 * detect_s / max(n_frames, 1), 2),
+        "relink": None if relinker is None else {**asdict(relinker.params), "relinks": relinker.relinks},
+        "floor_gate": None
+        if gate is None
+        else {**asdict(gate.params), "hidden_dropped": gate.hidden, "jumps_dropped": gate.jumps},
+        "edge_ms_per_frame": run.edge_ms_per_frame,
         "calibration_rmse_m": round(fit.rmse_m, 4),
         "metrics": metrics.as_dict(),
-        "counting": {"hysteresis_m": COUNT_HYSTERESIS_M, "zone_min_points": COUNT_MIN_POINTS},
+        "counting": {
+            "hysteresis_m": COUNT_HYSTERESIS_M,
+            "zone_min_points": COUNT_MIN_POINTS,
+            "footfall_points": "floor positions as published in the TrackFrames (edge floor gate applied there)",
+            "gt_points": "ground-truth world positions, all of them, nothing dropped",
+            "applied_at_counting": "dead band (hysteresis_m) and zone hold (zone_min_points), to both alike",
+            "track_rows": {"gt": int(raw.shape[0]), "footfall": len(tracks)},
+            "floor_positions_published": published,
+        },
         "counts": counts,
         "counts_within_5pct": all(bool(c["within_5pct"]) for c in counts.values()),
     }

@@ -50,7 +50,13 @@ def register(tree: CommandTree) -> None:
         description=(
             "Track detections and score the result against MOT ground truth with the `trackers` package's\n"
             "evaluator (TrackEval-parity; IoU 0.5 for MOTA and IDF1). Without --detections, detections are\n"
-            "derived from the ground truth with seeded misses, box noise and false positives (tracker-only mode)."
+            "derived from the ground truth with seeded misses, box noise and false positives (tracker-only mode).\n"
+            "With --video, the edge pipeline itself (CameraPipeline, edge profile) runs on the video, and line\n"
+            "crossings and zone entries are counted on the floor from ground truth's world positions and from\n"
+            "the floor positions footfall's TrackFrames publish, under the same rules: a 0.5 m dead band, zone\n"
+            "entries held 3 frames. The edge's floor gate has already unset foot points inside a nearer\n"
+            "person's box (legs hidden) and those farther than 0.5 m + 2.5 m/s x elapsed time from the\n"
+            "track's last published point (merged blobs); the JSON's floor_gate says how many."
         ),
     )
     ev.add_argument("--gt", default=DEFAULT_GT, help=f"MOT15-format ground truth (default: {DEFAULT_GT})")
@@ -58,12 +64,13 @@ def register(tree: CommandTree) -> None:
     ev.add_argument("--tracker", choices=TRACKER_CHOICES, default="footfall", help="footfall or the trackers peer")
     ev.add_argument("--frame-rate", type=float, default=DEFAULT_FRAME_RATE, help="frames per second (default: 7)")
     _add_noise_arguments(ev)
-    ev.add_argument("--video", default=None, help="run the edge detector and tracker on this video (with --gt)")
+    ev.add_argument("--video", default=None, help="run the edge pipeline on this video (with --gt)")
     ev.add_argument(
         "--detector", choices=("mog2", "hog", "onnx"), default=None, help="detector for --video (default: mog2)"
     )
     ev.add_argument("--detector-config", type=Path, default=None, help="detector JSON config for --video")
     ev.add_argument("--model", default=None, help="ONNX model for --detector onnx")
+    ev.add_argument("--no-relink", action="store_true", help="for --video: skip floor-plane re-linking of lost tracks")
 
     be = tree.add(
         "bench tracker",
@@ -162,7 +169,7 @@ def _eval_video(args: argparse.Namespace) -> int:
     args.detector = args.detector or "mog2"
     video, gt_path = resolve_data_path(args.video), resolve_data_path(args.gt)
     try:
-        report = evaluate_video(video, gt_path, detector_config(args), args.frame_rate)
+        report = evaluate_video(video, gt_path, detector_config(args), args.frame_rate, relink=not args.no_relink)
     except (OSError, ValueError) as exc:
         log.error("eval.input_rejected", error=str(exc))
         return 2

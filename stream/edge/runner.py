@@ -16,10 +16,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ml_core.detect import DetectorConfig, create_detector
+from ml_core.geometry.floor_gate import FloorGateParams
 from ml_core.privacy import FrameBuffer
-from ml_core.track import ByteTrackParams
+from ml_core.track import ByteTrackParams, RelinkParams
 from schemas.events import Event
-from stream.edge.pipeline import CameraContext, CameraPipeline, edge_tracker_params
+from stream.edge.pipeline import (
+    CameraContext,
+    CameraPipeline,
+    edge_floor_gate_params,
+    edge_relink_params,
+    edge_tracker_params,
+)
 from stream.edge.source import NS_PER_S, SourceError, SourceSpec, VideoSource, redact_uri
 from stream.publisher import Publisher
 
@@ -28,12 +35,21 @@ _DONE = object()
 
 @dataclass(frozen=True, slots=True)
 class CameraJob:
-    """Everything one camera needs: who it is, where its frames come from, how to analyse them."""
+    """Everything one camera needs: who it is, where its frames come from, how to analyse them.
+
+    tracker, relink and floor_gate default to the edge profile (`stream.edge.pipeline.edge_*_params`);
+    relink or floor_gate None switches that stage off. floor_gate: foot points whose feet are hidden
+    behind a nearer person, or that step farther than slack_m (metres) + max_speed_m_s (metres per
+    second) x elapsed seconds from the track's last published point, are published without a floor
+    position (`FloorGateParams`).
+    """
 
     context: CameraContext
     source: SourceSpec
     detector: DetectorConfig
     tracker: ByteTrackParams = field(default_factory=edge_tracker_params)
+    relink: RelinkParams | None = field(default_factory=edge_relink_params)
+    floor_gate: FloorGateParams | None = field(default_factory=edge_floor_gate_params)
     buffer_max_age_s: float = 60.0
     purge_interval_s: float = 1.0
     status_interval_s: float = 10.0
@@ -189,4 +205,6 @@ def _pipeline(job: CameraJob, height: int, width: int) -> CameraPipeline:
         detector,
         tracker_params=job.tracker,
         buffer=FrameBuffer(max_age_s=job.buffer_max_age_s),
+        relink_params=job.relink,
+        floor_gate=job.floor_gate,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -12,10 +13,13 @@ import pytest
 from nats.js import JetStreamContext
 
 import schemas
-from ml_core.detect import Mog2Config
+from ml_core.detect import Detections, Detector, Mog2Config
+from ml_core.track import ByteTrackParams
 from ops.commands.edge import load_camera
 from schemas.events import EdgeStatus, TrackClosed, TrackFrame
 from stream.edge import CameraContext, CameraJob, SourceError, SourceSpec, VideoSource, new_edge_run_id, run_cameras
+from stream.edge.pipeline import CameraPipeline, edge_floor_gate_params, edge_relink_params
+from stream.edge.source import SourceFrame
 from stream.provision import LogConfig, ensure_streams
 from stream.publisher import Publisher
 from tests.conftest import SHARED_DATA
@@ -155,4 +159,143 @@ def test_pets09_accuracy_with_mog2() -> None:
     assert report["frames_aligned"] is True
     metrics = report["metrics"]
     assert isinstance(metrics, dict)
-    assert metrics["MOTA"] > 55.0 and metrics["IDF1"] > 55.0  # baselines: 35.4 / 41.1
+    # Issue 6's targets (baselines before footfall: 35.4 / 41.1); measured 64.6 / 68.5 with re-linking.
+    assert metrics["MOTA"] >= 60.0 and metrics["IDF1"] >= 65.0
+    # Counted from the floor positions the pipeline publishes (its floor gate on), not re-filtered.
+    assert report["counts_within_5pct"] is True
+
+
+class _ScriptedDetector(Detector):
+    """One person walking right at 2 px per frame, missed on frames 10-15 (a merged blob, say)."""
+
+    name = "scripted"
+
+    def __init__(self) -> None:
+        self.frame = 0
+
+    def detect(self, frame_bgr: np.ndarray) -> Detections:
+        f, self.frame = self.frame, self.frame + 1
+        if 10 <= f < 16:
+            return Detections.empty()
+        x = 40.0 + 2.0 * f
+        return Detections.of([[x, 120.0, x + 30.0, 220.0]], [0.9])
+
+
+def _run_scripted(relink: bool) -> tuple[set[int], list[TrackClosed]]:
+    # A short lost-track buffer (0.3 s) so the tracker itself cannot bridge the 0.6 s gap.
+    context = CameraContext("store1", "cam1", new_edge_run_id(), _calibration())
+    pipeline = CameraPipeline(
+        context,
+        _ScriptedDetector(),
+        tracker_params=ByteTrackParams(track_thresh=0.4, track_buffer=9, frame_rate=FPS),
+        relink_params=edge_relink_params() if relink else None,
+    )
+    image = np.zeros((H, W, 3), dtype=np.uint8)
+    ids: set[int] = set()
+    closed: list[TrackClosed] = []
+    for f in range(40):
+        _, events = pipeline.process(SourceFrame(f, BASE_NS + int(f * 1e9 / FPS), image))
+        for event in events:
+            if isinstance(event, TrackFrame):
+                ids.update(t.track_id for t in event.tracks)
+            elif isinstance(event, TrackClosed):
+                closed.append(event)
+    closed.extend(pipeline.close_all(BASE_NS + int(40 * 1e9 / FPS)))
+    return ids, closed
+
+
+def test_relinking_keeps_one_id_through_a_detection_gap() -> None:
+    ids, closed = _run_scripted(relink=True)
+    assert ids == {1}
+    assert [c.track_id for c in closed] == [1]
+    assert closed[0].first_ts_ns == BASE_NS
+
+
+def test_without_relinking_the_gap_splits_the_person_in_two() -> None:
+    ids, closed = _run_scripted(relink=False)
+    assert ids == {1, 2}
+    assert sorted(c.track_id for c in closed) == [1, 2]
+
+
+# The floor gate, on a camera 40 m across (0.125 m per pixel at 320 px): a person at 1 px per frame
+# walks 1.25 m/s at 10 fps.
+H_WIDE = (40.0, 0.0, 0.0, 0.0, 30.0, 0.0, 0.0, 0.0, 1.0)
+
+
+def _smooth_walk(f: int) -> list[list[float]]:
+    return [[40.0 + f, 100.0, 70.0 + f, 200.0]]
+
+
+def _blob_jump(f: int) -> list[list[float]]:
+    """The walk, but frames 15-16 merge with a neighbour: the box doubles in width, the foot point jumps ~2 m."""
+    x = 40.0 + f
+    return [[x, 100.0, x + (60.0 if 15 <= f < 17 else 30.0), 200.0]]
+
+
+def _behind(f: int) -> list[list[float]]:
+    """Two people standing; the first behind the second, its box ending inside the second's (legs hidden)."""
+    return [[100.0, 60.0, 140.0, 160.0], [110.0, 120.0, 160.0, 230.0]]
+
+
+class _BoxesDetector(Detector):
+    name = "scripted"
+
+    def __init__(self, boxes: Callable[[int], list[list[float]]]) -> None:
+        self.boxes = boxes
+        self.frame = 0
+
+    def detect(self, frame_bgr: np.ndarray) -> Detections:
+        f, self.frame = self.frame, self.frame + 1
+        boxes = self.boxes(f)
+        return Detections.of(boxes, [0.9] * len(boxes))
+
+
+def _gated_run(
+    boxes: Callable[[int], list[list[float]]], gate: bool
+) -> tuple[dict[int, list[int]], dict[int, int], list[int]]:
+    """Per published track id: the frames published without a floor position, the frames published,
+    and the ids TrackClosed closed."""
+    calibration = schemas.CameraCalibration(
+        camera_id="cam1", image_to_floor=H_WIDE, image_width_px=W, image_height_px=H
+    )
+    pipeline = CameraPipeline(
+        CameraContext("store1", "cam1", new_edge_run_id(), calibration),
+        _BoxesDetector(boxes),
+        tracker_params=ByteTrackParams(track_thresh=0.4, frame_rate=FPS),
+        relink_params=edge_relink_params(),
+        floor_gate=edge_floor_gate_params() if gate else None,
+    )
+    image = np.zeros((H, W, 3), dtype=np.uint8)
+    unset: dict[int, list[int]] = {}
+    published: dict[int, int] = {}
+    closed: list[int] = []
+    for f in range(30):
+        _, events = pipeline.process(SourceFrame(f, BASE_NS + f * 100_000_000, image))
+        frame = events[0]
+        assert isinstance(frame, TrackFrame)
+        for t in frame.tracks:
+            published[t.track_id] = published.get(t.track_id, 0) + 1
+            unset.setdefault(t.track_id, [])
+            if t.floor_x_m is None:
+                unset[t.track_id].append(f)
+    closed.extend(c.track_id for c in pipeline.close_all(BASE_NS + 30 * 100_000_000))
+    return unset, published, closed
+
+
+@pytest.mark.parametrize(
+    ("boxes", "gate", "unset"),
+    [
+        (_smooth_walk, True, {1: []}),
+        (_blob_jump, True, {1: [15, 16]}),
+        (_blob_jump, False, {1: []}),
+        (_behind, True, {1: list(range(30)), 2: []}),
+        (_behind, False, {1: [], 2: []}),
+    ],
+)
+def test_floor_gate_unsets_hidden_feet_and_impossible_steps(
+    boxes: Callable[[int], list[list[float]]], gate: bool, unset: dict[int, list[int]]
+) -> None:
+    got, published, closed = _gated_run(boxes, gate)
+    assert got == unset
+    # The box is still published every frame, and the track closes as usual.
+    assert all(n == 30 for n in published.values()) and sorted(closed) == sorted(published)
