@@ -17,6 +17,7 @@ from ml_core.geometry.lines import crosses_segment
 from projections.columns import TrackBatch, TrackColumns
 from projections.layouts import LayoutHistory
 from projections.projection import DEDUP_SETTINGS, FoldResult, Rejected, SeqEvent
+from projections.track_steps import track_steps
 
 BUCKET_NS = 300 * 1_000_000_000
 
@@ -91,50 +92,30 @@ class LineCountsProjection:
         layouts: dict[str, LayoutHistory],
         counts: dict[BucketKey, list[int]],
     ) -> None:
-        # Steps (previous -> current position) come from sorting observations by track; the first
-        # observation of a track in the batch steps from the position carried in the state. A
-        # TrackClosed starts a new segment: nothing after it steps from a position before it.
+        # Steps (previous -> current position) per track in log order; the first observation of a
+        # track in the batch steps from the position carried in the state. A TrackClosed ends its
+        # track: nothing after it steps from a position before it.
         source, sources = cols.frame_codes("camera_id", "edge_run_id")
-        obs_source = source[cols.frame]
-        order = np.lexsort((cols.frame, cols.track_id, obs_source))
-        src, tid, frame = obs_source[order], cols.track_id[order], cols.frame[order]
-        x, y = cols.x_m[order], cols.y_m[order]
-        # Segments only grow with the frame, so sorting by (source, track, frame) is also by segment.
-        # Each closed track's observations are one slice of the sorted columns: binary search, no scans.
-        seg = np.zeros(len(order), dtype=np.int64)
         code_of = {value: code for code, value in enumerate(sources)}
-        for (camera, run, track_id), close_frames in closed.items():
-            code = code_of.get((camera, run))
-            if code is None:
-                continue
-            lo, hi = np.searchsorted(src, code, side="left"), np.searchsorted(src, code, side="right")
-            a = lo + int(np.searchsorted(tid[lo:hi], track_id, side="left"))
-            b = lo + int(np.searchsorted(tid[lo:hi], track_id, side="right"))
-            seg[a:b] = np.searchsorted(np.asarray(close_frames), frame[a:b], side="right")
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = (src[1:] != src[:-1]) | (tid[1:] != tid[:-1]) | (seg[1:] != seg[:-1])
-        prev_x, prev_y = np.empty_like(x), np.empty_like(y)
-        prev_x[1:], prev_y[1:] = x[:-1], y[:-1]
-        has_prev = ~first
-        for i in np.flatnonzero(first & (seg == 0)).tolist():
-            camera, run = sources[int(src[i])]
-            before = self._last.get((camera, run, int(tid[i])))
-            if before is not None:
-                prev_x[i], prev_y[i] = before
-                has_prev[i] = True
-        for key in closed:
-            self._last.pop(key, None)
-        last = np.ones(len(order), dtype=bool)
-        last[:-1] = first[1:]
-        for i in np.flatnonzero(last).tolist():
-            camera, run = sources[int(src[i])]
-            key = (camera, run, int(tid[i]))
-            if int(seg[i]) == len(closed.get(key, ())):  # still open after the batch
-                self._last[key] = (float(x[i]), float(y[i]))
+
+        def code(camera: str, run: str) -> int:
+            return code_of.setdefault((camera, run), len(code_of))
+
+        closes = sorted(
+            ((position, code(c, r), t) for (c, r, t), positions in closed.items() for position in positions),
+            key=lambda close: close[0],
+        )
+        carried = {(code(c, r), t): xy for (c, r, t), xy in self._last.items()}
+        steps = track_steps(
+            source[cols.frame], cols.track_id, cols.frame, cols.x_m, cols.y_m, closes=closes, state=carried
+        )
+        names = list(code_of)
+        self._last = {(names[s][0], names[s][1], t): xy for (s, t), xy in steps.open_last.items()}
+        has_prev = steps.has_prev
+        step_frames = cols.frame[has_prev]
+        start = np.stack([steps.prev_x_m[has_prev], steps.prev_y_m[has_prev]], axis=1)
+        end = np.stack([cols.x_m[has_prev], cols.y_m[has_prev]], axis=1)
         # Group the steps by the layout in force at their frame.
-        step_frames = frame[has_prev]
-        start = np.stack([prev_x[has_prev], prev_y[has_prev]], axis=1)
-        end = np.stack([x[has_prev], y[has_prev]], axis=1)
         bucket_s = (cols.ts_ns // BUCKET_NS) * (BUCKET_NS // 1_000_000_000)
         versions = np.fromiter(
             (_version_at(layouts, s, t) for s, t in zip(cols.store_id, cols.ts_ns.tolist(), strict=True)),
