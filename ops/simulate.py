@@ -98,7 +98,7 @@ def sim_cameras(plan: FloorPlan, count: int, overlap_m: float = DEFAULT_OVERLAP_
     for i in range(1, count):
         if edges[i] - half < door_hi and edges[i] + half > door_lo:  # a view edge would fall near the door
             edges[i] = door_hi + half if door_hi + half < edges[i + 1] else door_lo - half
-    if np.any(np.diff(edges) <= overlap_m):
+    if np.any(np.diff(edges) < overlap_m):
         raise ValueError(f"{count} cameras with {overlap_m} m overlap cannot split the floor clear of the door")
     out = []
     for c in range(count):
