@@ -42,7 +42,11 @@ class ZoneProcessorConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
     within fusion_gate_m, at least fusion_min_observations times (once is
     enough when the other camera's tracks stopped before the held track's
     latest observation: a hand-over); the nearest such person wins, before
-    any stitch to a lost person.
+    any stitch to a lost person. A held track that some other camera's person
+    is merely consistent with (near, never far, but too few pairs) waits for
+    more pairs up to fusion_max_hold_s after it appears, and is then that
+    person rather than a second person beside them. lost_after_s must be at
+    least stitch_max_gap_s + fusion_max_hold_s.
     Staff: a person first seen in a staff zone, or whose observed time in staff
     zones is at least staff_fraction of their visit, is staff; with
     exclude_staff they are left out of samples and flagged on VisitEnded.
@@ -80,3 +84,4 @@ class ZoneProcessorConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
     fusion_gate_m: Metres = 1.0
     fusion_min_observations: PositiveInt = 2
     fusion_max_skew_s: Seconds = 0.25
+    fusion_max_hold_s: Seconds = 1.5

@@ -146,9 +146,10 @@ class ZoneProcessor:
         self._group_window_ns = round(c.group_window_s * 1e9)
         self._group_confirm_ns = round(c.group_confirm_s * 1e9)
         self._skew_ns = round(c.fusion_max_skew_s * 1e9)
+        self._hold_ns = round(max(c.fusion_max_hold_s, c.stitch_defer_s) * 1e9)
         # A held track is decided stitch_defer_s after it appears, on a later frame of any camera: twice
         # that (plus the skew) keeps every sighting its observations could pair with.
-        self._horizon_ns = 2 * (self._defer_ns + self._skew_ns)
+        self._horizon_ns = 2 * (self._hold_ns + self._skew_ns)
 
     def table_ddl(self) -> dict[str, str]:
         return {}
@@ -284,7 +285,10 @@ class _Frame:
             held = st.held.pop(key)
             first = np.array(held.obs[0][1:], dtype=np.float64)
             camera_id = key.split(":", 1)[0]
-            person = self._fusion_candidate(camera_id, held)
+            person, wait = self._fusion_candidate(camera_id, held, final=now - held.first_ns >= self.p._hold_ns)
+            if wait:
+                st.held[key] = held  # another camera's person may be this one: decide on more pairs
+                continue
             if person is None:
                 person = self._stitch_candidate(first, held.first_ns)
                 if person is not None:  # lost: its old tracks are over
@@ -329,24 +333,40 @@ class _Frame:
         person.seen_by[key] = first_ns
         return person
 
-    def _fusion_candidate(self, camera_id: str, held: PendingTrack) -> Person | None:
-        """The person another camera saw where and when the held track was, nearest on average, or None.
+    def _fusion_candidate(self, camera_id: str, held: PendingTrack, final: bool) -> tuple[Person | None, bool]:
+        """The person another camera saw where and when the held track was, and whether to wait for more evidence.
 
-        A person with a track of this camera seen since the held track appeared is no candidate: one
-        camera does not see one person as two tracks at once.
+        Only held observations before this frame's time count: other cameras' frames of this time may not
+        have arrived yet, so a missing pair there proves nothing. A person with a track of this camera seen
+        since the held track appeared is no candidate: one camera does not see one person as two tracks at
+        once. While any person is near the held track (near pairs, never a far one) and the hold is not
+        `final`, the track waits for more pairs (returns (None, True)): people walking together are told
+        apart by every pair the hold gives. Then a person proven the same (fusion.same_person) wins, the
+        nearest on average; failing that, the nearest one merely consistent with it, rather than founding
+        a second person beside them.
         """
         c = self.c
-        best: tuple[float, int] | None = None
-        last_held_ns = held.obs[-1][0]
+        proven: tuple[float, int] | None = None
+        consistent: tuple[float, int] | None = None
+        obs = [o for o in held.obs if o[0] < self.ts]
+        if not obs:
+            return None, not final
+        last_held_ns = obs[-1][0]
         for person in self.st.persons.values():
             if any(k.split(":", 1)[0] == camera_id and ts >= held.first_ns for k, ts in person.seen_by.items()):
                 continue
-            co = co_observe(held.obs, person.recent, camera_id, c.fusion_gate_m, self.p._skew_ns)
-            if not same_person(co, c.fusion_min_observations, handed_over=person.last_ns < last_held_ns):
+            co = co_observe(obs, person.recent, camera_id, c.fusion_gate_m, self.p._skew_ns)
+            if co.far or not co.near:
                 continue
-            if best is None or (co.mean_dist_m, person.pid) < best:
-                best = (co.mean_dist_m, person.pid)
-        return None if best is None else self.st.persons[best[1]]
+            rank = (co.mean_dist_m, person.pid)
+            if same_person(co, c.fusion_min_observations, handed_over=person.last_ns < last_held_ns):
+                proven = rank if proven is None else min(proven, rank)
+            else:
+                consistent = rank if consistent is None else min(consistent, rank)
+        best = proven or consistent
+        if best is None:
+            return None, False
+        return (self.st.persons[best[1]], False) if final else (None, True)
 
     def _stitch_candidate(self, point: np.ndarray, first_ns: int) -> Person | None:
         """The nearest person lost before first_ns (and not seen since) within the gap and distance gates."""
