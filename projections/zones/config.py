@@ -45,8 +45,11 @@ class ZoneProcessorConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
     any stitch to a lost person. A held track that some other camera's person
     is merely consistent with (near, never far, but too few pairs) waits for
     more pairs up to fusion_max_hold_s after it appears, and is then that
-    person rather than a second person beside them. lost_after_s must be at
-    least stitch_max_gap_s + fusion_max_hold_s.
+    person rather than a second person beside them; so does one no other
+    camera saw at its times (a missed frame) but a person another camera saw
+    within stitch_defer_s of them within fusion_gate_m + stitch_speed_m_s x
+    the time between. lost_after_s must be at least stitch_max_gap_s +
+    fusion_max_hold_s.
     Staff: a person first seen in a staff zone, or whose observed time in staff
     zones is at least staff_fraction of their visit, is staff; with
     exclude_staff they are left out of samples and flagged on VisitEnded.

@@ -71,6 +71,23 @@ def co_observe(held: list[Point], recent: list[Sighting], camera_id: str, gate_m
     return CoObservation(near, far, total_m / near if near else math.inf)
 
 
+def approach_m(held: list[Point], recent: list[Sighting], camera_id: str, speed_m_s: float, within_ns: int) -> float:
+    """How close the person came to the held track as seen by another camera, allowing for the time between.
+
+    The least, over held observations and the person's sightings by cameras other than camera_id, of
+    their distance less speed_m_s x the time between them (metres, at least 0; inf without such a pair).
+    A sighting a frame away where the other camera missed the held track's time still counts: a person
+    cannot have walked farther than that.
+    """
+    best = math.inf
+    for ts, x, y in held:
+        for s_ts, s_x, s_y, s_cam in recent:
+            if s_cam != camera_id and abs(s_ts - ts) <= within_ns:
+                slack = speed_m_s * abs(s_ts - ts) / 1e9
+                best = min(best, max(0.0, math.hypot(x - s_x, y - s_y) - slack))
+    return best
+
+
 def same_person(co: CoObservation, min_observations: int, handed_over: bool) -> bool:
     """Whether the comparison makes the held track the person: never a far pair, and enough near ones.
 

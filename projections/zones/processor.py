@@ -26,7 +26,7 @@ import numpy as np
 from projections.layouts import LayoutHistory
 from projections.projection import FoldResult, Rejected, SeqEvent
 from projections.zones.config import ZoneProcessorConfig
-from projections.zones.fusion import Sighting, co_observe, remember, same_person
+from projections.zones.fusion import Sighting, approach_m, co_observe, remember, same_person
 from projections.zones.hysteresis import LineHysteresis, ZoneHysteresis, step_line, step_zone
 from projections.zones.membership import LayoutGeometry
 from schemas.events import (
@@ -343,11 +343,15 @@ class _Frame:
         `final`, the track waits for more pairs (returns (None, True)): people walking together are told
         apart by every pair the hold gives. Then a person proven the same (fusion.same_person) wins, the
         nearest on average; failing that, the nearest one merely consistent with it, rather than founding
-        a second person beside them.
+        a second person beside them. A person no other camera saw at the held track's times (a missed
+        frame) but within stitch_defer_s of them, within fusion_gate_m give or take stitch_speed_m_s x the
+        time between (fusion.approach_m), is consistent with it too, ranked after paired ones: the track
+        waits for pairs, and is that person if none come.
         """
         c = self.c
         proven: tuple[float, int] | None = None
         consistent: tuple[float, int] | None = None
+        unpaired: tuple[float, int] | None = None
         obs = [o for o in held.obs if o[0] < self.ts]
         if not obs:
             return None, not final
@@ -356,14 +360,19 @@ class _Frame:
             if any(k.split(":", 1)[0] == camera_id and ts >= held.first_ns for k, ts in person.seen_by.items()):
                 continue
             co = co_observe(obs, person.recent, camera_id, c.fusion_gate_m, self.p._skew_ns)
-            if co.far or not co.near:
+            if co.far:
+                continue
+            if not co.near:
+                gap_m = approach_m(obs, person.recent, camera_id, c.stitch_speed_m_s, self.p._defer_ns)
+                if gap_m <= c.fusion_gate_m:
+                    unpaired = (gap_m, person.pid) if unpaired is None else min(unpaired, (gap_m, person.pid))
                 continue
             rank = (co.mean_dist_m, person.pid)
             if same_person(co, c.fusion_min_observations, handed_over=person.last_ns < last_held_ns):
                 proven = rank if proven is None else min(proven, rank)
             else:
                 consistent = rank if consistent is None else min(consistent, rank)
-        best = proven or consistent
+        best = proven or consistent or unpaired
         if best is None:
             return None, False
         return (self.st.persons[best[1]], False) if final else (None, True)

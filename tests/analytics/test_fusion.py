@@ -10,7 +10,7 @@ import pytest
 
 from projections.layouts import LayoutHistory
 from projections.projection import SeqEvent
-from projections.zones.fusion import CoObservation, co_observe, same_person
+from projections.zones.fusion import CoObservation, approach_m, co_observe, same_person
 from projections.zones.processor import ZoneProcessor
 from schemas.events import Event, OccupancySampled, Track, TrackFrame, VisitEnded, ZoneEntered
 from schemas.layout import CameraCalibration, CountingLine, StoreLayout, Zone, ZoneKind
@@ -214,6 +214,23 @@ def test_a_one_frame_flicker_at_a_view_edge_is_no_second_person() -> None:
     assert peak_store_occupancy(events) == 1  # an orphan founded for a flicker would count twice
 
 
+def test_a_track_whose_first_frame_the_other_camera_missed_is_still_that_persons() -> None:
+    scene = Scene()
+    scene.person("p", 0, WEST_TO_EAST)
+    a, b = scene.frames_in_view("p", (-5.0, 7.0)), scene.frames_in_view("p", (5.0, 20.0))
+    assert a[-1] - b[0] == 3, "the scene needs four frames in the overlap band"
+    # Camera b's new track is seen once, then misses two frames; camera a missed exactly that once: no
+    # two sightings at one time, yet camera a saw p 0.6 m away half a second before and after.
+    scene.seen("cam-a", "p", 1, range(a[0], b[0]))
+    scene.seen("cam-a", "p", 1, range(b[0] + 1, a[-1] + 1))
+    scene.seen("cam-b", "p", 7, range(b[0], b[0] + 1), (0.1, 0.0))
+    scene.seen("cam-b", "p", 7, range(b[0] + 3, b[-1] + 1), (0.1, 0.0))
+    events = scene.fold()
+    assert len(visits(events)) == 1
+    assert zones_of(events) == {("cam-a", 1): ["west", "middle", "east"]}
+    assert peak_store_occupancy(events) == 1
+
+
 CO_CASES = [
     # held points, sightings (ts_ns, x, y, camera), near, far
     ([(0, 1.0, 1.0), (10, 1.5, 1.0)], [(0, 1.1, 1.0, "a"), (10, 1.5, 1.2, "a")], 2, 0),
@@ -236,3 +253,11 @@ def test_same_person_needs_no_far_pair_and_enough_near_ones() -> None:
     assert not same_person(CoObservation(1, 0, 0.1), 2, handed_over=False)
     assert same_person(CoObservation(1, 0, 0.1), 2, handed_over=True)
     assert not same_person(CoObservation(5, 1, 0.1), 2, handed_over=True)
+
+
+def test_approach_allows_for_walking_between_sightings_of_other_cameras_only() -> None:
+    held = [(1_000_000_000, 2.0, 0.0)]
+    recent = [(500_000_000, 1.0, 0.0, "a"), (1_000_000_000, 2.0, 0.0, "b")]
+    # 1 m apart half a second apart at 1.5 m/s: 0.25 m unexplained; camera b's own sighting never counts.
+    assert approach_m(held, recent, "b", 1.5, within_ns=1_000_000_000) == pytest.approx(0.25)
+    assert approach_m(held, recent, "b", 1.5, within_ns=100_000_000) == float("inf")
