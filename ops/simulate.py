@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from ml_core.geometry.homography import apply_homography, fit_homography
 from ml_core.sim.agents import CUSTOMER, ShopperConfig, Trajectories, simulate
-from ml_core.sim.noise import NO_NOISE, NoiseConfig, Observations, observe
+from ml_core.sim.noise import NO_NOISE, IntArray, NoiseConfig, Observations, observe
 from ml_core.sim.plan import FloorPlan, default_plan
 from ml_core.sim.truth import GroundTruth, TruthConfig, compute_truth
 from schemas.events import Event, LayoutPublished, PosTransaction, Track, TrackClosed, TrackFrame
@@ -35,7 +35,10 @@ _IMAGE_QUAD = np.array([[0.06, 0.96], [0.94, 0.96], [0.78, 0.22], [0.22, 0.22]])
 
 @dataclass(frozen=True)
 class SimCamera:
-    """One simulated camera: the floor strip it sees (x_min..x_max metres) and its floor->image homography."""
+    """One simulated camera: the floor strip it sees (x_min..x_max metres) and its floor->image homography.
+
+    Neighbouring cameras' strips overlap (see sim_cameras), as real store cameras do.
+    """
 
     camera_id: str
     x_range: tuple[float, float]
@@ -45,6 +48,10 @@ class SimCamera:
     def image_to_floor(self) -> npt.NDArray[np.float64]:
         h = np.linalg.inv(self.floor_to_image)
         return np.asarray(h / h[2, 2])
+
+    def sees(self, xy: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+        """(n,) whether each of (n, 2) floor points (metres) is in this camera's field of view."""
+        return np.asarray((xy[:, 0] >= self.x_range[0]) & (xy[:, 0] < self.x_range[1]))
 
 
 @dataclass(frozen=True)
@@ -64,29 +71,41 @@ class SimulatedDay:
     person_of_track: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
-# No camera boundary within this distance (metres) of the door: a hand-over on the door line would make
-# one person's entry look like a track appearing inside the store, which no zone processor can tell apart.
+# No edge of a camera's view within this distance (metres) of the door: a hand-over on the door line would
+# make one person's entry look like a track appearing inside the store, which no zone processor can tell apart.
 DOOR_CLEARANCE_M = 2.0
+# Neighbouring cameras see this much floor (metres, across the boundary) in common by default.
+DEFAULT_OVERLAP_M = 1.5
+# Noise seeds of camera c > 0 are offset by c * this, so each camera's tracker errs independently.
+_CAMERA_SEED_STRIDE = 7919
 
 
-def sim_cameras(plan: FloorPlan, count: int) -> tuple[SimCamera, ...]:
-    """`count` cameras side by side, each seeing a strip of the floor (metres); no boundary crosses the door."""
+def sim_cameras(plan: FloorPlan, count: int, overlap_m: float = DEFAULT_OVERLAP_M) -> tuple[SimCamera, ...]:
+    """`count` cameras side by side, neighbours sharing a band overlap_m wide; no view edge near the door.
+
+    Camera c sees x in [boundary_c - overlap_m / 2, boundary_c+1 + overlap_m / 2) (metres), the outer
+    cameras up to the floor's bounds.
+    """
     if count < 1:
         raise ValueError(f"cameras must be at least 1, got {count}")
+    if overlap_m < 0:
+        raise ValueError(f"overlap_m must be >= 0 metres, got {overlap_m}")
     x0, y0, x1, y1 = plan.bounds
+    half = overlap_m / 2
     edges = np.linspace(x0, x1, count + 1)
     door_lo = min(plan.door[0][0], plan.door[1][0]) - DOOR_CLEARANCE_M
     door_hi = max(plan.door[0][0], plan.door[1][0]) + DOOR_CLEARANCE_M
     for i in range(1, count):
-        if door_lo < edges[i] < door_hi:
-            edges[i] = door_hi if door_hi < edges[i + 1] else door_lo
-    if np.any(np.diff(edges) <= 0):
-        raise ValueError(f"{count} cameras cannot split the floor without a boundary near the door")
+        if edges[i] - half < door_hi and edges[i] + half > door_lo:  # a view edge would fall near the door
+            edges[i] = door_hi + half if door_hi + half < edges[i + 1] else door_lo - half
+    if np.any(np.diff(edges) < overlap_m):
+        raise ValueError(f"{count} cameras with {overlap_m} m overlap cannot split the floor clear of the door")
     out = []
     for c in range(count):
-        quad = np.array([[edges[c], y0], [edges[c + 1], y0], [edges[c + 1], y1], [edges[c], y1]])
-        out.append(SimCamera(f"cam-{c + 1}", (float(edges[c]), float(edges[c + 1])),
-                             fit_homography(quad, _IMAGE_QUAD).matrix))  # fmt: skip
+        lo = float(edges[c] - half) if c > 0 else float(x0)
+        hi = float(edges[c + 1] + half) if c < count - 1 else float(x1)
+        quad = np.array([[lo, y0], [hi, y0], [hi, y1], [lo, y1]])
+        out.append(SimCamera(f"cam-{c + 1}", (lo, hi), fit_homography(quad, _IMAGE_QUAD).matrix))
     return tuple(out)
 
 
@@ -117,6 +136,7 @@ def simulate_day(
     shopper: ShopperConfig | None = None,
     noise: NoiseConfig = NO_NOISE,
     cameras: int = 1,
+    overlap_m: float = DEFAULT_OVERLAP_M,
     truth_config: TruthConfig | None = None,
     t0_ns: int = T0_NS,
     store_id: str = STORE,
@@ -125,17 +145,23 @@ def simulate_day(
     """Simulate a day (seeded), observe it through `noise`, and build events and truth.
 
     Frame ids are camera:edge_run:seq, so two days published to one log need different edge_run_ids.
+    Each camera's tracker errs independently (its own noise seed); the first camera's is the single camera's,
+    and `observations` holds what that first camera's tracker would report over the whole floor.
     """
     plan = default_plan()
     traj = simulate(plan, shopper or ShopperConfig(), seed)
     truth = compute_truth(traj, plan, truth_config or TruthConfig(), t0_ns)
     obs = observe(traj, noise, seed + 1)
-    cams = sim_cameras(plan, cameras)
+    cams = sim_cameras(plan, cameras, overlap_m)
+    views = [
+        camera_tracks(obs if c == 0 else observe(traj, noise, seed + 1 + c * _CAMERA_SEED_STRIDE), cam, cameras == 1)
+        for c, cam in enumerate(cams)
+    ]
     layout = LayoutPublished(store_id=store_id, ts_ns=t0_ns, version=1, effective_from_ns=0,
                              layout=store_layout(plan, cams))  # fmt: skip
     events, person_of_track = _track_events(
         traj,
-        obs=obs,
+        views=views,
         cams=cams,
         store_id=store_id,
         edge_run_id=edge_run_id,
@@ -146,9 +172,24 @@ def simulate_day(
     return SimulatedDay(seed, plan, cams, layout, events, pos, truth, traj, obs, person_of_track)
 
 
-def _camera_of(xy: npt.NDArray[np.float64], cams: tuple[SimCamera, ...]) -> npt.NDArray[np.int64]:
-    edges = np.array([c.x_range[1] for c in cams[:-1]])
-    return np.searchsorted(edges, xy[:, 0], side="right").astype(np.int64)
+def camera_tracks(obs: Observations, cam: SimCamera, whole_floor: bool) -> tuple[Observations, IntArray]:
+    """The rows of `obs` that `cam` sees, and their track ids in that camera (from 1).
+
+    A person who leaves the view and comes back is a new track (ids are per camera and never reused).
+    whole_floor: the camera sees every observation (a single camera), so its ids are the tracker's, renumbered.
+    """
+    seen = np.ones(len(obs.frame), dtype=np.bool_) if whole_floor else cam.sees(obs.xy)
+    order = np.lexsort((obs.frame, obs.track))
+    tracker_id, in_view = obs.track[order], seen[order]
+    first_of_id = np.ones(len(order), dtype=np.bool_)
+    first_of_id[1:] = tracker_id[1:] != tracker_id[:-1]
+    came_back = np.ones(len(order), dtype=np.bool_)
+    came_back[1:] = ~in_view[:-1]
+    segment = np.empty(len(order), dtype=np.int64)
+    segment[order] = np.cumsum(in_view & (first_of_id | came_back))
+    _, track_ids = np.unique(segment[seen], return_inverse=True)
+    rows = Observations(obs.frame[seen], obs.person[seen], obs.track[seen], obs.xy[seen])
+    return rows, track_ids.astype(np.int64) + 1
 
 
 def boxes(cam: SimCamera, xy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -165,51 +206,47 @@ def boxes(cam: SimCamera, xy: npt.NDArray[np.float64]) -> npt.NDArray[np.float64
 def _track_events(
     traj: Trajectories,
     *,
-    obs: Observations,
+    views: list[tuple[Observations, IntArray]],
     cams: tuple[SimCamera, ...],
     store_id: str,
     edge_run_id: str,
     t0_ns: int,
     period_ns: int,
 ) -> tuple[list[Event], dict[tuple[str, int], int]]:
-    cam_index = _camera_of(obs.xy, cams) if len(cams) > 1 else np.zeros(len(obs.frame), dtype=np.int64)
-    # A person walking into another camera's view is a new track there (ids are per camera).
-    _, track_ids = np.unique(obs.track * len(cams) + cam_index, return_inverse=True)
-    track_ids = track_ids.astype(np.int64) + 1
-    person_of_track = {(cams[int(c)].camera_id, int(t)): int(p)
-                       for c, t, p in zip(cam_index, track_ids, obs.person, strict=True)}  # fmt: skip
-    box = np.zeros((len(obs.frame), 4))
-    for c, cam in enumerate(cams):
-        sel = cam_index == c
-        if sel.any():
-            box[sel] = boxes(cam, obs.xy[sel])
-    last_frame: dict[tuple[int, int], int] = {}
-    first_frame: dict[tuple[int, int], int] = {}
-    for f, c, t in zip(obs.frame.tolist(), cam_index.tolist(), track_ids.tolist(), strict=True):
-        last_frame[(c, t)] = f
-        first_frame.setdefault((c, t), f)
+    """TrackFrames (one per camera per frame, cameras in order) and TrackCloseds from each camera's view.
+
+    views[c]: what camera c's tracker reports (rows sorted by frame) and the track id of each row.
+    """
+    person_of_track: dict[tuple[str, int], int] = {}
+    per_frame: list[list[list[Track]]] = [[[] for _ in cams] for _ in range(traj.n_frames)]
     closing: dict[int, list[tuple[int, int]]] = {}
-    for (c, t), f in last_frame.items():
-        closing.setdefault(min(f + 1, traj.n_frames - 1), []).append((c, t))
-    starts = np.searchsorted(obs.frame, np.arange(traj.n_frames + 1))
+    first_frame: dict[tuple[int, int], int] = {}
+    last_of: dict[tuple[int, int], int] = {}
+    for c, (cam, (rows, track_ids)) in enumerate(zip(cams, views, strict=True)):
+        bl = boxes(cam, rows.xy).tolist()
+        xs, ys = rows.xy[:, 0].tolist(), rows.xy[:, 1].tolist()
+        last_frame: dict[int, int] = {}
+        for i, (f, t, p) in enumerate(zip(rows.frame.tolist(), track_ids.tolist(), rows.person.tolist(),
+                                          strict=True)):  # fmt: skip
+            person_of_track[(cam.camera_id, t)] = p
+            last_frame[t] = f
+            first_frame.setdefault((c, t), f)
+            x1, y1, x2, y2 = bl[i]
+            per_frame[f][c].append(Track(t, x1, y1, x2, y2, 0.9, floor_x_m=xs[i], floor_y_m=ys[i]))
+        for t, f in last_frame.items():
+            last_of[(c, t)] = f
+            closing.setdefault(min(f + 1, traj.n_frames - 1), []).append((c, t))
     events: list[Event] = []
-    xs, ys = obs.xy[:, 0].tolist(), obs.xy[:, 1].tolist()
-    bl = box.tolist()
-    cam_list, tid_list = cam_index.tolist(), track_ids.tolist()
     for f in range(traj.n_frames):
         ts = t0_ns + f * period_ns
-        per_cam: list[list[Track]] = [[] for _ in cams]
-        for i in range(starts[f], starts[f + 1]):
-            x1, y1, x2, y2 = bl[i]
-            per_cam[cam_list[i]].append(Track(tid_list[i], x1, y1, x2, y2, 0.9, floor_x_m=xs[i], floor_y_m=ys[i]))
         for c, cam in enumerate(cams):
-            tracks = tuple(sorted(per_cam[c], key=lambda t: t.track_id))
+            tracks = tuple(sorted(per_frame[f][c], key=lambda t: t.track_id))
             events.append(TrackFrame(store_id=store_id, ts_ns=ts, camera_id=cam.camera_id, edge_run_id=edge_run_id,
                                      frame_seq=f, tracks=tracks))  # fmt: skip
         for c, t in sorted(closing.get(f, [])):
             events.append(TrackClosed(store_id=store_id, ts_ns=ts, camera_id=cams[c].camera_id, edge_run_id=edge_run_id,
                                       track_id=t, first_ts_ns=t0_ns + first_frame[(c, t)] * period_ns,
-                                      last_ts_ns=t0_ns + last_frame[(c, t)] * period_ns))  # fmt: skip
+                                      last_ts_ns=t0_ns + last_of[(c, t)] * period_ns))  # fmt: skip
     return events, person_of_track
 
 

@@ -35,6 +35,21 @@ class ZoneProcessorConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
     stitch_defer_s after the new track appears, so a person whose observation
     was merely dropped is seen again and is no candidate. lost_after_s must
     exceed stitch_max_gap_s + stitch_defer_s.
+    Cameras: observations of one person by several cameras are merged in
+    time order (an observation no later than one already used is dropped).
+    A held track from one camera becomes a person tracked by another camera
+    when, at every time both were seen within fusion_max_skew_s, they stood
+    within fusion_gate_m, at least fusion_min_observations times (once is
+    enough when the other camera's tracks stopped before the held track's
+    latest observation: a hand-over); the nearest such person wins, before
+    any stitch to a lost person. A held track that some other camera's person
+    is merely consistent with (near, never far, but too few pairs) waits for
+    more pairs up to fusion_max_hold_s after it appears, and is then that
+    person rather than a second person beside them; so does one no other
+    camera saw at its times (a missed frame) but a person another camera saw
+    within stitch_defer_s of them within fusion_gate_m + stitch_speed_m_s x
+    the time between. lost_after_s must be at least stitch_max_gap_s +
+    fusion_max_hold_s.
     Staff: a person first seen in a staff zone, or whose observed time in staff
     zones is at least staff_fraction of their visit, is staff; with
     exclude_staff they are left out of samples and flagged on VisitEnded.
@@ -69,3 +84,7 @@ class ZoneProcessorConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
     sample_delay_s: Seconds = 3.0
     stale_after_s: Seconds = 5.0
     wait_window_s: PositiveSeconds = 600.0
+    fusion_gate_m: Metres = 1.0
+    fusion_min_observations: PositiveInt = 2
+    fusion_max_skew_s: Seconds = 0.25
+    fusion_max_hold_s: Seconds = 1.5

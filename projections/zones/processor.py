@@ -7,7 +7,9 @@ frame timestamps, and every emitted event's id follows from the frame that
 caused it and the processor version, so a replay emits the same ids.
 
 Derived events name a visit by the camera, edge run and track id of the
-first track of the person (a stitched person keeps it). `processor_version`
+first track of the person (a stitched person keeps it). A person may be seen
+by several cameras at once (overlapping views): projections/zones/fusion.py
+decides when a new track is another camera's view of a known person. `processor_version`
 on every event is "<code version>+l<layout version>": a replay under a new
 layout gives new event ids instead of colliding with the old ones.
 """
@@ -24,6 +26,7 @@ import numpy as np
 from projections.layouts import LayoutHistory
 from projections.projection import FoldResult, Rejected, SeqEvent
 from projections.zones.config import ZoneProcessorConfig
+from projections.zones.fusion import Sighting, approach_m, co_observe, remember, same_person
 from projections.zones.hysteresis import LineHysteresis, ZoneHysteresis, step_line, step_zone
 from projections.zones.membership import LayoutGeometry
 from schemas.events import (
@@ -48,7 +51,9 @@ class Person(msgspec.Struct):
 
     Times are ts_ns; x_m, y_m the last floor position in metres. visit_start_ns is -1 outside a visit.
     entered: zones entered (event emitted) in the current visit -> entered ts. counted: sample keys
-    (zone ids, STORE_KEY) this person currently adds one to.
+    (zone ids, STORE_KEY) this person currently adds one to. seen_by: every track (any camera) now
+    mapped to this person -> the ts_ns it was last seen. recent: the observations the person was
+    updated with over the last fusion horizon, for cross-camera fusion.
     """
 
     pid: int
@@ -72,6 +77,8 @@ class Person(msgspec.Struct):
     lines: dict[str, LineHysteresis] = msgspec.field(default_factory=dict)
     entered: dict[str, int] = msgspec.field(default_factory=dict)
     counted: list[str] = msgspec.field(default_factory=list)
+    seen_by: dict[str, int] = msgspec.field(default_factory=dict)
+    recent: list[Sighting] = msgspec.field(default_factory=list)
 
 
 class PendingTrack(msgspec.Struct, array_like=True):
@@ -138,6 +145,11 @@ class ZoneProcessor:
         self._window_ns = round(c.wait_window_s * 1e9)
         self._group_window_ns = round(c.group_window_s * 1e9)
         self._group_confirm_ns = round(c.group_confirm_s * 1e9)
+        self._skew_ns = round(c.fusion_max_skew_s * 1e9)
+        self._hold_ns = round(max(c.fusion_max_hold_s, c.stitch_defer_s) * 1e9)
+        # A held track is decided stitch_defer_s after it appears, on a later frame of any camera: twice
+        # that (plus the skew) keeps every sighting its observations could pair with.
+        self._horizon_ns = 2 * (self._hold_ns + self._skew_ns)
 
     def table_ddl(self) -> dict[str, str]:
         return {}
@@ -249,7 +261,8 @@ class _Frame:
                     person = self._new_person(key, track.track_id, points[i], self.ts)
                 else:
                     person = st.persons[pid]
-                self._update(person, points[i], inside[i], dist[i], along[i])
+                person.seen_by[key] = self.ts
+                self._update(person, points[i], inside[i], dist[i], along[i], camera_id=self.frame.camera_id)
         self._resolve_held()
 
     def _arriving(self, dist: np.ndarray, along: np.ndarray) -> bool:
@@ -271,10 +284,20 @@ class _Frame:
         for _, key in due:
             held = st.held.pop(key)
             first = np.array(held.obs[0][1:], dtype=np.float64)
-            person = self._stitch_candidate(first, held.first_ns)
+            camera_id = key.split(":", 1)[0]
+            person, wait = self._fusion_candidate(camera_id, held, final=now - held.first_ns >= self.p._hold_ns)
+            if wait:
+                st.held[key] = held  # another camera's person may be this one: decide on more pairs
+                continue
+            if person is None:
+                person = self._stitch_candidate(first, held.first_ns)
+                if person is not None:  # lost: its old tracks are over
+                    for old in [person.track_key, *person.seen_by]:
+                        st.tracks.pop(old, None)
+                    person.seen_by.clear()
             if person is not None:
-                st.tracks.pop(person.track_key, None)
                 person.track_key = key
+                person.seen_by[key] = held.obs[-1][0]
                 st.tracks[key] = person.pid
             else:
                 person = self._new_person(key, held.track_id, first, held.first_ns)
@@ -292,7 +315,7 @@ class _Frame:
             dist, along = geo.line_positions(points)
             for i, (ts, _, _) in enumerate(held.obs):
                 self.ts = ts  # replayed at its own time: changes are dated as if it had not been held
-                self._update(person, points[i], inside[i], dist[i], along[i])
+                self._update(person, points[i], inside[i], dist[i], along[i], camera_id=camera_id)
             self.ts = now
 
     def _new_person(self, key: str, track_id: int, point: np.ndarray, first_ns: int) -> Person:
@@ -307,7 +330,52 @@ class _Frame:
         st.next_pid += 1
         st.persons[person.pid] = person
         st.tracks[key] = person.pid
+        person.seen_by[key] = first_ns
         return person
+
+    def _fusion_candidate(self, camera_id: str, held: PendingTrack, final: bool) -> tuple[Person | None, bool]:
+        """The person another camera saw where and when the held track was, and whether to wait for more evidence.
+
+        Only held observations before this frame's time count: other cameras' frames of this time may not
+        have arrived yet, so a missing pair there proves nothing. A person with a track of this camera seen
+        since the held track appeared is no candidate: one camera does not see one person as two tracks at
+        once. While any person is near the held track (near pairs, never a far one) and the hold is not
+        `final`, the track waits for more pairs (returns (None, True)): people walking together are told
+        apart by every pair the hold gives. Then a person proven the same (fusion.same_person) wins, the
+        nearest on average; failing that, the nearest one merely consistent with it, rather than founding
+        a second person beside them. A person no other camera saw at the held track's times (a missed
+        frame) but within stitch_defer_s of them, within fusion_gate_m give or take stitch_speed_m_s x the
+        time between (fusion.approach_m), is consistent with it too, ranked after paired ones: the track
+        waits for pairs, and is that person if none come.
+        """
+        c = self.c
+        proven: tuple[float, int] | None = None
+        consistent: tuple[float, int] | None = None
+        unpaired: tuple[float, int] | None = None
+        obs = [o for o in held.obs if o[0] < self.ts]
+        if not obs:
+            return None, not final
+        last_held_ns = obs[-1][0]
+        for person in self.st.persons.values():
+            if any(k.split(":", 1)[0] == camera_id and ts >= held.first_ns for k, ts in person.seen_by.items()):
+                continue
+            co = co_observe(obs, person.recent, camera_id, c.fusion_gate_m, self.p._skew_ns)
+            if co.far:
+                continue
+            if not co.near:
+                gap_m = approach_m(obs, person.recent, camera_id, c.stitch_speed_m_s, self.p._defer_ns)
+                if gap_m <= c.fusion_gate_m:
+                    unpaired = (gap_m, person.pid) if unpaired is None else min(unpaired, (gap_m, person.pid))
+                continue
+            rank = (co.mean_dist_m, person.pid)
+            if same_person(co, c.fusion_min_observations, handed_over=person.last_ns < last_held_ns):
+                proven = rank if proven is None else min(proven, rank)
+            else:
+                consistent = rank if consistent is None else min(consistent, rank)
+        best = proven or consistent or unpaired
+        if best is None:
+            return None, False
+        return (self.st.persons[best[1]], False) if final else (None, True)
 
     def _stitch_candidate(self, point: np.ndarray, first_ns: int) -> Person | None:
         """The nearest person lost before first_ns (and not seen since) within the gap and distance gates."""
@@ -324,10 +392,13 @@ class _Frame:
         return None if best is None else self.st.persons[best[1]]
 
     def _update(
-        self, person: Person, point: np.ndarray, inside: np.ndarray, dist: np.ndarray, along: np.ndarray
-    ) -> None:
+        self, person: Person, point: np.ndarray, inside: np.ndarray, dist: np.ndarray, along: np.ndarray, *,
+        camera_id: str,
+    ) -> None:  # fmt: skip
         geo = self.geo
         assert geo is not None
+        if person.last_ns >= 0 and self.ts <= person.last_ns:
+            return  # another camera already saw the person at this time (or later): one observation per time
         if person.layout_version != geo.version:
             self._change_layout(person, geo.version)
         dt = self.ts - person.last_ns if person.last_ns >= 0 else 0
@@ -336,6 +407,7 @@ class _Frame:
                                                                                          strict=True)):  # fmt: skip
             person.staff_ns += dt
         person.last_ns, person.x_m, person.y_m = self.ts, float(point[0]), float(point[1])
+        remember(person.recent, (self.ts, person.x_m, person.y_m, camera_id), self.p._horizon_ns)
         for j, line in enumerate(geo.lines):
             state = person.lines.setdefault(line.line_id, LineHysteresis())
             crossing = step_line(state, float(dist[j]), float(along[j]), line.length_m, self.ts,
@@ -483,8 +555,9 @@ class _Frame:
                     person.counted.remove(STORE_KEY)
                     self._delta(person.last_ns, STORE_KEY, -1)
             del st.persons[person.pid]
-            if st.tracks.get(person.track_key) == person.pid:
-                del st.tracks[person.track_key]
+            for key in [person.track_key, *person.seen_by]:
+                if st.tracks.get(key) == person.pid:
+                    del st.tracks[key]
 
     # -- samples ---------------------------------------------------------------------------------
 

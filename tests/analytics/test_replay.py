@@ -48,12 +48,13 @@ async def nc(fresh_nats: EmbeddedNats):  # type: ignore[no-untyped-def]
     await client.close()
 
 
+@pytest.mark.parametrize("cameras", [1, 2])
 @pytest.mark.parametrize("batches", [(1000,), (37, 500), (3000,)])
-def test_fold_is_independent_of_batching_and_snapshots(batches: tuple[int, ...]) -> None:
-    print(f"simulator seed {SEED}, realistic noise")
+def test_fold_is_independent_of_batching_and_snapshots(batches: tuple[int, ...], cameras: int) -> None:
+    print(f"simulator seed {SEED}, realistic noise, {cameras} cameras")
     from ml_core.sim.noise import REALISTIC
 
-    day = simulate_day(SEED, shopper=SHOPPER, noise=REALISTIC)
+    day = simulate_day(SEED, shopper=SHOPPER, noise=REALISTIC, cameras=cameras)
     history = LayoutHistory(day.layout.store_id)
     history.add(day.layout)
     items = [SeqEvent(i + 1, e) for i, e in enumerate(day.events)]
@@ -68,8 +69,9 @@ def test_fold_is_independent_of_batching_and_snapshots(batches: tuple[int, ...])
     assert [encode(e) for e in out] == [encode(e) for e in reference]
 
 
-async def test_replay_republishes_the_same_ids_and_content(nc: NatsClient, store: ChdbStore) -> None:
-    day = simulate_day(SEED, shopper=SHOPPER)
+@pytest.mark.parametrize("cameras", [1, 2])
+async def test_replay_republishes_the_same_ids_and_content(nc: NatsClient, store: ChdbStore, cameras: int) -> None:
+    day = simulate_day(SEED, shopper=SHOPPER, cameras=cameras)
     await publish_day(nc, day)
     migrate(store)
     first = RecordingSink(nc)
