@@ -42,7 +42,7 @@ from schemas.events import (
 )
 from schemas.layout import ZoneKind
 
-VERSION = "1"
+VERSION = "2"  # 2: cross-camera fusion (multi-camera derived events differ from version 1)
 STORE_KEY = ""  # the sample counter of the whole store
 
 
