@@ -229,9 +229,9 @@ class PullConsumer:
         return out
 
     async def prefetch(self) -> None:
-        """Ask the server for the next batch now; it arrives while the caller processes this one.
+        """Start receiving the next batch now, in the background, while the caller processes this one.
 
-        Only the request is sent: messages land in the buffer the next fetch reads, in order.
+        Messages land in the buffer the next fetch reads, in order; that fetch raises any error it met.
         """
         if self._pull is None:
             raise RuntimeError("PullConsumer.open() must be called before prefetch()")
