@@ -22,6 +22,29 @@ class HeatCells:
     tracks: np.ndarray
 
 
+@dataclass(frozen=True)
+class FloorPlanImage:
+    """A drawing of the store to put under the heatmap: image (H, W, 3 or 4) and the floor area it covers,
+    extent_m = (x_left, y_bottom, x_right, y_top) in floor metres (the image's top row is y_top)."""
+
+    image: np.ndarray
+    extent_m: tuple[float, float, float, float]
+
+    @classmethod
+    def read(cls, path: Path, extent_m: tuple[float, float, float, float]) -> FloorPlanImage:
+        """Read a PNG or JPEG; ValueError names the path or the extent when either is unusable."""
+        import matplotlib.image
+
+        x0, y0, x1, y1 = extent_m
+        if not (x1 > x0 and y1 > y0):
+            raise ValueError(f"plan extent must have x_right > x_left and y_top > y_bottom, got {extent_m}")
+        try:
+            image = matplotlib.image.imread(path)
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise ValueError(f"cannot read the floor plan image {path}: {exc}") from exc
+        return cls(np.asarray(image), (x0, y0, x1, y1))
+
+
 def query_heat(store: Store, store_id: str, from_s: int, to_s: int, cell_m: float) -> HeatCells:
     """Sum the heatmap table over [from_s, to_s) (seconds since the epoch; 5-minute buckets)."""
     rows = store.query_rows(
@@ -33,8 +56,11 @@ def query_heat(store: Store, store_id: str, from_s: int, to_s: int, cell_m: floa
     return HeatCells(cell_m, arr[:, 0].astype(int), arr[:, 1].astype(int), arr[:, 2], arr[:, 3].astype(int))
 
 
-def render_heatmap(cells: HeatCells, layout: StoreLayout | None, out: Path, title: str) -> None:
-    """Draw presence seconds per cell (log colour scale) under the zones; write a PNG to `out`."""
+def render_heatmap(
+    cells: HeatCells, layout: StoreLayout | None, out: Path, title: str, plan: FloorPlanImage | None = None
+) -> None:
+    """Draw presence seconds per cell (log colour scale) over the plan image if given, under the zones; write a
+    PNG to `out`. Without an image the plan is drawn from the layout: zones outlined and labelled, lines."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -42,6 +68,9 @@ def render_heatmap(cells: HeatCells, layout: StoreLayout | None, out: Path, titl
     from matplotlib.colors import LogNorm
 
     fig, ax = plt.subplots(figsize=(10, 7.5), dpi=110)
+    if plan is not None:
+        x0m, y0m, x1m, y1m = plan.extent_m
+        ax.imshow(plan.image, origin="upper", extent=(x0m, x1m, y0m, y1m), zorder=0)
     if len(cells.cell_x):
         x0, x1 = int(cells.cell_x.min()), int(cells.cell_x.max()) + 1
         y0, y1 = int(cells.cell_y.min()), int(cells.cell_y.max()) + 1
@@ -49,7 +78,8 @@ def render_heatmap(cells: HeatCells, layout: StoreLayout | None, out: Path, titl
         grid[cells.cell_y - y0, cells.cell_x - x0] = np.maximum(cells.presence_s, 1e-3)
         m = cells.cell_m
         image = ax.imshow(grid, origin="lower", extent=(x0 * m, x1 * m, y0 * m, y1 * m), cmap="inferno",
-                          norm=LogNorm(vmin=max(np.nanmin(grid), 0.5), vmax=np.nanmax(grid)), alpha=0.9)  # fmt: skip
+                          norm=LogNorm(vmin=max(np.nanmin(grid), 0.5), vmax=np.nanmax(grid)),
+                          alpha=0.9 if plan is None else 0.7)  # fmt: skip
         fig.colorbar(image, ax=ax, label="presence (seconds per cell)")
     if layout is not None:
         for zone in layout.zones:

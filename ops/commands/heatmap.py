@@ -22,13 +22,17 @@ def _when(value: str) -> datetime:
 def register(tree: CommandTree) -> None:
     p = tree.add("heatmap", "Render the heatmap of a time range over the store's floor plan (PNG).", _run,
                  description="Sum presence seconds per floor cell from the heatmap table over [--from, --to) "
-                 "(5-minute buckets) and draw them under the layout's zones and lines (a plain drawn plan). "
-                 "The layout is read from the log (FF_LAYOUT).")  # fmt: skip
+                 "(5-minute buckets) and draw them under the layout's zones and lines, over a floor plan image "
+                 "if --plan is given (else a plain plan drawn from the layout). The layout is read from the log "
+                 "(FF_LAYOUT).")  # fmt: skip
     p.add_argument("--from", dest="start", type=_when, required=True, help="start, ISO 8601 (UTC if no zone)")
     p.add_argument("--to", dest="end", type=_when, required=True, help="end, ISO 8601, exclusive")
     p.add_argument("--out", type=Path, required=True, help="PNG to write")
     p.add_argument("--store", default="sim-store", help="store id (default: sim-store)")
     p.add_argument("--cell-m", type=float, default=0.5, help="cell size the heatmap was built with (default: 0.5)")
+    p.add_argument("--plan", type=Path, default=None, help="floor plan image (PNG or JPEG) to draw under the heatmap")
+    p.add_argument("--plan-extent-m", type=float, nargs=4, metavar=("X_LEFT", "Y_BOTTOM", "X_RIGHT", "Y_TOP"),
+                   default=None, help="floor metres the --plan image covers (required with --plan)")  # fmt: skip
     add_log_arguments(p)
 
 
@@ -37,7 +41,7 @@ def _run(args: argparse.Namespace) -> int:
 
     import nats
 
-    from ops.heatmap_plot import query_heat, render_heatmap
+    from ops.heatmap_plot import FloorPlanImage, query_heat, render_heatmap
     from ops.runtime import log_url, open_store
     from projections.layouts import LayoutHistory
     from stream.layouts import LayoutReader
@@ -45,6 +49,16 @@ def _run(args: argparse.Namespace) -> int:
     if args.end <= args.start:
         print(f"footfall heatmap: --to must be after --from, got {args.start} .. {args.end}", file=sys.stderr)
         return 2
+    plan = None
+    if (args.plan is None) != (args.plan_extent_m is None):
+        print("footfall heatmap: --plan and --plan-extent-m go together", file=sys.stderr)
+        return 2
+    if args.plan is not None:
+        try:
+            plan = FloorPlanImage.read(args.plan, tuple(args.plan_extent_m))
+        except ValueError as exc:
+            print(f"footfall heatmap: --plan: {exc}", file=sys.stderr)
+            return 2
 
     async def layouts(url: str) -> LayoutHistory:
         nc = await nats.connect(url, name="footfall-heatmap")
@@ -64,6 +78,6 @@ def _run(args: argparse.Namespace) -> int:
         cells = query_heat(store, args.store, from_s, to_s, args.cell_m)
     layout = history.at(to_s * 1_000_000_000 - 1)[1]
     title = f"{args.store}: presence {args.start:%Y-%m-%d %H:%M} to {args.end:%H:%M} UTC, {len(cells.cell_x)} cells"
-    render_heatmap(cells, layout, args.out, title)
+    render_heatmap(cells, layout, args.out, title, plan)
     print(f"wrote {args.out} ({len(cells.cell_x)} cells, {cells.presence_s.sum():.0f} presence seconds)")
     return 0

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import matplotlib.image
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -44,5 +47,19 @@ def test_simulate_writes_truth_and_video_then_heatmap_renders(tmp_path: Path) ->
                      "--data-dir", str(data), cwd=tmp_path)  # fmt: skip
     assert heat.returncode == 0, heat.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    plan = tmp_path / "plan.png"
+    matplotlib.image.imsave(plan, np.full((40, 60, 3), 0.8))
+    window = ("--from", "2026-01-01T10:00:00Z", "--to", "2026-01-01T11:00:00Z", "--data-dir", str(data))
+    over = tmp_path / "heat-plan.png"
+    with_plan = _footfall("heatmap", *window, "--out", str(over), "--plan", str(plan), "--plan-extent-m", "0", "0",
+                          "30", "20", cwd=tmp_path)  # fmt: skip
+    assert with_plan.returncode == 0, with_plan.stderr
+    assert over.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and over.read_bytes() != out.read_bytes()
+    flat = _footfall("heatmap", *window, "--out", str(over), "--plan", str(plan), "--plan-extent-m", "0", "0", "0",
+                     "20", cwd=tmp_path)  # fmt: skip
+    assert flat.returncode == 2 and "x_right > x_left" in flat.stderr
+    missing = _footfall("heatmap", *window, "--out", str(over), "--plan", str(tmp_path / "none.png"),
+                        "--plan-extent-m", "0", "0", "30", "20", cwd=tmp_path)  # fmt: skip
+    assert missing.returncode == 2 and "none.png" in missing.stderr
     bad = _footfall("simulate", "--minutes", "0", cwd=tmp_path)
     assert bad.returncode == 2 and "duration_s" in bad.stderr
