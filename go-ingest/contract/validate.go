@@ -412,7 +412,9 @@ func validateLayout(c *checker, l *StoreLayout, root string) {
 	if c.err != nil {
 		return
 	}
-	unique := func(list, kind string, n int, id func(int) string) {
+	// unique returns the set of ids it saw, so the rule check below looks
+	// zones up in it instead of scanning every zone for every rule.
+	unique := func(list, kind string, n int, id func(int) string) map[string]bool {
 		seen := make(map[string]bool, n)
 		for i := 0; i < n && c.err == nil; i++ {
 			v := id(i)
@@ -421,17 +423,14 @@ func validateLayout(c *checker, l *StoreLayout, root string) {
 			}
 			seen[v] = true
 		}
+		return seen
 	}
 	unique("cameras", "camera_id", len(l.Cameras), func(i int) string { return l.Cameras[i].CameraID })
-	unique("zones", "zone_id", len(l.Zones), func(i int) string { return l.Zones[i].ZoneID })
+	zoneIDs := unique("zones", "zone_id", len(l.Zones), func(i int) string { return l.Zones[i].ZoneID })
 	unique("lines", "line_id", len(l.Lines), func(i int) string { return l.Lines[i].LineID })
 	unique("rules", "rule_id", len(l.Rules), func(i int) string { return l.Rules[i].RuleID })
 	for i := range l.Rules {
-		found := false
-		for _, z := range l.Zones {
-			found = found || z.ZoneID == l.Rules[i].ZoneID
-		}
-		if !found {
+		if !zoneIDs[l.Rules[i].ZoneID] {
 			c.fail(at("rules", i, ".zone_id"), "rule names a zone_id the layout lacks", l.Rules[i].ZoneID)
 		}
 	}
