@@ -14,6 +14,10 @@ const (
 	maxLabelRunes  = 64
 	maxEventIDLen  = 200
 	maxImagePx     = 65535
+	// maxPolygonPoints is schemas/layout.py's max_length on Zone.polygon. It
+	// also bounds the O(n²) simple-polygon check: without it one zone in a
+	// 16 MB body could hold ~900k points and take hours to validate.
+	maxPolygonPoints = 1000
 )
 
 // IsValidID reports whether s matches ^[a-z0-9][a-z0-9_-]{0,31}$ (store,
@@ -380,6 +384,9 @@ func validateLayout(c *checker, l *StoreLayout, root string) {
 		for j, pt := range z.Polygon {
 			c.metres(at("zones", i, ".polygon["+strconv.Itoa(j)+"][0]"), pt[0])
 			c.metres(at("zones", i, ".polygon["+strconv.Itoa(j)+"][1]"), pt[1])
+		}
+		if c.err == nil && len(z.Polygon) > maxPolygonPoints {
+			c.err = newFieldError(at("zones", i, ".polygon"), "Expected `array` of length <= "+strconv.Itoa(maxPolygonPoints))
 		}
 		c.label(at("zones", i, ".label"), z.Label)
 		if c.err == nil {
