@@ -117,21 +117,18 @@ func TestRejectInvalidVariants(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			codecs := []struct {
+			type codec struct {
 				name   string
 				decode func([]byte) (Event, error)
 				data   []byte
-			}{{"msgpack", DecodeMsgpack, mp}}
+			}
+			codecs := []codec{{"msgpack", DecodeMsgpack, mp}}
 			if tc.jsonOK {
 				js, err := json.Marshal(doc)
 				if err != nil {
 					t.Fatal(err)
 				}
-				codecs = append(codecs, struct {
-					name   string
-					decode func([]byte) (Event, error)
-					data   []byte
-				}{"json", DecodeJSON, js})
+				codecs = append(codecs, codec{"json", DecodeJSON, js})
 			}
 			for _, c := range codecs {
 				ev, err := c.decode(c.data)
