@@ -101,15 +101,11 @@ func (w *mpWriter) point(p Point) {
 // encoding is byte-identical to msgspec's for the same values. It does not
 // validate e.
 func AppendMsgpack(dst []byte, e Event) ([]byte, error) {
-	w := writerPool.Get().(*mpWriter)
-	defer writerPool.Put(w)
-	w.buf.Reset()
-	w.err = nil
-	e.encodeMsgpack(w)
-	if w.err != nil {
-		return dst, fmt.Errorf("encoding %s: %w", e.Tag(), w.err)
+	out, err := appendEncoded(dst, e)
+	if err != nil {
+		return dst, fmt.Errorf("encoding %s: %w", e.Tag(), err)
 	}
-	return append(dst, w.buf.Bytes()...), nil
+	return out, nil
 }
 
 // MarshalMsgpack returns the canonical MessagePack encoding of e (see AppendMsgpack).
@@ -117,15 +113,24 @@ func MarshalMsgpack(e Event) ([]byte, error) { return AppendMsgpack(nil, e) }
 
 // MarshalLayoutMsgpack returns the canonical MessagePack encoding of a layout.
 func MarshalLayoutMsgpack(l *StoreLayout) ([]byte, error) {
+	out, err := appendEncoded(nil, l)
+	if err != nil {
+		return nil, fmt.Errorf("encoding store layout: %w", err)
+	}
+	return out, nil
+}
+
+// appendEncoded encodes v with a pooled writer and appends the bytes to dst.
+func appendEncoded(dst []byte, v interface{ encodeMsgpack(*mpWriter) }) ([]byte, error) {
 	w := writerPool.Get().(*mpWriter)
 	defer writerPool.Put(w)
 	w.buf.Reset()
 	w.err = nil
-	l.encodeMsgpack(w)
+	v.encodeMsgpack(w)
 	if w.err != nil {
-		return nil, fmt.Errorf("encoding store layout: %w", w.err)
+		return dst, w.err
 	}
-	return bytes.Clone(w.buf.Bytes()), nil
+	return append(dst, w.buf.Bytes()...), nil
 }
 
 func (w *mpWriter) header(tag string, nFields int) {

@@ -98,6 +98,7 @@ var invalidCases = []struct {
 	{"polygon too short", "layout_published", "layout.zones.0.polygon", []any{[]any{0.0, 0.0}, []any{1.0, 1.0}}, "$.layout.zones[0].polygon", ErrInvalid, true},
 	{"polygon self-intersecting", "layout_published", "layout.zones.1.polygon",
 		[]any{[]any{0.0, 0.0}, []any{2.0, 2.0}, []any{2.0, 0.0}, []any{0.0, 2.0}}, "$.layout.zones[1].polygon", ErrInvalid, true},
+	{"polygon too many points", "layout_published", "layout.zones.0.polygon", circle(1001), "$.layout.zones[0].polygon", ErrInvalid, true},
 	{"polygon point out of range", "layout_published", "layout.zones.2.polygon.1.0", 1e6, "$.layout.zones[2].polygon[1][0]", ErrInvalid, true},
 	{"duplicate zone id", "layout_published", "layout.zones.1.zone_id", "entrance", "$.layout.zones[1].zone_id", ErrInvalid, true},
 	{"rule names missing zone", "layout_published", "layout.rules.0.zone_id", "nowhere", "$.layout.rules[0].zone_id", ErrInvalid, true},
@@ -116,21 +117,18 @@ func TestRejectInvalidVariants(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			codecs := []struct {
+			type codec struct {
 				name   string
 				decode func([]byte) (Event, error)
 				data   []byte
-			}{{"msgpack", DecodeMsgpack, mp}}
+			}
+			codecs := []codec{{"msgpack", DecodeMsgpack, mp}}
 			if tc.jsonOK {
 				js, err := json.Marshal(doc)
 				if err != nil {
 					t.Fatal(err)
 				}
-				codecs = append(codecs, struct {
-					name   string
-					decode func([]byte) (Event, error)
-					data   []byte
-				}{"json", DecodeJSON, js})
+				codecs = append(codecs, codec{"json", DecodeJSON, js})
 			}
 			for _, c := range codecs {
 				ev, err := c.decode(c.data)
@@ -170,6 +168,18 @@ var acceptCases = []struct {
 	{"default group id", "visit_ended", "group_id", deleted{}},
 	{"negative amount", "pos_transaction", "amount_minor", int64(-1299)},
 	{"default camera size", "layout_published", "layout.cameras.0.image_width_px", deleted{}},
+	{"polygon of the most points", "layout_published", "layout.zones.0.polygon", circle(1000)},
+}
+
+// circle returns a convex (so simple) polygon of n points on a 1 m circle,
+// as generic values.
+func circle(n int) []any {
+	pts := make([]any, n)
+	for i := range pts {
+		a := 2 * math.Pi * float64(i) / float64(n)
+		pts[i] = []any{math.Cos(a), math.Sin(a)}
+	}
+	return pts
 }
 
 func TestAcceptValidVariants(t *testing.T) {

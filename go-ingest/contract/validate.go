@@ -14,6 +14,10 @@ const (
 	maxLabelRunes  = 64
 	maxEventIDLen  = 200
 	maxImagePx     = 65535
+	// maxPolygonPoints is schemas/layout.py's max_length on Zone.polygon. It
+	// also bounds the O(n²) simple-polygon check: without it one zone in a
+	// 16 MB body could hold ~900k points and take hours to validate.
+	maxPolygonPoints = 1000
 )
 
 // IsValidID reports whether s matches ^[a-z0-9][a-z0-9_-]{0,31}$ (store,
@@ -381,6 +385,9 @@ func validateLayout(c *checker, l *StoreLayout, root string) {
 			c.metres(at("zones", i, ".polygon["+strconv.Itoa(j)+"][0]"), pt[0])
 			c.metres(at("zones", i, ".polygon["+strconv.Itoa(j)+"][1]"), pt[1])
 		}
+		if c.err == nil && len(z.Polygon) > maxPolygonPoints {
+			c.err = newFieldError(at("zones", i, ".polygon"), "Expected `array` of length <= "+strconv.Itoa(maxPolygonPoints))
+		}
 		c.label(at("zones", i, ".label"), z.Label)
 		if c.err == nil {
 			if reason := polygonReason(z.Polygon); reason != "" {
@@ -412,7 +419,9 @@ func validateLayout(c *checker, l *StoreLayout, root string) {
 	if c.err != nil {
 		return
 	}
-	unique := func(list, kind string, n int, id func(int) string) {
+	// unique returns the set of ids it saw, so the rule check below looks
+	// zones up in it instead of scanning every zone for every rule.
+	unique := func(list, kind string, n int, id func(int) string) map[string]bool {
 		seen := make(map[string]bool, n)
 		for i := 0; i < n && c.err == nil; i++ {
 			v := id(i)
@@ -421,17 +430,14 @@ func validateLayout(c *checker, l *StoreLayout, root string) {
 			}
 			seen[v] = true
 		}
+		return seen
 	}
 	unique("cameras", "camera_id", len(l.Cameras), func(i int) string { return l.Cameras[i].CameraID })
-	unique("zones", "zone_id", len(l.Zones), func(i int) string { return l.Zones[i].ZoneID })
+	zoneIDs := unique("zones", "zone_id", len(l.Zones), func(i int) string { return l.Zones[i].ZoneID })
 	unique("lines", "line_id", len(l.Lines), func(i int) string { return l.Lines[i].LineID })
 	unique("rules", "rule_id", len(l.Rules), func(i int) string { return l.Rules[i].RuleID })
 	for i := range l.Rules {
-		found := false
-		for _, z := range l.Zones {
-			found = found || z.ZoneID == l.Rules[i].ZoneID
-		}
-		if !found {
+		if !zoneIDs[l.Rules[i].ZoneID] {
 			c.fail(at("rules", i, ".zone_id"), "rule names a zone_id the layout lacks", l.Rules[i].ZoneID)
 		}
 	}

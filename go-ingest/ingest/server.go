@@ -41,14 +41,15 @@ type handler struct {
 // NewHandler returns the service's routes: POST /v1/stores/{store}/events,
 // GET /healthz, GET /readyz and GET /metrics.
 func NewHandler(cfg ServerConfig, auth Authorizer, pub Publisher, metrics *Metrics, log *slog.Logger) http.Handler {
+	def := DefaultConfig()
 	if cfg.BodyLimit <= 0 {
-		cfg.BodyLimit = 16 << 20
+		cfg.BodyLimit = def.BodyLimit
 	}
 	if cfg.RetryAfter <= 0 {
-		cfg.RetryAfter = time.Second
+		cfg.RetryAfter = def.RetryAfter
 	}
 	if cfg.PublishTimeout <= 0 {
-		cfg.PublishTimeout = 10 * time.Second
+		cfg.PublishTimeout = def.PublishTimeout
 	}
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = 2 * time.Second
@@ -108,6 +109,11 @@ func (h *handler) fail(w http.ResponseWriter, code int, err error) {
 	h.writeJSON(w, "events", code, resp)
 }
 
+// failTooLarge answers 413, for a declared or an actual body over the limit.
+func (h *handler) failTooLarge(w http.ResponseWriter) {
+	h.fail(w, http.StatusRequestEntityTooLarge, errors.New("body exceeds the limit of "+strconv.FormatInt(h.cfg.BodyLimit, 10)+" bytes"))
+}
+
 func (h *handler) retryAfter() string {
 	secs := int((h.cfg.RetryAfter + time.Second - 1) / time.Second)
 	return strconv.Itoa(max(secs, 1))
@@ -148,7 +154,7 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	defer h.bufs.Put(buf)
 	buf.Reset()
 	if r.ContentLength > h.cfg.BodyLimit {
-		h.fail(w, http.StatusRequestEntityTooLarge, errors.New("body exceeds the limit of "+strconv.FormatInt(h.cfg.BodyLimit, 10)+" bytes"))
+		h.failTooLarge(w)
 		return
 	}
 	if r.ContentLength > 0 {
@@ -157,7 +163,7 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.cfg.BodyLimit)); err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			h.fail(w, http.StatusRequestEntityTooLarge, errors.New("body exceeds the limit of "+strconv.FormatInt(h.cfg.BodyLimit, 10)+" bytes"))
+			h.failTooLarge(w)
 			return
 		}
 		h.fail(w, http.StatusBadRequest, errors.New("reading body: "+err.Error()))

@@ -24,18 +24,9 @@ import (
 //
 //	go test -run='^$' -bench=. -benchtime=200x ./internal/bench
 func BenchmarkIngest(b *testing.B) {
-	srv := natstest.StartT(b)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	if err := natstest.CreateStreams(context.Background(), js); err != nil {
-		b.Fatal(err)
-	}
+	url, _ := startJetStream(b)
 	o := Defaults()
-	svc, err := startService(srv.ClientURL(), o)
+	svc, err := startService(url, o)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -81,16 +72,7 @@ func BenchmarkIngest(b *testing.B) {
 // BenchmarkRawPublish publishes the same canonical payloads with jetstream
 // async publish straight from Go: the peer of BenchmarkIngest.
 func BenchmarkRawPublish(b *testing.B) {
-	srv := natstest.StartT(b)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(Defaults().Window))
-	if err := natstest.CreateStreams(context.Background(), js); err != nil {
-		b.Fatal(err)
-	}
+	_, js := startJetStream(b, jetstream.WithPublishAsyncMaxPending(Defaults().Window))
 	events := makeEvents(fmt.Sprintf("raw-%d", time.Now().UnixNano()%1e9), b.N, Defaults().Tracks)
 	b.ResetTimer()
 	secs, err := publishRaw(context.Background(), js, events)
@@ -98,4 +80,22 @@ func BenchmarkRawPublish(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/secs, "events/s")
+}
+
+// startJetStream starts an in-process server with the footfall streams and
+// returns its URL and a JetStream context (opts applied) on a connection
+// that closes at cleanup.
+func startJetStream(b *testing.B, opts ...jetstream.JetStreamOpt) (string, jetstream.JetStream) {
+	b.Helper()
+	srv := natstest.StartT(b)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(nc.Close)
+	js, _ := jetstream.New(nc, opts...)
+	if err := natstest.CreateStreams(context.Background(), js); err != nil {
+		b.Fatal(err)
+	}
+	return srv.ClientURL(), js
 }
