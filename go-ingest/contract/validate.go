@@ -462,14 +462,8 @@ func polygonReason(pts []Point) string {
 	if n < 3 {
 		return "polygon needs at least 3 points, got " + strconv.Itoa(n)
 	}
-	twiceArea := 0.0
-	for i := 0; i < n; i++ {
-		j := (i + 1) % n
-		twiceArea += pts[i][0]*pts[j][1] - pts[j][0]*pts[i][1]
-	}
-	if math.Abs(twiceArea) < 1e-9 {
-		return "polygon has zero area"
-	}
+	// Self-intersection first, as schemas/layout.py does: a bowtie has zero signed area too, and
+	// "self-intersecting" is the fault to name.
 	for i := 0; i < n; i++ {
 		for j := i + 1; j < n; j++ {
 			if j == i+1 || (i == 0 && j == n-1) {
@@ -479,6 +473,14 @@ func polygonReason(pts []Point) string {
 				return "polygon is self-intersecting: edge " + strconv.Itoa(i) + " crosses edge " + strconv.Itoa(j)
 			}
 		}
+	}
+	twiceArea := 0.0
+	for i := 0; i < n; i++ {
+		j := (i + 1) % n
+		twiceArea += pts[i][0]*pts[j][1] - pts[j][0]*pts[i][1]
+	}
+	if math.Abs(twiceArea) < 1e-9 {
+		return "polygon has zero area"
 	}
 	return ""
 }
