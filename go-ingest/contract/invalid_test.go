@@ -282,3 +282,14 @@ func TestEventIDsMatchPython(t *testing.T) {
 		}
 	}
 }
+
+// A bowtie has zero signed area and crossing edges; like schemas/layout.py, the reason names the crossing.
+func TestBowtieIsNamedSelfIntersecting(t *testing.T) {
+	got := polygonReason([]Point{{0, 0}, {2, 2}, {2, 0}, {0, 2}})
+	if !strings.HasPrefix(got, "polygon is self-intersecting") {
+		t.Fatalf("bowtie reason = %q, want it to name the self-intersection", got)
+	}
+	if got := polygonReason([]Point{{0, 0}, {1, 1}, {2, 2}}); got != "polygon has zero area" {
+		t.Fatalf("collinear reason = %q, want zero area", got)
+	}
+}
