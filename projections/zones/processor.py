@@ -455,15 +455,24 @@ class _Frame:
             self._delta(at, zone_id, +1)
 
     def _exit(self, person: Person, zone_id: str, kind: ZoneKind, at: int) -> None:
+        if self._leave(person, zone_id, at) and kind is ZoneKind.CHECKOUT:
+            self.st.completions.append(at)
+
+    def _leave(self, person: Person, zone_id: str, at: int) -> bool:
+        """Emit ZoneExited if the zone was entered in this visit, and stop counting the person in it."""
         entered = person.entered.pop(zone_id, None)
         if entered is not None:
             self.out.append(ZoneExited(ts_ns=at, zone_id=zone_id, entered_ts_ns=entered,
                                        **self._common(person)))  # type: ignore[arg-type]  # fmt: skip
-        if zone_id in person.counted:
-            person.counted.remove(zone_id)
-            self._delta(at, zone_id, -1)
-            if kind is ZoneKind.CHECKOUT:
-                self.st.completions.append(at)
+        return self._uncount(person, zone_id, at)
+
+    def _uncount(self, person: Person, key: str, at: int) -> bool:
+        """Stop counting the person in sample key `key` (a zone id or STORE_KEY) at `at`; False if not counted."""
+        if key not in person.counted:
+            return False
+        person.counted.remove(key)
+        self._delta(at, key, -1)
+        return True
 
     def _close_zones(self, person: Person, at: int) -> None:
         """Close every open zone at `at`, or earlier where the person was already seen leaving it."""
@@ -472,13 +481,7 @@ class _Frame:
             leave = at
             if state is not None and state.inside and 0 <= state.candidate_ns < at:
                 leave = state.candidate_ns
-            entered = person.entered.pop(zone_id, None)
-            if entered is not None:
-                self.out.append(ZoneExited(ts_ns=leave, zone_id=zone_id, entered_ts_ns=entered,
-                                           **self._common(person)))  # type: ignore[arg-type]  # fmt: skip
-            if zone_id in person.counted:
-                person.counted.remove(zone_id)
-                self._delta(leave, zone_id, -1)
+            self._leave(person, zone_id, leave)
 
     def _start_visit(self, person: Person, at: int) -> None:
         person.visit_start_ns = at
@@ -502,9 +505,7 @@ class _Frame:
 
     def _end_visit(self, person: Person, at: int) -> None:
         self._close_zones(person, at)
-        if STORE_KEY in person.counted:
-            person.counted.remove(STORE_KEY)
-            self._delta(at, STORE_KEY, -1)
+        self._uncount(person, STORE_KEY, at)
         staff = person.staff or (person.seen_ns > 0 and person.staff_ns >= self.c.staff_fraction * person.seen_ns)
         self.out.append(VisitEnded(ts_ns=at, started_ts_ns=person.visit_start_ns, is_staff=staff,
                                    group_id=person.group_id, **self._common(person)))  # type: ignore[arg-type]  # fmt: skip
@@ -513,9 +514,7 @@ class _Frame:
 
     def _drop_orphan(self, person: Person, at: int) -> None:
         person.orphan = False
-        if STORE_KEY in person.counted:
-            person.counted.remove(STORE_KEY)
-            self._delta(at, STORE_KEY, -1)
+        self._uncount(person, STORE_KEY, at)
 
     def _change_layout(self, person: Person, version: int) -> None:
         self._close_zones(person, self.ts)
@@ -551,9 +550,7 @@ class _Frame:
                 self._end_visit(person, person.last_ns)
             else:
                 self._close_zones(person, person.last_ns)
-                if STORE_KEY in person.counted:
-                    person.counted.remove(STORE_KEY)
-                    self._delta(person.last_ns, STORE_KEY, -1)
+                self._uncount(person, STORE_KEY, person.last_ns)
             del st.persons[person.pid]
             for key in [person.track_key, *person.seen_by]:
                 if st.tracks.get(key) == person.pid:
