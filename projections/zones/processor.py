@@ -117,6 +117,11 @@ _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(ProcessorState)
 
 
+def _processor_version(layout_version: int) -> str:
+    """processor_version of an event: the code version and the layout version it was derived under."""
+    return f"{VERSION}+l{layout_version}"
+
+
 def _track_key(camera_id: str, edge_run_id: str, track_id: int) -> str:
     return f"{camera_id}:{edge_run_id}:{track_id}"
 
@@ -205,14 +210,11 @@ class _Frame:
 
     # -- event helpers ---------------------------------------------------------------------------
 
-    def _pv(self, person: Person) -> str:
-        return f"{VERSION}+l{person.layout_version}"
-
     def _common(self, person: Person) -> dict[str, object]:
         return {
             "store_id": self.frame.store_id, "camera_id": person.camera_id, "edge_run_id": person.edge_run_id,
             "track_id": person.track_id, "layout_version": person.layout_version,
-            "processor_version": self._pv(person), "source_event_id": self.source,
+            "processor_version": _processor_version(person.layout_version), "source_event_id": self.source,
         }  # fmt: skip
 
     def _delta(self, at_ns: int, key: str, delta: int) -> None:
@@ -581,7 +583,7 @@ class _Frame:
         geo = self.p.geometry(self.frame.store_id, self.history, tick_ns)
         if geo is None:
             return
-        pv = f"{VERSION}+l{geo.version}"
+        pv = _processor_version(geo.version)
         store_id = self.frame.store_id
         done = sum(1 for t in st.completions if t <= tick_ns)
         span_ns = min(self.p._window_ns, tick_ns - st.first_frame_ns)
