@@ -15,7 +15,7 @@ import numpy as np
 from ml_core.geometry.lines import crosses_segment
 from projections.columns import TrackBatch, TrackColumns
 from projections.derived import BUCKET_NS
-from projections.layouts import LayoutHistory
+from projections.layouts import LayoutHistory, layout_at
 from projections.line_table import DDL, BucketKey, line_count_rows
 from projections.projection import FoldResult, Rejected, SeqEvent
 from projections.track_steps import track_steps
@@ -103,7 +103,7 @@ class LineCountsProjection:
         # Group the steps by the layout in force at their frame.
         bucket_s = (cols.ts_ns // BUCKET_NS) * (BUCKET_NS // 1_000_000_000)
         versions = np.fromiter(
-            (_version_at(layouts, s, t) for s, t in zip(cols.store_id, cols.ts_ns.tolist(), strict=True)),
+            (layout_at(layouts, s, t)[0] for s, t in zip(cols.store_id, cols.ts_ns.tolist(), strict=True)),
             dtype=np.int64,
             count=len(cols.ts_ns),
         )
@@ -124,8 +124,3 @@ class LineCountsProjection:
                     hit_buckets, hits = np.unique(step_buckets[sides == direction], return_counts=True)
                     for b, n in zip(hit_buckets.tolist(), hits.tolist(), strict=True):
                         counts[(store_id, line.line_id, version, b)][column] += n
-
-
-def _version_at(layouts: dict[str, LayoutHistory], store_id: str, ts_ns: int) -> int:
-    history = layouts.get(store_id)
-    return history.at(ts_ns)[0] if history is not None else 0
