@@ -154,19 +154,18 @@ class TrackBatch:
             # Rare: merge the codec's frames in at their positions, keeping each frame's track order.
             slow_cols = TrackColumns.from_frames(slow, [0] * len(slow))
             slow_frames = np.asarray(frame_of_slow, dtype=np.int64)
-            keep = ~(np.isnan(x) | np.isnan(y))
-            frame = np.concatenate([frame[keep], slow_frames[slow_cols.frame]])
+            frame = np.concatenate([frame, slow_frames[slow_cols.frame]])
             order = np.argsort(frame, kind="stable")
             frame = frame[order]
-            track_id = np.concatenate([track_id[keep], slow_cols.track_id])[order]
-            x = np.concatenate([x[keep], slow_cols.x_m])[order]
-            y = np.concatenate([y[keep], slow_cols.y_m])[order]
+            track_id = np.concatenate([track_id, slow_cols.track_id])[order]
+            x = np.concatenate([x, slow_cols.x_m])[order]
+            y = np.concatenate([y, slow_cols.y_m])[order]
             ts_ns[slow_frames] = slow_cols.ts_ns
             for position, event in zip(frame_of_slow, slow, strict=True):
                 store_id[position] = event.store_id
                 camera_id[position] = event.camera_id
                 edge_run_id[position] = event.edge_run_id
-        keep = ~(np.isnan(x) | np.isnan(y))
+        keep = ~(np.isnan(x) | np.isnan(y))  # uncalibrated observations, fast or slow, leave here
         columns = TrackColumns(
             frame=frame[keep],
             track_id=track_id[keep],

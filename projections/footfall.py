@@ -13,12 +13,10 @@ import pyarrow as pa
 
 from projections.derived import DERIVED_EVENTS, bucket_start_s, party_id, visit_id
 from projections.layouts import LayoutHistory
-from projections.line_counts import DDL as LINE_COUNTS_DDL
+from projections.line_table import DDL as LINES_DDL
+from projections.line_table import BucketKey, line_count_rows
 from projections.projection import DEDUP_SETTINGS, FoldResult, Rejected, SeqEvent, Stateless
 from schemas.events import LineCrossed, VisitEnded
-
-# Same table layout as line_counts (which counts from raw tracks); here from the processor's LineCrossed.
-LINES_DDL = LINE_COUNTS_DDL
 
 VISITS_DDL = f"""
 CREATE TABLE IF NOT EXISTS {{db}}.{{table}} (
@@ -48,7 +46,7 @@ class FootfallProjection(Stateless):
         return {"footfall_lines": LINES_DDL, "visits": VISITS_DDL}
 
     def fold(self, events: list[SeqEvent], layouts: dict[str, LayoutHistory]) -> FoldResult:
-        counts: dict[tuple[str, str, int, int], list[int]] = defaultdict(lambda: [0, 0])
+        counts: dict[BucketKey, list[int]] = defaultdict(lambda: [0, 0])
         visits: list[VisitEnded] = []
         rejected = []
         for item in events:
@@ -60,17 +58,6 @@ class FootfallProjection(Stateless):
                 visits.append(event)
             elif not isinstance(event, DERIVED_EVENTS):
                 rejected.append(Rejected(item.stream_seq, f"footfall cannot fold {type(event).__name__}"))
-        ordered = sorted(counts.items())
-        lines = pa.table(
-            {
-                "store_id": pa.array([k[0] for k, _ in ordered], pa.string()),
-                "line_id": pa.array([k[1] for k, _ in ordered], pa.string()),
-                "layout_version": pa.array([k[2] for k, _ in ordered], pa.uint32()),
-                "bucket_start": pa.array([k[3] for k, _ in ordered], pa.timestamp("s", tz="UTC")),
-                "entries": pa.array([v[0] for _, v in ordered], pa.uint64()),
-                "exits": pa.array([v[1] for _, v in ordered], pa.uint64()),
-            }
-        )
         rows = pa.table(
             {
                 "store_id": pa.array([v.store_id for v in visits], pa.string()),
@@ -84,4 +71,4 @@ class FootfallProjection(Stateless):
                 "duration_s": pa.array([(v.ts_ns - v.started_ts_ns) / 1e9 for v in visits], pa.float64()),
             }
         )
-        return FoldResult({"footfall_lines": lines, "visits": rows}, rejected)
+        return FoldResult({"footfall_lines": line_count_rows(counts), "visits": rows}, rejected)

@@ -23,7 +23,7 @@ import msgspec
 import pyarrow as pa
 
 from projections.derived import K_ANONYMITY, bucket_start_s
-from projections.layouts import LayoutHistory
+from projections.layouts import LayoutHistory, layout_at
 from projections.projection import DEDUP_SETTINGS, FoldResult, Rejected, SeqEvent
 from schemas.events import TrackClosed, TrackFrame
 
@@ -159,8 +159,7 @@ class HeatmapProjection:
             if not isinstance(event, TrackFrame):
                 rejected.append(Rejected(item.stream_seq, f"heatmap cannot fold {type(event).__name__}"))
                 continue
-            history = layouts.get(event.store_id)
-            version = history.at(event.ts_ns)[0] if history is not None else 0
+            version = layout_at(layouts, event.store_id, event.ts_ns)[0]
             bucket = bucket_start_s(event.ts_ns)
             for track in event.tracks:
                 if track.floor_x_m is None or track.floor_y_m is None:

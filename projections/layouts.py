@@ -50,3 +50,9 @@ class LayoutHistory:
 
     def __len__(self) -> int:
         return len(self._versions)
+
+
+def layout_at(layouts: dict[str, LayoutHistory], store_id: str, ts_ns: int) -> tuple[int, StoreLayout | None]:
+    """Return (version, layout) in force for the store at ts_ns; (0, None) for a store without layouts yet."""
+    history = layouts.get(store_id)
+    return history.at(ts_ns) if history is not None else (0, None)

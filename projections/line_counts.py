@@ -11,31 +11,16 @@ from collections import defaultdict
 
 import msgspec
 import numpy as np
-import pyarrow as pa
 
 from ml_core.geometry.lines import crosses_segment
 from projections.columns import TrackBatch, TrackColumns
-from projections.layouts import LayoutHistory
-from projections.projection import DEDUP_SETTINGS, FoldResult, Rejected, SeqEvent
+from projections.derived import BUCKET_NS
+from projections.layouts import LayoutHistory, layout_at
+from projections.line_table import DDL, BucketKey, line_count_rows
+from projections.projection import FoldResult, Rejected, SeqEvent
 from projections.track_steps import track_steps
 
-BUCKET_NS = 300 * 1_000_000_000
-
 TrackKey = tuple[str, str, int]  # camera_id, edge_run_id, track_id
-BucketKey = tuple[str, str, int, int]  # store_id, line_id, layout_version, bucket_start_s
-
-DDL = f"""
-CREATE TABLE IF NOT EXISTS {{db}}.{{table}} (
-    store_id LowCardinality(String),
-    line_id LowCardinality(String),
-    layout_version UInt32,
-    bucket_start DateTime('UTC') COMMENT 'start of the 5-minute bucket',
-    entries UInt64,
-    exits UInt64
-) ENGINE = SummingMergeTree((entries, exits))
-ORDER BY (store_id, line_id, layout_version, bucket_start)
-SETTINGS {DEDUP_SETTINGS}
-"""
 
 
 class _State(msgspec.Struct, array_like=True):
@@ -83,7 +68,7 @@ class LineCountsProjection:
         else:
             for key in closed:
                 self._last.pop(key, None)
-        return FoldResult({"line_counts": _rows(counts)}, rejected)
+        return FoldResult({"line_counts": line_count_rows(counts)}, rejected)
 
     def _fold_columns(
         self,
@@ -118,7 +103,7 @@ class LineCountsProjection:
         # Group the steps by the layout in force at their frame.
         bucket_s = (cols.ts_ns // BUCKET_NS) * (BUCKET_NS // 1_000_000_000)
         versions = np.fromiter(
-            (_version_at(layouts, s, t) for s, t in zip(cols.store_id, cols.ts_ns.tolist(), strict=True)),
+            (layout_at(layouts, s, t)[0] for s, t in zip(cols.store_id, cols.ts_ns.tolist(), strict=True)),
             dtype=np.int64,
             count=len(cols.ts_ns),
         )
@@ -139,22 +124,3 @@ class LineCountsProjection:
                     hit_buckets, hits = np.unique(step_buckets[sides == direction], return_counts=True)
                     for b, n in zip(hit_buckets.tolist(), hits.tolist(), strict=True):
                         counts[(store_id, line.line_id, version, b)][column] += n
-
-
-def _version_at(layouts: dict[str, LayoutHistory], store_id: str, ts_ns: int) -> int:
-    history = layouts.get(store_id)
-    return history.at(ts_ns)[0] if history is not None else 0
-
-
-def _rows(counts: dict[BucketKey, list[int]]) -> pa.Table:
-    ordered = sorted(counts.items())
-    return pa.table(
-        {
-            "store_id": pa.array([k[0] for k, _ in ordered], pa.string()),
-            "line_id": pa.array([k[1] for k, _ in ordered], pa.string()),
-            "layout_version": pa.array([k[2] for k, _ in ordered], pa.uint32()),
-            "bucket_start": pa.array([k[3] for k, _ in ordered], pa.timestamp("s", tz="UTC")),
-            "entries": pa.array([v[0] for _, v in ordered], pa.uint64()),
-            "exits": pa.array([v[1] for _, v in ordered], pa.uint64()),
-        }
-    )

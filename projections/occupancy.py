@@ -7,7 +7,7 @@ import pyarrow as pa
 from projections.layouts import LayoutHistory
 from projections.projection import DEDUP_SETTINGS, FoldResult, SeqEvent, Stateless
 from projections.samples import fold_samples
-from schemas.events import Event, OccupancySampled
+from schemas.events import OccupancySampled
 
 DDL = f"""
 CREATE TABLE IF NOT EXISTS {{db}}.{{table}} (
@@ -22,8 +22,7 @@ SETTINGS {DEDUP_SETTINGS}
 """
 
 
-def _columns(events: list[Event]) -> pa.Table:
-    samples = [e for e in events if isinstance(e, OccupancySampled)]
+def _columns(samples: list[OccupancySampled]) -> pa.Table:
     return pa.table(
         {
             "store_id": pa.array([s.store_id for s in samples], pa.string()),

@@ -2,32 +2,39 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
-from projections.dwell import DwellProjection
-from projections.footfall import FootfallProjection
-from projections.funnel import FunnelProjection, PosProjection
-from projections.heatmap import HeatmapProjection
-from projections.line_counts import LineCountsProjection
-from projections.occupancy import OccupancyProjection
-from projections.projection import Projection
-from projections.queue import QueueProjection
-from projections.track_points import TrackPointsProjection
-from projections.transitions import TransitionsProjection
-from projections.zones.processor import ZoneProcessor
+if TYPE_CHECKING:
+    from projections.projection import Projection
+
+
+def _lazy(module: str, cls: str) -> Callable[[], Projection]:
+    """A factory that imports its projection's module on first use.
+
+    Listing the names (`footfall --help`, `footfall project --help`) then loads no projection code,
+    and with it neither numba nor pyarrow.
+    """
+
+    def factory() -> Projection:
+        return cast("Projection", getattr(importlib.import_module(module), cls)())
+
+    return factory
+
 
 PROJECTIONS: dict[str, Callable[[], Projection]] = {
-    "line_counts": LineCountsProjection,
-    "track_points": TrackPointsProjection,
-    "zones": ZoneProcessor,
-    "footfall": FootfallProjection,
-    "dwell": DwellProjection,
-    "transitions": TransitionsProjection,
-    "funnel": FunnelProjection,
-    "pos": PosProjection,
-    "queue": QueueProjection,
-    "occupancy": OccupancyProjection,
-    "heatmap": HeatmapProjection,
+    "line_counts": _lazy("projections.line_counts", "LineCountsProjection"),
+    "track_points": _lazy("projections.track_points", "TrackPointsProjection"),
+    "zones": _lazy("projections.zones.processor", "ZoneProcessor"),
+    "footfall": _lazy("projections.footfall", "FootfallProjection"),
+    "dwell": _lazy("projections.dwell", "DwellProjection"),
+    "transitions": _lazy("projections.transitions", "TransitionsProjection"),
+    "funnel": _lazy("projections.funnel", "FunnelProjection"),
+    "pos": _lazy("projections.funnel", "PosProjection"),
+    "queue": _lazy("projections.queue", "QueueProjection"),
+    "occupancy": _lazy("projections.occupancy", "OccupancyProjection"),
+    "heatmap": _lazy("projections.heatmap", "HeatmapProjection"),
 }
 
 # Fed by other projections' output (FF_DERIVED): run after the processors when catching up.

@@ -3,31 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 import pyarrow as pa
 
+from projections.derived import DERIVED_EVENTS
 from projections.projection import FoldResult, Rejected, SeqEvent
-from schemas.events import (
-    Event,
-    LineCrossed,
-    OccupancySampled,
-    QueueSampled,
-    VisitEnded,
-    ZoneEntered,
-    ZoneExited,
-)
+from schemas.events import Event
 
-DERIVED = (LineCrossed, VisitEnded, ZoneEntered, ZoneExited, QueueSampled, OccupancySampled)
+E = TypeVar("E", bound=Event)
 
 
 def fold_samples(
-    name: str, table: str, events: list[SeqEvent], wanted: type[Event], columns: Callable[[list[Event]], pa.Table]
+    name: str, table: str, events: list[SeqEvent], wanted: type[E], columns: Callable[[list[E]], pa.Table]
 ) -> FoldResult:
-    picked: list[Event] = []
+    """Rows of `table` from the events of type `wanted`; other derived events are skipped, the rest rejected."""
+    picked: list[E] = []
     rejected = []
     for item in events:
         if isinstance(item.event, wanted):
             picked.append(item.event)
-        elif not isinstance(item.event, DERIVED):
+        elif not isinstance(item.event, DERIVED_EVENTS):
             rejected.append(Rejected(item.stream_seq, f"{name} cannot fold {type(item.event).__name__}"))
     return FoldResult({table: columns(picked)}, rejected)

@@ -83,8 +83,7 @@ class ChdbStore:
     """chDB (ClickHouse in-process) at a data directory, with footfall's tables in `database`."""
 
     def __init__(self, path: Path, database: str = "footfall") -> None:
-        if not _DB_RE.match(database):
-            raise StoreError(f"database must match {_DB_RE.pattern}, got {database!r}")
+        _check_name("database", database)
         from chdb import session  # imported here: loading chDB takes a second
 
         self.path = Path(path)
@@ -110,8 +109,7 @@ class ChdbStore:
         chDB allows one data directory per process, so tests share one
         session and isolate themselves by database.
         """
-        if not _DB_RE.match(database):
-            raise StoreError(f"database must match {_DB_RE.pattern}, got {database!r}")
+        _check_name("database", database)
         other = object.__new__(ChdbStore)
         other.path, other.database, other._session = self.path, database, self._session
         other._query_lock = self._query_lock

@@ -10,7 +10,7 @@ whether the exchange already happened, so each step runs exactly once.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyarrow as pa
 
@@ -102,13 +102,8 @@ def complete_pending_swap(store: Store, projection: Projection) -> bool:
                     layout_seq=record.layout_seq, state=record.state)  # fmt: skip
     build_key = f"{projection.name}{BUILD_SUFFIX}"
     store.execute(f"DELETE FROM {db}.projection_checkpoints WHERE projection_id = '{build_key}'")
-    _write(store, projection.name, SwapRecord(record.write_no + 1, "swapped", *_tail(record)))
+    _write(store, projection.name, replace(record, write_no=record.write_no + 1, status="swapped"))
     return True
-
-
-def _tail(record: SwapRecord) -> tuple[str, tuple[int, ...], int, int, int, tuple[str, ...], bytes]:
-    return (record.code_version, record.layout_versions, record.layout_seq, record.last_seq,
-            record.built_from_seq, record.build_uuids, record.state)  # fmt: skip
 
 
 def _write(store: Store, name: str, record: SwapRecord) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ml_core.geometry.floor_gate import StepGate, hidden_in_frame
-from ml_core.geometry.lines import crosses_segment
+from ml_core.geometry.lines import crosses_segment, signed_distance
 from ml_core.geometry.polygons import points_in_polygon
 
 
@@ -138,13 +138,10 @@ def line_crossing_events(
     A track must go from beyond the dead band (hysteresis_m, metres) on one side to beyond it on
     the other, and the step between those two firm points must pass through the segment.
     """
-    direction = np.array([b[0] - a[0], b[1] - a[1]], dtype=np.float64)
-    length = float(np.hypot(*direction))
-    if length == 0.0:
-        raise ValueError(f"line end points must differ, got a={a!r} b={b!r}")
+    signed_distance(np.empty((0, 2)), a, b)  # a degenerate line is an error even without tracks
     rows: list[tuple[int, float, int]] = []
     for track_id, keys, path in _tracks(ids, order, points):
-        signed = (direction[0] * (path[:, 1] - a[1]) - direction[1] * (path[:, 0] - a[0])) / length
+        signed = signed_distance(path, a, b)
         firm_idx = np.nonzero(np.abs(signed) > hysteresis_m)[0]
         if firm_idx.size < 2:
             continue

@@ -212,17 +212,10 @@ class TrackRelinker:
         candidate is nearly as close (`RelinkParams.ambiguity_ratio`); else fresh ones."""
         p = self.params
         pairs: list[tuple[float, int, int]] = []
-        lost = [pid for pid, h in self._history.items() if pid not in self._active and pid not in taken and h.ts_ns]
-        for row in rows:
-            if not np.isfinite(points[row]).all():
-                continue
-            for pid in lost:
-                h = self._history[pid]
-                gap_s = (ts_ns - h.last_seen_ns) / NS_PER_S
-                if gap_s <= 0.0 or gap_s > p.max_gap_s:
-                    continue
-                ahead_s = min((ts_ns - h.ts_ns[-1]) / NS_PER_S, p.max_extrapolation_s)
-                predicted = np.asarray(h.points_m[-1]) + h.velocity_m_s(p.max_speed_m_s) * ahead_s
+        mapped = [row for row in rows if np.isfinite(points[row]).all()]
+        predictions = self._predictions(ts_ns, taken) if mapped else []
+        for row in mapped:
+            for pid, gap_s, predicted in predictions:
                 distance = float(np.hypot(*(points[row] - predicted)))
                 if distance <= p.max_distance_m + p.distance_per_s_m * gap_s:
                     pairs.append((distance, row, pid))
@@ -251,6 +244,20 @@ class TrackRelinker:
                 linked[row] = self._next_id
                 self._next_id += 1
         return linked
+
+    def _predictions(self, ts_ns: int, taken: set[int]) -> list[tuple[int, float, npt.NDArray[np.float64]]]:
+        """(public id, seconds lost, predicted floor position (2,) metres) of each lost track still re-linkable."""
+        p = self.params
+        out = []
+        for pid, h in self._history.items():
+            if pid in self._active or pid in taken or not h.ts_ns:
+                continue
+            gap_s = (ts_ns - h.last_seen_ns) / NS_PER_S
+            if gap_s <= 0.0 or gap_s > p.max_gap_s:
+                continue
+            ahead_s = min((ts_ns - h.ts_ns[-1]) / NS_PER_S, p.max_extrapolation_s)
+            out.append((pid, gap_s, np.asarray(h.points_m[-1]) + h.velocity_m_s(p.max_speed_m_s) * ahead_s))
+        return out
 
     def _contested(self, distance: float, candidates: list[float]) -> bool:
         """True when a candidate other than `distance` (metres) is within distance / ambiguity_ratio."""

@@ -117,6 +117,11 @@ _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(ProcessorState)
 
 
+def _processor_version(layout_version: int) -> str:
+    """processor_version of an event: the code version and the layout version it was derived under."""
+    return f"{VERSION}+l{layout_version}"
+
+
 def _track_key(camera_id: str, edge_run_id: str, track_id: int) -> str:
     return f"{camera_id}:{edge_run_id}:{track_id}"
 
@@ -205,14 +210,11 @@ class _Frame:
 
     # -- event helpers ---------------------------------------------------------------------------
 
-    def _pv(self, person: Person) -> str:
-        return f"{VERSION}+l{person.layout_version}"
-
     def _common(self, person: Person) -> dict[str, object]:
         return {
             "store_id": self.frame.store_id, "camera_id": person.camera_id, "edge_run_id": person.edge_run_id,
             "track_id": person.track_id, "layout_version": person.layout_version,
-            "processor_version": self._pv(person), "source_event_id": self.source,
+            "processor_version": _processor_version(person.layout_version), "source_event_id": self.source,
         }  # fmt: skip
 
     def _delta(self, at_ns: int, key: str, delta: int) -> None:
@@ -455,15 +457,24 @@ class _Frame:
             self._delta(at, zone_id, +1)
 
     def _exit(self, person: Person, zone_id: str, kind: ZoneKind, at: int) -> None:
+        if self._leave(person, zone_id, at) and kind is ZoneKind.CHECKOUT:
+            self.st.completions.append(at)
+
+    def _leave(self, person: Person, zone_id: str, at: int) -> bool:
+        """Emit ZoneExited if the zone was entered in this visit, and stop counting the person in it."""
         entered = person.entered.pop(zone_id, None)
         if entered is not None:
             self.out.append(ZoneExited(ts_ns=at, zone_id=zone_id, entered_ts_ns=entered,
                                        **self._common(person)))  # type: ignore[arg-type]  # fmt: skip
-        if zone_id in person.counted:
-            person.counted.remove(zone_id)
-            self._delta(at, zone_id, -1)
-            if kind is ZoneKind.CHECKOUT:
-                self.st.completions.append(at)
+        return self._uncount(person, zone_id, at)
+
+    def _uncount(self, person: Person, key: str, at: int) -> bool:
+        """Stop counting the person in sample key `key` (a zone id or STORE_KEY) at `at`; False if not counted."""
+        if key not in person.counted:
+            return False
+        person.counted.remove(key)
+        self._delta(at, key, -1)
+        return True
 
     def _close_zones(self, person: Person, at: int) -> None:
         """Close every open zone at `at`, or earlier where the person was already seen leaving it."""
@@ -472,13 +483,7 @@ class _Frame:
             leave = at
             if state is not None and state.inside and 0 <= state.candidate_ns < at:
                 leave = state.candidate_ns
-            entered = person.entered.pop(zone_id, None)
-            if entered is not None:
-                self.out.append(ZoneExited(ts_ns=leave, zone_id=zone_id, entered_ts_ns=entered,
-                                           **self._common(person)))  # type: ignore[arg-type]  # fmt: skip
-            if zone_id in person.counted:
-                person.counted.remove(zone_id)
-                self._delta(leave, zone_id, -1)
+            self._leave(person, zone_id, leave)
 
     def _start_visit(self, person: Person, at: int) -> None:
         person.visit_start_ns = at
@@ -502,9 +507,7 @@ class _Frame:
 
     def _end_visit(self, person: Person, at: int) -> None:
         self._close_zones(person, at)
-        if STORE_KEY in person.counted:
-            person.counted.remove(STORE_KEY)
-            self._delta(at, STORE_KEY, -1)
+        self._uncount(person, STORE_KEY, at)
         staff = person.staff or (person.seen_ns > 0 and person.staff_ns >= self.c.staff_fraction * person.seen_ns)
         self.out.append(VisitEnded(ts_ns=at, started_ts_ns=person.visit_start_ns, is_staff=staff,
                                    group_id=person.group_id, **self._common(person)))  # type: ignore[arg-type]  # fmt: skip
@@ -513,9 +516,7 @@ class _Frame:
 
     def _drop_orphan(self, person: Person, at: int) -> None:
         person.orphan = False
-        if STORE_KEY in person.counted:
-            person.counted.remove(STORE_KEY)
-            self._delta(at, STORE_KEY, -1)
+        self._uncount(person, STORE_KEY, at)
 
     def _change_layout(self, person: Person, version: int) -> None:
         self._close_zones(person, self.ts)
@@ -551,9 +552,7 @@ class _Frame:
                 self._end_visit(person, person.last_ns)
             else:
                 self._close_zones(person, person.last_ns)
-                if STORE_KEY in person.counted:
-                    person.counted.remove(STORE_KEY)
-                    self._delta(person.last_ns, STORE_KEY, -1)
+                self._uncount(person, STORE_KEY, person.last_ns)
             del st.persons[person.pid]
             for key in [person.track_key, *person.seen_by]:
                 if st.tracks.get(key) == person.pid:
@@ -584,7 +583,7 @@ class _Frame:
         geo = self.p.geometry(self.frame.store_id, self.history, tick_ns)
         if geo is None:
             return
-        pv = f"{VERSION}+l{geo.version}"
+        pv = _processor_version(geo.version)
         store_id = self.frame.store_id
         done = sum(1 for t in st.completions if t <= tick_ns)
         span_ns = min(self.p._window_ns, tick_ns - st.first_frame_ns)
