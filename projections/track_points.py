@@ -61,7 +61,6 @@ class TrackPointsProjection(Stateless):
             Rejected(item.stream_seq, f"track_points cannot fold {type(item.event).__name__}") for item in batch.other
         ]
         cols = batch.columns
-        # Per-frame ids as dictionary columns: a million rows share a handful of strings.
         table = pa.table(
             [
                 _per_obs(cols.store_id, cols.frame),
@@ -79,8 +78,5 @@ class TrackPointsProjection(Stateless):
 
 
 def _per_obs(per_frame: list[str], frame: npt.NDArray[np.int64]) -> pa.Array:
-    """A per-frame string column repeated for each observation (frame (n,) indexes it), as plain strings."""
-    values, codes = np.unique(np.asarray(per_frame, dtype=object), return_inverse=True)
-    return pa.DictionaryArray.from_arrays(pa.array(codes[frame].astype(np.int32)), pa.array(values, pa.string())).cast(
-        pa.string()
-    )
+    """A per-frame string column repeated for each observation (frame (n,) indexes it): one take in Arrow."""
+    return pa.array(per_frame, pa.string()).take(pa.array(frame))
