@@ -111,7 +111,7 @@ async def test_poison_message_goes_to_the_dlq_after_max_deliver(js: JetStreamCon
     for attempt in (1, 2):
         (item,) = await consumer.fetch(2)
         assert item.num_delivered == attempt
-        await item.msg.nak()  # processing failed
+        await consumer.nak(item)  # processing failed
     assert await consumer.fetch(2) == []  # third delivery: dead-lettered, not returned
     assert consumer.dead_lettered == 1
     assert await consumer.pending() == 0
