@@ -15,7 +15,7 @@ import pytest
 from projections.batch import SealedBatch
 from projections.clickhouse_server import URL_ENV, ClickHouseServerStore
 from projections.migrations import migrate
-from projections.store import ChdbStore, Store, StoreError
+from projections.store import VALUES_MAX_ROWS, ChdbStore, Store, StoreError, StoreLocked, values_sql
 from projections.swap import table_uuid
 
 DDL = (
@@ -63,6 +63,9 @@ def test_query_text_and_errors(any_store: Store) -> None:
     ]
     with pytest.raises(StoreError):
         any_store.query_rows(f"SELECT nope FROM {any_store.database}.t")
+    with pytest.raises(StoreError) as error:  # the message names ValuesBlockInputFormat: not a lock error
+        any_store.execute(f"INSERT INTO {any_store.database}.t VALUES (1, 'a' 'b')")
+    assert not isinstance(error.value, StoreLocked)
 
 
 def test_migrations_and_exchange(any_store: Store) -> None:
@@ -81,3 +84,36 @@ def test_migrations_and_exchange(any_store: Store) -> None:
 def test_server_url_errors_name_the_problem() -> None:
     with pytest.raises(StoreError, match="scheme"):
         ClickHouseServerStore.from_url("ftp://host/db")
+
+
+def test_small_and_large_inserts_store_the_same_values(any_store: Store) -> None:
+    """chDB sends up to VALUES_MAX_ROWS rows as literals and more through Python(): both must store the same."""
+    any_store.execute(
+        f"CREATE TABLE {any_store.database}.w (k UInt64, s LowCardinality(String), t DateTime('UTC'), "
+        "e Enum8('intent' = 1, 'done' = 2), n Int32) ENGINE = MergeTree ORDER BY k"
+    )
+    awkward = ["plain", "it's", "back\\slash", "quote'\\'", "nul\0byte", "línea\nnueva", "", "\\0"]
+
+    def values(first: int, n: int) -> list[tuple[int, str, int, str, int]]:
+        return [(first + i, awkward[i % len(awkward)], 1_700_000_000 + i, ("intent", "done")[i % 2], (-1) ** i * i)
+                for i in range(n)]  # fmt: skip
+
+    def table(rows: list[tuple[int, str, int, str, int]]) -> pa.Table:
+        k, s, t, e, n = zip(*rows, strict=True)
+        return pa.table({"k": pa.array(k, pa.uint64()), "s": s, "t": pa.array(t, pa.timestamp("s", tz="UTC")),
+                         "e": e, "n": pa.array(n, pa.int32())})  # fmt: skip
+
+    small, large = values(0, len(awkward)), values(10_000, VALUES_MAX_ROWS + 1)
+    assert values_sql(table(small)) is not None, "the small batch must take the VALUES path, or this proves nothing"
+    any_store.insert(SealedBatch("contract", "w", 1, 1, table(small)))
+    any_store.insert(SealedBatch("contract", "w", 2, 2, table(large)))
+    got = any_store.query_rows(
+        f"SELECT k, s, toUnixTimestamp(t), toString(e), n FROM {any_store.database}.w ORDER BY k"
+    )
+    assert [(int(k), s, int(t), e, int(n)) for k, s, t, e, n in got] == small + large
+
+
+def test_values_sql_leaves_floats_and_nulls_to_python() -> None:
+    assert values_sql(pa.table({"x": [1.5]})) is None
+    assert values_sql(pa.table({"k": pa.array([1, None], pa.int64())})) is None
+    assert values_sql(pa.table({"k": [1], "s": ["a'b"]})) == "(1, 'a\\'b')"
