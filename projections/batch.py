@@ -13,11 +13,30 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 
+class _HashingSink:
+    """A write-only file that hashes what is written to it (the Arrow IPC stream, never held whole)."""
+
+    def __init__(self) -> None:
+        self.hash = hashlib.sha256()
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self.hash.update(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
 def _digest(rows: pa.Table) -> str:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, rows.schema) as writer:
+    """SHA-256 of the rows' Arrow IPC stream; hashed as it is written: a 40 MB batch is never copied whole."""
+    sink = _HashingSink()
+    with pa.ipc.new_stream(pa.PythonFile(sink, mode="w"), rows.schema) as writer:
         writer.write_table(rows)
-    return hashlib.sha256(memoryview(sink.getvalue())).hexdigest()[:24]  # the buffer itself, not a copy
+    return sink.hash.hexdigest()[:24]
 
 
 @dataclass(frozen=True)

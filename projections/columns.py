@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import compress
 from typing import Protocol, cast, runtime_checkable
 
 import numpy as np
@@ -109,48 +110,60 @@ class TrackBatch:
     @classmethod
     def from_messages(cls, messages: Sequence[tuple[int, bytes]]) -> tuple[TrackBatch, list[Rejected]]:
         """Decode (stream_seq, MessagePack payload) pairs; messages that are no valid event come back rejected."""
-        parsed = frame_columns([data for _, data in messages])
-        fast = parsed.ok.tolist()
-        frame_of_fast: list[int] = []  # position among the batch's frames of each message parsed into columns
+        return cls.from_payloads([seq for seq, _ in messages], [data for _, data in messages])
+
+    @classmethod
+    def from_payloads(cls, stream_seqs: Sequence[int], payloads: list[bytes]) -> tuple[TrackBatch, list[Rejected]]:
+        """from_messages with the stream sequences and the payloads as two lists of one length."""
+        if len(stream_seqs) != len(payloads):
+            raise ValueError(f"{len(stream_seqs)} stream sequences for {len(payloads)} payloads")
+        parsed = frame_columns(payloads)
+        # Only the messages the fast path declined are looked at one by one (TrackClosed, other types,
+        # non-canonical encodings); the frames' positions come from a running count.
+        is_frame = parsed.ok.copy()
         slow: list[TrackFrame] = []  # frames the codec decoded (a non-canonical encoding)
-        frame_of_slow: list[int] = []
-        seqs: list[int] = []
-        closed: list[tuple[int, TrackClosed]] = []
+        slow_at: list[int] = []  # their message indices
+        closed_at: list[tuple[int, TrackClosed]] = []
         other: list[SeqEvent] = []
         rejected: list[Rejected] = []
-        for i, (seq, data) in enumerate(messages):
-            if fast[i]:
-                frame_of_fast.append(len(seqs))
-                seqs.append(seq)
-                continue
+        for i in np.flatnonzero(~parsed.ok).tolist():
             try:
-                event = decode(data)
+                event = decode(payloads[i])
             except SchemaError as exc:
-                rejected.append(Rejected(seq, str(exc)))
+                rejected.append(Rejected(stream_seqs[i], str(exc)))
                 continue
             if isinstance(event, TrackFrame):
-                frame_of_slow.append(len(seqs))
+                is_frame[i] = True
                 slow.append(event)
-                seqs.append(seq)
+                slow_at.append(i)
             elif isinstance(event, TrackClosed):
-                closed.append((len(seqs), event))
+                closed_at.append((i, event))
             else:
-                other.append(SeqEvent(seq, event))
+                other.append(SeqEvent(stream_seqs[i], event))
+        frames_through = np.cumsum(is_frame)  # (m,): frames among messages 0..i
+        position = frames_through - 1  # a frame message's position among the batch's frames
+        frame_of_fast = position[parsed.ok].tolist()
+        frame_of_slow = position[slow_at].tolist()
+        closed = [(int(frames_through[i]), event) for i, event in closed_at]  # frames before it
+        seqs = np.asarray(stream_seqs, dtype=np.int64)[is_frame].tolist()
 
         ok = parsed.ok
         fast_frames = np.asarray(frame_of_fast, dtype=np.int64)
         frame = np.repeat(fast_frames, parsed.count[ok])
         track_id, x, y = parsed.track_id, parsed.floor_x_m, parsed.floor_y_m
-        store_id: list[str | None] = [None] * len(seqs)
-        camera_id: list[str | None] = [None] * len(seqs)
-        edge_run_id: list[str | None] = [None] * len(seqs)
+        ok_list = ok.tolist()
+        # The fast frames' ids in order; without codec frames among them that is every frame's.
+        store_id: list[str | None] = list(compress(parsed.store_id, ok_list))
+        camera_id: list[str | None] = list(compress(parsed.camera_id, ok_list))
+        edge_run_id: list[str | None] = list(compress(parsed.edge_run_id, ok_list))
         ts_ns = np.zeros(len(seqs), dtype=np.int64)
         ts_ns[fast_frames] = parsed.ts_ns[ok]
-        for position, i in zip(frame_of_fast, np.flatnonzero(ok).tolist(), strict=True):
-            store_id[position] = parsed.store_id[i]
-            camera_id[position] = parsed.camera_id[i]
-            edge_run_id[position] = parsed.edge_run_id[i]
         if slow:
+            fast_ids = store_id, camera_id, edge_run_id
+            store_id, camera_id, edge_run_id = [None] * len(seqs), [None] * len(seqs), [None] * len(seqs)
+            for column, values in zip((store_id, camera_id, edge_run_id), fast_ids, strict=True):
+                for position, value in zip(frame_of_fast, values, strict=True):
+                    column[position] = value
             # Rare: merge the codec's frames in at their positions, keeping each frame's track order.
             slow_cols = TrackColumns.from_frames(slow, [0] * len(slow))
             slow_frames = np.asarray(frame_of_slow, dtype=np.int64)

@@ -34,7 +34,7 @@ from projections.swap import complete_pending_swap
 from schemas.codec import decode, encode
 from schemas.errors import SchemaError
 from schemas.events import Event, LayoutPublished
-from stream.consumer import PullConsumer, RawDelivered, dead_letter_data
+from stream.consumer import DeliveredBatch, PullConsumer, dead_letter_data
 from stream.layouts import LayoutReader
 from stream.publisher import Publisher
 from stream.ranges import read_range
@@ -61,6 +61,43 @@ class LogSink:
     def duplicates(self) -> int:
         """Events the log had already (a rebuilt batch's, or a replay's with unchanged ids)."""
         return self._publisher.result.duplicates
+
+
+@dataclass(frozen=True)
+class _Messages:
+    """One batch to fold, in stream order, as three lists of one length."""
+
+    stream_seq: list[int]
+    subject: list[str]
+    data: list[bytes]
+
+
+def _fresh_in_order(delivered: DeliveredBatch, last_done: int) -> DeliveredBatch:
+    """The messages after last_done (the rest are redeliveries of what is folded), by stream sequence."""
+    seqs = delivered.stream_seq
+    if seqs and seqs[0] > last_done and all(map(int.__lt__, seqs, seqs[1:])):
+        return delivered  # the usual case, checked without a Python call per message
+    keep = sorted((i for i, seq in enumerate(seqs) if seq > last_done), key=seqs.__getitem__)
+    return delivered.select(keep)
+
+
+@dataclass(frozen=True)
+class _Folded:
+    """One batch folded and sealed, with all its write needs: the fold's state snapshot after it included."""
+
+    messages: _Messages
+    layout_seq: int
+    result: FoldResult
+    undecodable: list[Rejected]
+    sealed: list[SealedBatch]
+    token: str
+    snapshot: bytes
+
+
+async def _finished(task: asyncio.Task[None] | None) -> None:
+    """Wait for `task`, if any, and raise its error."""
+    if task is not None:
+        await task
 
 
 class ProjectionError(RuntimeError):
@@ -169,65 +206,87 @@ class ProjectionRunner:
             ack_all=True,
         )  # fmt: skip
         await consumer.open()
+        # Folding runs one batch ahead of writing: batch k+1 is folded while batch k's intent, inserts,
+        # done mark and ack are written. The writes themselves stay strictly in order (intent k, rows k,
+        # done k, ack k, then intent k+1), so recovery sees exactly what it saw without the overlap.
+        writing: asyncio.Task[None] | None = None
         try:
             while stop is None or not stop.is_set():
                 fetch_started = time.perf_counter()
-                delivered = await consumer.fetch_raw(self._idle_timeout_s)
+                delivered = await consumer.fetch_batch(self._idle_timeout_s)
                 self.stats.fetch_s += time.perf_counter() - fetch_started
                 self.stats.dead_lettered += consumer.dead_lettered
                 consumer.dead_lettered = 0
-                fresh = [d for d in delivered if d.stream_seq > last_done]
+                fresh = _fresh_in_order(delivered, last_done)
                 self.stats.skipped_redeliveries += len(delivered) - len(fresh)
                 if not fresh:
+                    await _finished(writing)  # an ack covers earlier batches (AckPolicy.ALL); pending counts them
+                    writing = None
                     if delivered:
                         await self._ack(consumer, delivered)
                     elif until_caught_up and await consumer.pending() == 0:
                         break
                     continue
-                fresh.sort(key=lambda d: d.stream_seq)
-                await consumer.prefetch()
+                # Layouts first: once the prefetch runs, a request's answer queues behind its messages.
                 await self._read_layouts()
-                await self._apply([(d.stream_seq, d.subject, d.data) for d in fresh], self._layout_reader.position)
-                await self._ack(consumer, delivered)
-                last_done = fresh[-1].stream_seq
+                await consumer.prefetch()
+                folded = self._fold_step(
+                    _Messages(fresh.stream_seq, fresh.subject, fresh.data), self._layout_reader.position
+                )
+                last_done = fresh.stream_seq[-1]
                 self.stats.seq = last_done
+                await _finished(writing)
+                writing = asyncio.create_task(self._store_and_ack(folded, consumer, delivered))
                 if self._progress is not None:
                     info = await self._js.stream_info(self.projection.stream)
                     self._progress(
                         Progress(last_done, int(info.state.last_seq), self.stats.events, time.monotonic() - started)
                     )
-                if until_caught_up and max(delivered, key=lambda d: d.consumer_seq).num_pending == 0:
+                if until_caught_up and delivered.last().num_pending == 0:
                     break  # nothing was left to deliver: caught up, without waiting out an idle fetch
         finally:
-            await consumer.close()
+            try:
+                await _finished(writing)  # the batch in hand is written before stopping
+            finally:
+                await consumer.close()
         return self.stats
 
-    async def _ack(self, consumer: PullConsumer, delivered: list[RawDelivered]) -> None:
-        """Acknowledge after the batch is marked done (a seam for fault-injection tests)."""
-        await consumer.ack(delivered)
+    async def _store_and_ack(self, folded: _Folded, consumer: PullConsumer, delivered: DeliveredBatch) -> None:
+        await self._commit(folded)
+        await self._ack(consumer, delivered)
 
-    def _fold(self, messages: list[tuple[int, str, bytes]]) -> tuple[FoldResult, list[Rejected]]:
+    async def _ack(self, consumer: PullConsumer, delivered: DeliveredBatch) -> None:
+        """Acknowledge after the batch is marked done (a seam for fault-injection tests).
+
+        Not confirmed: the checkpoint, not the consumer, is the position (the durable is re-created at
+        checkpoint + 1 on start), so a lost ack costs a redelivery that is skipped, never a wrong count.
+        """
+        await consumer.ack(delivered, confirm=False)
+
+    def _fold(self, messages: _Messages) -> tuple[FoldResult, list[Rejected]]:
         """Decode and fold one batch; messages that are no valid event come back with the codec's reason.
 
         A TrackFold takes the batch as columns, decoded in one pass; any other projection gets events.
         """
         if isinstance(self.projection, TrackFold):
-            batch, undecodable = TrackBatch.from_messages([(seq, data) for seq, _, data in messages])
+            batch, undecodable = TrackBatch.from_payloads(messages.stream_seq, messages.data)
             return self.projection.fold_tracks(batch, self._layouts), undecodable
         events: list[SeqEvent] = []
         undecodable = []
-        for seq, _, data in messages:
+        for seq, data in zip(messages.stream_seq, messages.data, strict=True):
             try:
                 events.append(SeqEvent(seq, decode(data)))
             except SchemaError as exc:
                 undecodable.append(Rejected(seq, str(exc)))
         return self.projection.fold(events, self._layouts), undecodable
 
-    def _fold_and_seal(
-        self, messages: list[tuple[int, str, bytes]]
-    ) -> tuple[FoldResult, list[Rejected], list[SealedBatch], str]:
-        """Fold one batch and seal its rows per table; the token covers the rows and any derived events."""
-        first, last = messages[0][0], messages[-1][0]
+    def _fold_and_seal(self, messages: _Messages, layout_seq: int) -> _Folded:
+        """Fold one batch and seal its rows per table; the token covers the rows and any derived events.
+
+        The state snapshot is taken here, right after the fold: the next batch may be folded before this
+        one's done mark is written.
+        """
+        first, last = messages.stream_seq[0], messages.stream_seq[-1]
         result, undecodable = self._fold(messages)
         sealed = [
             SealedBatch(self.key, self.tables[base], first, last, rows)
@@ -235,18 +294,37 @@ class ProjectionRunner:
             if rows.num_rows
         ]
         payloads = [encode(event) for event in result.events]
-        return result, undecodable, sealed, combined_token(sealed, events_digest(payloads) if payloads else "")
+        token = combined_token(sealed, events_digest(payloads) if payloads else "")
+        return _Folded(messages, layout_seq, result, undecodable, sealed, token, self.projection.snapshot())
 
-    async def _apply(self, messages: list[tuple[int, str, bytes]], layout_seq: int) -> str:
-        """Fold (stream_seq, subject, data) of one batch, in order, into the store; return its token."""
-        first, last = messages[0][0], messages[-1][0]
+    def _fold_step(self, messages: _Messages, layout_seq: int) -> _Folded:
+        """Fold one batch, in order, under layouts up to layout_seq.
+
+        On the event loop's thread, not in a worker. A worker's fold hands the GIL over at every numba
+        and numpy call and then waits up to the switch interval (5 ms) to get it back from the loop,
+        which is busy receiving the next batch: measured, that made a 37 ms fold take 110-240 ms, and
+        the whole run 10-15% slower than folding here. Store writes, which hold no GIL for most of
+        their time, do run in a worker (see _commit).
+        """
         fold_started = time.perf_counter()
-        # Folding and store writes run in a worker thread: the event loop meanwhile receives the next,
-        # prefetched batch (the parser and chDB release the GIL). Steps still run one after another.
-        result, undecodable, sealed, token = await asyncio.to_thread(self._fold_and_seal, messages)
+        folded = self._fold_and_seal(messages, layout_seq)
         self.stats.fold_s += time.perf_counter() - fold_started
-        rejections = [*undecodable, *result.rejected]
-        raw = {seq: (subject, data) for seq, subject, data in messages} if rejections else {}
+        return folded
+
+    async def _apply(self, messages: _Messages, layout_seq: int) -> str:
+        """Fold one batch and write it to the store; return its token."""
+        folded = self._fold_step(messages, layout_seq)
+        await self._commit(folded)
+        return folded.token
+
+    async def _commit(self, folded: _Folded) -> None:
+        """Dead-letter what the batch rejected, then intent, rows, derived events and done mark, in order."""
+        messages, result, sealed, token = folded.messages, folded.result, folded.sealed, folded.token
+        first, last, layout_seq = messages.stream_seq[0], messages.stream_seq[-1], folded.layout_seq
+        rejections = [*folded.undecodable, *result.rejected]
+        raw = {}
+        if rejections:
+            raw = dict(zip(messages.stream_seq, zip(messages.subject, messages.data, strict=True), strict=True))
         for rejected in rejections:
             subject, data = raw[rejected.stream_seq]
             # A repeat after a crash is dropped by the DLQ's message id.
@@ -256,26 +334,27 @@ class ProjectionRunner:
             )  # fmt: skip
             self.stats.dead_lettered += 1
         store_started = time.perf_counter()
-        await asyncio.to_thread(self._write, first, last, token, layout_seq, sealed)
-        if result.events:
+        # In a worker thread, one call when it can be: each hand-over costs a wait for the GIL.
+        await asyncio.to_thread(self._write, folded, mark_done=not result.events)
+        if result.events:  # a processor's: published between its rows and its done mark
             if self._sink is None:
                 self._sink = LogSink(self._nc)
             await self._sink.publish(result.events)
             self.stats.published += len(result.events)
-        await asyncio.to_thread(
-            self._checkpoints.write_done, first, last, token, layout_seq, self.projection.snapshot()
-        )
+            await asyncio.to_thread(self._checkpoints.write_done, first, last, token, layout_seq, folded.snapshot)
         self.stats.store_s += time.perf_counter() - store_started
-        self.stats.events += len(messages) - len(undecodable)
+        self.stats.events += len(messages.stream_seq) - len(folded.undecodable)
         self.stats.batches += 1
         self.stats.rows += sum(b.rows.num_rows for b in sealed)
-        return token
 
-    def _write(self, first: int, last: int, token: str, layout_seq: int, sealed: list[SealedBatch]) -> None:
-        """Record the intent, then insert the batch's blocks (each deduplicated by its token)."""
-        self._checkpoints.write_intent(first, last, token, layout_seq)
-        for batch in sealed:
+    def _write(self, folded: _Folded, *, mark_done: bool) -> None:
+        """Record the intent, insert the batch's blocks (each deduplicated by its token), then mark it done."""
+        first, last = folded.messages.stream_seq[0], folded.messages.stream_seq[-1]
+        self._checkpoints.write_intent(first, last, folded.token, folded.layout_seq)
+        for batch in folded.sealed:
             self._store.insert(batch)
+        if mark_done:
+            self._checkpoints.write_done(first, last, folded.token, folded.layout_seq, folded.snapshot)
 
     async def _recover(self, intent: Intent) -> None:
         raw = await read_range(
@@ -287,7 +366,8 @@ class ProjectionRunner:
                 f"{self.key}: cannot rebuild batch {intent.first_seq}..{intent.last_seq}: the stream no longer "
                 "holds it (retention?); replay the projection into a new version"
             )
-        token = await self._apply(raw, intent.layout_seq)
+        seqs, subjects, payloads = (list(column) for column in zip(*raw, strict=True))
+        token = await self._apply(_Messages(seqs, subjects, payloads), intent.layout_seq)
         if token != intent.batch_token:
             raise ProjectionError(
                 f"{self.key}: batch {intent.first_seq}..{intent.last_seq} rebuilt to token {token}, but "

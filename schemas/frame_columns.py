@@ -18,6 +18,7 @@ only the ordinary decode.
 from __future__ import annotations
 
 import sys
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -486,15 +487,36 @@ class FrameColumns:
 _MIN_TRACK_BYTES = 1 + 10 + 48 + 15
 
 
+_scratch = threading.local()
+
+
+def _back_to_back(messages: list[bytes], total: int) -> npt.NDArray[np.uint8]:
+    """The messages back to back, (total,) bytes, in a buffer this thread reuses for every batch.
+
+    b"".join allocates a fresh 26 MB per 5000-frame batch, and faulting its pages in made the copy 4x
+    slower (measured: 66 ms against 15 ms for 130 MB), all of it holding the GIL. Only frame_columns
+    reads the buffer, and its columns are copies, so the next batch may overwrite it.
+    """
+    buf: npt.NDArray[np.uint8] | None = getattr(_scratch, "buf", None)
+    if buf is None or len(buf) < total:
+        buf = np.empty(total, dtype=np.uint8)
+        _scratch.buf = buf
+    view = buf.data  # a memoryview: slice assignment from bytes is one memcpy
+    end = 0
+    for message in messages:
+        start, end = end, end + len(message)
+        view[start:end] = message
+    return buf[:total]
+
+
 def frame_columns(messages: list[bytes]) -> FrameColumns:
     """Parse a batch of MessagePack messages; canonical TrackFrames become columns, the rest ok=False."""
     lengths = np.fromiter((len(m) for m in messages), dtype=np.int64, count=len(messages))
     ends = np.cumsum(lengths)
     starts = ends - lengths
-    joined = b"".join(messages)
-    buf = np.frombuffer(joined, dtype=np.uint8)
+    buf = _back_to_back(messages, int(ends[-1]) if len(ends) else 0)
     m = len(messages)
-    capacity = len(joined) // _MIN_TRACK_BYTES + 1
+    capacity = len(buf) // _MIN_TRACK_BYTES + 1
     msg = np.zeros((m, _M_COLS), dtype=np.int64)
     ok = np.zeros(m, dtype=np.bool_)
     track_id = np.empty(capacity, dtype=np.int64)
@@ -509,7 +531,7 @@ def frame_columns(messages: list[bytes]) -> FrameColumns:
         spans = msg[distinct, column : column + 2].tolist()
         decoded = []
         for off, length in spans:
-            raw = joined[off : off + length]
+            raw = buf[off : off + length].tobytes()
             decoded.append(names.get(raw) or names.setdefault(raw, raw.decode("ascii")))
         lookup: list[str | None] = [*decoded, None]
         return [lookup[c] for c in codes.tolist()]

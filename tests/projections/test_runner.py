@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 
 import msgspec
 import nats
@@ -21,7 +22,7 @@ from projections.runner import ProjectionError, ProjectionRunner
 from projections.store import ChdbStore
 from projections.swap import latest_swap
 from projections.track_points import TrackPointsProjection
-from stream.consumer import DLQ_REASON_HEADER, PullConsumer, RawDelivered
+from stream.consumer import DLQ_REASON_HEADER, DeliveredBatch, PullConsumer
 from stream.embedded import EmbeddedNats
 from stream.provision import LogConfig, ensure_streams
 from stream.publisher import Publisher
@@ -85,7 +86,7 @@ class _LosesAcks(ProjectionRunner):
     (With AckPolicy.ALL a later ack would cover a lost one, so all are lost.)
     """
 
-    async def _ack(self, consumer: PullConsumer, delivered: list[RawDelivered]) -> None:
+    async def _ack(self, consumer: PullConsumer, delivered: DeliveredBatch) -> None:
         if self.stats.skipped_redeliveries == 0:
             return
         await super()._ack(consumer, delivered)
@@ -148,7 +149,7 @@ async def test_recovery_rebuilds_a_batch_left_in_flight(nc: NatsClient, store: C
     await ProjectionRunner(nc, clean, LineCountsProjection(), key="clean", batch=40).run()
 
     class _DiesAfterInsert(ProjectionRunner):
-        async def _ack(self, consumer: PullConsumer, delivered: list[RawDelivered]) -> None:
+        async def _ack(self, consumer: PullConsumer, delivered: DeliveredBatch) -> None:
             raise RuntimeError("killed between insert and ack")
 
     with pytest.raises(RuntimeError, match="killed"):
@@ -185,3 +186,14 @@ def test_state_snapshot_is_canonical() -> None:
     again = LineCountsProjection()
     again.restore(projection.snapshot())
     assert again.snapshot() == projection.snapshot()
+
+
+def test_batch_token_digest_is_the_sha256_of_the_arrow_ipc_stream() -> None:
+    """Tokens must not change between builds: an intent recorded by one build is rebuilt by the next and
+    compared. The digest is hashed while the IPC stream is written; it must equal hashing the whole stream."""
+    rows = pa.table({"a": pa.array(range(1000), pa.uint64()), "s": [f"cam-{i % 7}" for i in range(1000)]})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, rows.schema) as writer:
+        writer.write_table(rows)
+    expected = hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:24]
+    assert SealedBatch("p", "t", 1, 10, rows).token == f"p:t:1-10:{expected}"
