@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import bisect
 
+import numpy as np
+import numpy.typing as npt
+
 from schemas.events import LayoutPublished
 from schemas.layout import StoreLayout
 
@@ -40,6 +43,11 @@ class LayoutHistory:
             return 0, None
         published = self._versions[index]
         return published.version, published.layout
+
+    def versions_at(self, ts_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """The version in force at each ts_ns (n,), 0 before the first layout: at() for a whole batch."""
+        numbers = np.array([0, *(published.version for published in self._versions)], dtype=np.int64)
+        return numbers[np.searchsorted(np.asarray(self._starts, dtype=np.int64), ts_ns, side="right")]
 
     def version(self, version: int) -> StoreLayout | None:
         """Return the layout published as `version`, or None if this history lacks it."""

@@ -80,6 +80,16 @@ def test_closed_track_forgets_its_position() -> None:
     assert _fold(events, _history((1, 0, LAYOUT)), fold).num_rows == 0
 
 
+@given(
+    starts=st.lists(st.integers(0, 100), min_size=1, max_size=5, unique=True),
+    times=st.lists(st.integers(-5, 110), max_size=30),
+)
+def test_versions_at_agrees_with_at(starts: list[int], times: list[int]) -> None:
+    """The batch lookup the fold uses gives what the per-event lookup gives, before, between and on the starts."""
+    history = _history(*((version, start, LAYOUT) for version, start in enumerate(reversed(starts), start=1)))["s"]
+    assert history.versions_at(np.asarray(times, dtype=np.int64)).tolist() == [history.at(t)[0] for t in times]
+
+
 def test_no_layout_no_counts() -> None:
     frames = [_frame(0, T0, (1, 2.0, 0.5)), _frame(1, T0 + SECOND, (1, 2.0, 1.5))]
     assert _fold(list(frames), {}).num_rows == 0
