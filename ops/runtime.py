@@ -52,3 +52,16 @@ def open_store(data_dir: Path) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+def freeze_start_up_objects() -> None:
+    """Exempt everything allocated so far from garbage collection: call once set up, before a long loop.
+
+    A projector allocates many short-lived containers, so the collector runs full passes now and then,
+    and each one walks every object loaded at start-up (numba, pyarrow, chDB): about 85 ms, once in
+    every 0.7 s of folding, measured. Frozen objects are skipped; they live as long as the process anyway.
+    """
+    import gc
+
+    gc.collect()  # what is garbage already goes now, rather than being frozen with the rest
+    gc.freeze()
