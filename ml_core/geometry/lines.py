@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -33,15 +34,31 @@ def crosses_segment(
     end = np.asarray(end, dtype=np.float64)
     if start.shape != end.shape:
         raise ValueError(f"start and end must have the same shape, got {start.shape} and {end.shape}")
-    s0 = side_of_line(start, a, b)
-    s1 = side_of_line(end, a, b)
-    changed = (s0 * s1) < 0
-    # The step's own line must separate a from b (or touch one of them).
-    step = end - start
-    oa = step[:, 0] * (a[1] - start[:, 1]) - step[:, 1] * (a[0] - start[:, 0])
-    ob = step[:, 0] * (b[1] - start[:, 1]) - step[:, 1] * (b[0] - start[:, 0])
-    within = (oa * ob) <= 0
-    return np.where(changed & within, s1, 0).astype(np.int8)
+    if start.ndim != 2 or start.shape[1] != 2:
+        raise ValueError(f"points must have shape (n, 2), got {start.shape}")
+    out = np.empty(len(start), dtype=np.int8)
+    _crosses(start[:, 0], start[:, 1], end[:, 0], end[:, 1], float(a[0]), float(a[1]), float(b[0]), float(b[1]), out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _crosses(  # noqa: PLR0917 - a numba kernel: positional arrays
+    sx: FloatArray, sy: FloatArray, ex: FloatArray, ey: FloatArray,
+    ax: float, ay: float, bx: float, by: float, out: npt.NDArray[np.int8],
+) -> None:  # fmt: skip
+    # One pass instead of some fifteen array operations (a line_counts batch has 200k steps per line).
+    # Each product is side_of_line's, term for term, so the answers are the same bit for bit.
+    dx, dy = bx - ax, by - ay
+    for i in range(len(sx)):
+        s0 = np.sign(dx * (sy[i] - ay) - dy * (sx[i] - ax))
+        s1 = np.sign(dx * (ey[i] - ay) - dy * (ex[i] - ax))
+        out[i] = 0
+        if s0 * s1 < 0:  # strictly one side to strictly the other
+            step_x, step_y = ex[i] - sx[i], ey[i] - sy[i]
+            oa = step_x * (ay - sy[i]) - step_y * (ax - sx[i])
+            ob = step_x * (by - sy[i]) - step_y * (bx - sx[i])
+            if oa * ob <= 0:  # the step's own line separates a from b (or touches one of them)
+                out[i] = np.int8(s1)
 
 
 def signed_distance(points: FloatArray, a: tuple[float, float], b: tuple[float, float]) -> FloatArray:

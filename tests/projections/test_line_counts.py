@@ -197,3 +197,32 @@ def test_vectorised_fold_equals_reference_for_any_batch_split(data: st.DataObjec
                 if row[column]:
                     got[(bucket, direction)] = got.get((bucket, direction), 0) + row[column]
     assert got == _reference_counts(events, LAYOUT), f"seed {seed}"
+
+
+def _crosses_reference(start: np.ndarray, end: np.ndarray, a: tuple[float, float], b: tuple[float, float]) -> list[int]:
+    """The array formulation crosses_segment had before its numba kernel, kept as the oracle."""
+
+    def side(points: np.ndarray) -> np.ndarray:
+        return np.sign((b[0] - a[0]) * (points[:, 1] - a[1]) - (b[1] - a[1]) * (points[:, 0] - a[0])).astype(np.int8)
+
+    s0, s1 = side(start), side(end)
+    step = end - start
+    oa = step[:, 0] * (a[1] - start[:, 1]) - step[:, 1] * (a[0] - start[:, 0])
+    ob = step[:, 0] * (b[1] - start[:, 1]) - step[:, 1] * (b[0] - start[:, 0])
+    return np.where(((s0 * s1) < 0) & ((oa * ob) <= 0), s1, 0).astype(np.int8).tolist()
+
+
+_COORD = st.floats(-10, 10, allow_nan=False).map(lambda v: round(v, 1))  # on-line and end-point ties happen
+
+
+@given(
+    steps=st.lists(st.tuples(_COORD, _COORD, _COORD, _COORD), max_size=40),
+    line=st.tuples(_COORD, _COORD, _COORD, _COORD),
+)
+def test_crosses_segment_matches_the_array_formulation(
+    steps: list[tuple[float, float, float, float]], line: tuple[float, float, float, float]
+) -> None:
+    arr = np.asarray(steps, dtype=np.float64).reshape(-1, 4)
+    start, end = arr[:, :2], arr[:, 2:]
+    a, b = (line[0], line[1]), (line[2], line[3])
+    assert crosses_segment(start, end, a, b).tolist() == _crosses_reference(start, end, a, b)
