@@ -83,14 +83,12 @@ def _fresh_in_order(delivered: DeliveredBatch, last_done: int) -> DeliveredBatch
 
 @dataclass(frozen=True)
 class _Folded:
-    """One batch folded and sealed, with all its write needs: the fold's state snapshot after it included."""
+    """One batch folded, with all its write needs: the fold's state snapshot after it included."""
 
     messages: _Messages
     layout_seq: int
     result: FoldResult
     undecodable: list[Rejected]
-    sealed: list[SealedBatch]
-    token: str
     snapshot: bytes
 
 
@@ -280,22 +278,19 @@ class ProjectionRunner:
                 undecodable.append(Rejected(seq, str(exc)))
         return self.projection.fold(events, self._layouts), undecodable
 
-    def _fold_and_seal(self, messages: _Messages, layout_seq: int) -> _Folded:
-        """Fold one batch and seal its rows per table; the token covers the rows and any derived events.
+    def _seal(self, folded: _Folded) -> tuple[list[SealedBatch], str]:
+        """Seal a folded batch's rows per table; the token covers the rows and any derived events.
 
-        The state snapshot is taken here, right after the fold: the next batch may be folded before this
-        one's done mark is written.
+        In the writing thread: hashing a 40 MB batch releases the GIL, so it runs beside the next fold.
         """
-        first, last = messages.stream_seq[0], messages.stream_seq[-1]
-        result, undecodable = self._fold(messages)
+        first, last = folded.messages.stream_seq[0], folded.messages.stream_seq[-1]
         sealed = [
             SealedBatch(self.key, self.tables[base], first, last, rows)
-            for base, rows in sorted(result.rows.items())
+            for base, rows in sorted(folded.result.rows.items())
             if rows.num_rows
         ]
-        payloads = [encode(event) for event in result.events]
-        token = combined_token(sealed, events_digest(payloads) if payloads else "")
-        return _Folded(messages, layout_seq, result, undecodable, sealed, token, self.projection.snapshot())
+        payloads = [encode(event) for event in folded.result.events]
+        return sealed, combined_token(sealed, events_digest(payloads) if payloads else "")
 
     def _fold_step(self, messages: _Messages, layout_seq: int) -> _Folded:
         """Fold one batch, in order, under layouts up to layout_seq.
@@ -307,19 +302,22 @@ class ProjectionRunner:
         their time, do run in a worker (see _commit).
         """
         fold_started = time.perf_counter()
-        folded = self._fold_and_seal(messages, layout_seq)
+        result, undecodable = self._fold(messages)
+        # The snapshot is taken right after the fold: the next batch is folded before this one is done.
+        folded = _Folded(messages, layout_seq, result, undecodable, self.projection.snapshot())
         self.stats.fold_s += time.perf_counter() - fold_started
         return folded
 
     async def _apply(self, messages: _Messages, layout_seq: int) -> str:
         """Fold one batch and write it to the store; return its token."""
-        folded = self._fold_step(messages, layout_seq)
-        await self._commit(folded)
-        return folded.token
+        return await self._commit(self._fold_step(messages, layout_seq))
 
-    async def _commit(self, folded: _Folded) -> None:
-        """Dead-letter what the batch rejected, then intent, rows, derived events and done mark, in order."""
-        messages, result, sealed, token = folded.messages, folded.result, folded.sealed, folded.token
+    async def _commit(self, folded: _Folded) -> str:
+        """Dead-letter what the batch rejected, then intent, rows, derived events and done mark, in order.
+
+        Returns the batch's token.
+        """
+        messages, result = folded.messages, folded.result
         first, last, layout_seq = messages.stream_seq[0], messages.stream_seq[-1], folded.layout_seq
         rejections = [*folded.undecodable, *result.rejected]
         raw = {}
@@ -335,7 +333,7 @@ class ProjectionRunner:
             self.stats.dead_lettered += 1
         store_started = time.perf_counter()
         # In a worker thread, one call when it can be: each hand-over costs a wait for the GIL.
-        await asyncio.to_thread(self._write, folded, mark_done=not result.events)
+        sealed, token = await asyncio.to_thread(self._write, folded, mark_done=not result.events)
         if result.events:  # a processor's: published between its rows and its done mark
             if self._sink is None:
                 self._sink = LogSink(self._nc)
@@ -346,15 +344,19 @@ class ProjectionRunner:
         self.stats.events += len(messages.stream_seq) - len(folded.undecodable)
         self.stats.batches += 1
         self.stats.rows += sum(b.rows.num_rows for b in sealed)
+        return token
 
-    def _write(self, folded: _Folded, *, mark_done: bool) -> None:
-        """Record the intent, insert the batch's blocks (each deduplicated by its token), then mark it done."""
+    def _write(self, folded: _Folded, *, mark_done: bool) -> tuple[list[SealedBatch], str]:
+        """Seal the batch, record the intent, insert its blocks (each deduplicated by its token), then mark it
+        done; return the sealed blocks and the token."""
+        sealed, token = self._seal(folded)
         first, last = folded.messages.stream_seq[0], folded.messages.stream_seq[-1]
-        self._checkpoints.write_intent(first, last, folded.token, folded.layout_seq)
-        for batch in folded.sealed:
+        self._checkpoints.write_intent(first, last, token, folded.layout_seq)
+        for batch in sealed:
             self._store.insert(batch)
         if mark_done:
-            self._checkpoints.write_done(first, last, folded.token, folded.layout_seq, folded.snapshot)
+            self._checkpoints.write_done(first, last, token, folded.layout_seq, folded.snapshot)
+        return sealed, token
 
     async def _recover(self, intent: Intent) -> None:
         raw = await read_range(

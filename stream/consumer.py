@@ -63,7 +63,8 @@ class RawDelivered(NamedTuple):
     reply: the ack subject. stored_ts_ns: when the log stored it (ns since the Unix epoch, UTC), not the
     event's ts_ns. num_delivered: 1 on first delivery, more on redelivery. consumer_seq: the consumer's
     own sequence. num_pending: messages of the stream not yet delivered to the consumer when this one was.
-    A tuple rather than a dataclass: a batch makes thousands, and a frozen dataclass costs 5x more to build.
+    A tuple rather than a dataclass: a batch makes thousands, and a frozen dataclass costs several times
+    more to build.
     """
 
     stream_seq: int
