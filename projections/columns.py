@@ -21,7 +21,7 @@ from projections.projection import FoldResult, Rejected, SeqEvent
 from schemas.codec import decode
 from schemas.errors import SchemaError
 from schemas.events import TrackClosed, TrackFrame
-from schemas.frame_columns import frame_columns
+from schemas.frame_columns import FrameColumns, frame_columns
 
 
 @dataclass(frozen=True)
@@ -113,11 +113,19 @@ class TrackBatch:
         return cls.from_payloads([seq for seq, _ in messages], [data for _, data in messages])
 
     @classmethod
-    def from_payloads(cls, stream_seqs: Sequence[int], payloads: list[bytes]) -> tuple[TrackBatch, list[Rejected]]:
-        """from_messages with the stream sequences and the payloads as two lists of one length."""
+    def from_payloads(
+        cls, stream_seqs: Sequence[int], payloads: list[bytes], parsed: FrameColumns | None = None
+    ) -> tuple[TrackBatch, list[Rejected]]:
+        """from_messages with the stream sequences and the payloads as two lists of one length.
+
+        parsed: frame_columns(payloads), when the caller has parsed them already (in a worker thread).
+        """
         if len(stream_seqs) != len(payloads):
             raise ValueError(f"{len(stream_seqs)} stream sequences for {len(payloads)} payloads")
-        parsed = frame_columns(payloads)
+        if parsed is None:
+            parsed = frame_columns(payloads)
+        elif len(parsed.ok) != len(payloads):
+            raise ValueError(f"columns parsed from {len(parsed.ok)} messages given with {len(payloads)} payloads")
         # Only the messages the fast path declined are looked at one by one (TrackClosed, other types,
         # non-canonical encodings); the frames' positions come from a running count.
         is_frame = parsed.ok.copy()

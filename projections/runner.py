@@ -34,6 +34,7 @@ from projections.swap import complete_pending_swap
 from schemas.codec import decode, encode
 from schemas.errors import SchemaError
 from schemas.events import Event, LayoutPublished
+from schemas.frame_columns import FrameColumns, FrameParse
 from stream.consumer import DeliveredBatch, PullConsumer, dead_letter_data
 from stream.layouts import LayoutReader
 from stream.publisher import Publisher
@@ -228,7 +229,7 @@ class ProjectionRunner:
                 # Layouts first: once the prefetch runs, a request's answer queues behind its messages.
                 await self._read_layouts()
                 await consumer.prefetch()
-                folded = self._fold_step(
+                folded = await self._fold_step(
                     _Messages(fresh.stream_seq, fresh.subject, fresh.data), self._layout_reader.position
                 )
                 last_done = fresh.stream_seq[-1]
@@ -261,13 +262,14 @@ class ProjectionRunner:
         """
         await consumer.ack(delivered, confirm=False)
 
-    def _fold(self, messages: _Messages) -> tuple[FoldResult, list[Rejected]]:
+    def _fold(self, messages: _Messages, parsed: FrameColumns | None) -> tuple[FoldResult, list[Rejected]]:
         """Decode and fold one batch; messages that are no valid event come back with the codec's reason.
 
-        A TrackFold takes the batch as columns, decoded in one pass; any other projection gets events.
+        A TrackFold takes the batch as columns (parsed: its TrackFrames, parsed already); any other
+        projection gets events.
         """
         if isinstance(self.projection, TrackFold):
-            batch, undecodable = TrackBatch.from_payloads(messages.stream_seq, messages.data)
+            batch, undecodable = TrackBatch.from_payloads(messages.stream_seq, messages.data, parsed)
             return self.projection.fold_tracks(batch, self._layouts), undecodable
         events: list[SeqEvent] = []
         undecodable = []
@@ -292,17 +294,22 @@ class ProjectionRunner:
         payloads = [encode(event) for event in folded.result.events]
         return sealed, combined_token(sealed, events_digest(payloads) if payloads else "")
 
-    def _fold_step(self, messages: _Messages, layout_seq: int) -> _Folded:
+    async def _fold_step(self, messages: _Messages, layout_seq: int) -> _Folded:
         """Fold one batch, in order, under layouts up to layout_seq.
 
-        On the event loop's thread, not in a worker. A worker's fold hands the GIL over at every numba
-        and numpy call and then waits up to the switch interval (5 ms) to get it back from the loop,
-        which is busy receiving the next batch: measured, that made a 37 ms fold take 110-240 ms, and
-        the whole run 10-15% slower than folding here. Store writes, which hold no GIL for most of
-        their time, do run in a worker (see _commit).
+        On the event loop's thread, except the compiled parse of a TrackFold's batch, which holds no GIL
+        and runs in a worker while the loop receives the next batch. A worker that ran the whole fold
+        handed the GIL over at every numba and numpy call and waited up to the switch interval (5 ms)
+        each time to get it back from the busy loop: measured, a 37 ms fold took 110-240 ms, and the
+        run was 10-15% slower than folding on the loop. The parse takes the GIL back once.
         """
         fold_started = time.perf_counter()
-        result, undecodable = self._fold(messages)
+        parsed = None
+        if isinstance(self.projection, TrackFold):
+            parse = FrameParse(messages.data)
+            await asyncio.to_thread(parse.run)
+            parsed = parse.columns()
+        result, undecodable = self._fold(messages, parsed)
         # The snapshot is taken right after the fold: the next batch is folded before this one is done.
         folded = _Folded(messages, layout_seq, result, undecodable, self.projection.snapshot())
         self.stats.fold_s += time.perf_counter() - fold_started
@@ -310,7 +317,7 @@ class ProjectionRunner:
 
     async def _apply(self, messages: _Messages, layout_seq: int) -> str:
         """Fold one batch and write it to the store; return its token."""
-        return await self._commit(self._fold_step(messages, layout_seq))
+        return await self._commit(await self._fold_step(messages, layout_seq))
 
     async def _commit(self, folded: _Folded) -> str:
         """Dead-letter what the batch rejected, then intent, rows, derived events and done mark, in order.
