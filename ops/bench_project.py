@@ -98,14 +98,14 @@ def _warm_up(store: ChdbStore) -> None:
     """Load once what a long-running projector loads once: the numba parser (from its cache), pyarrow's and
     chDB's readers. The timed folds then measure folding, as the raw reads measure reading on a warm client."""
     t0_ns = (time.time_ns() // 1_000_000_000) * 1_000_000_000
-    messages = [(seq, encode(e)) for seq, e in enumerate(synthetic_events(50, 5, seed=2, t0_ns=t0_ns), start=1)]
-    batch, _ = TrackBatch.from_messages(messages)
+    payloads = [encode(e) for e in synthetic_events(50, 5, seed=2, t0_ns=t0_ns)]
+    batch, _ = TrackBatch.from_payloads(range(1, len(payloads) + 1), payloads)
     target = store.in_database("bench_warm_up")
     for projection in (TrackPointsProjection(), LineCountsProjection()):
         result = projection.fold_tracks(batch, {})
         for table, ddl in projection.table_ddl().items():
             target.execute(ddl.format(db=target.database, table=table))
-            target.insert(SealedBatch("warm-up", table, 1, len(messages), result.rows[table]))
+            target.insert(SealedBatch("warm-up", table, 1, len(payloads), result.rows[table]))
 
 
 def run_bench(frames: int, tracks: int, batch: int, repeat: int = 3) -> dict[str, Any]:

@@ -108,15 +108,11 @@ class TrackBatch:
         return cls(TrackColumns.from_frames(frames, seqs), closed, other)
 
     @classmethod
-    def from_messages(cls, messages: Sequence[tuple[int, bytes]]) -> tuple[TrackBatch, list[Rejected]]:
-        """Decode (stream_seq, MessagePack payload) pairs; messages that are no valid event come back rejected."""
-        return cls.from_payloads([seq for seq, _ in messages], [data for _, data in messages])
-
-    @classmethod
     def from_payloads(
         cls, stream_seqs: Sequence[int], payloads: list[bytes], parsed: FrameColumns | None = None
     ) -> tuple[TrackBatch, list[Rejected]]:
-        """from_messages with the stream sequences and the payloads as two lists of one length.
+        """Decode MessagePack payloads with their stream sequences (two lists of one length); messages that are
+        no valid event come back rejected.
 
         parsed: frame_columns(payloads), when the caller has parsed them already (in a worker thread).
         """

@@ -4,21 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
 FloatArray = npt.NDArray[np.float64]
-
-
-def side_of_line(points: FloatArray, a: tuple[float, float], b: tuple[float, float]) -> npt.NDArray[np.int8]:
-    """Return +1 for points left of the directed line a->b, -1 right of it, 0 on it.
-
-    points: (n, 2) floor coordinates in metres.
-    """
-    points = np.asarray(points, dtype=np.float64)
-    if points.ndim != 2 or points.shape[1] != 2:
-        raise ValueError(f"points must have shape (n, 2), got {points.shape}")
-    cross = (b[0] - a[0]) * (points[:, 1] - a[1]) - (b[1] - a[1]) * (points[:, 0] - a[0])
-    return np.sign(cross).astype(np.int8)
 
 
 def crosses_segment(
@@ -36,29 +23,13 @@ def crosses_segment(
         raise ValueError(f"start and end must have the same shape, got {start.shape} and {end.shape}")
     if start.ndim != 2 or start.shape[1] != 2:
         raise ValueError(f"points must have shape (n, 2), got {start.shape}")
+    from ml_core.geometry.crossings import crossing_sides  # numba: loaded only where crossings are counted
+
     out = np.empty(len(start), dtype=np.int8)
-    _crosses(start[:, 0], start[:, 1], end[:, 0], end[:, 1], float(a[0]), float(a[1]), float(b[0]), float(b[1]), out)
+    crossing_sides(
+        start[:, 0], start[:, 1], end[:, 0], end[:, 1], float(a[0]), float(a[1]), float(b[0]), float(b[1]), out
+    )
     return out
-
-
-@njit(cache=True, nogil=True)
-def _crosses(  # noqa: PLR0917 - a numba kernel: positional arrays
-    sx: FloatArray, sy: FloatArray, ex: FloatArray, ey: FloatArray,
-    ax: float, ay: float, bx: float, by: float, out: npt.NDArray[np.int8],
-) -> None:  # fmt: skip
-    # One pass instead of some fifteen array operations (a line_counts batch has 200k steps per line).
-    # Each product is side_of_line's, term for term, so the answers are the same bit for bit.
-    dx, dy = bx - ax, by - ay
-    for i in range(len(sx)):
-        s0 = np.sign(dx * (sy[i] - ay) - dy * (sx[i] - ax))
-        s1 = np.sign(dx * (ey[i] - ay) - dy * (ex[i] - ax))
-        out[i] = 0
-        if s0 * s1 < 0:  # strictly one side to strictly the other
-            step_x, step_y = ex[i] - sx[i], ey[i] - sy[i]
-            oa = step_x * (ay - sy[i]) - step_y * (ax - sx[i])
-            ob = step_x * (by - sy[i]) - step_y * (bx - sx[i])
-            if oa * ob <= 0:  # the step's own line separates a from b (or touches one of them)
-                out[i] = np.int8(s1)
 
 
 def signed_distance(points: FloatArray, a: tuple[float, float], b: tuple[float, float]) -> FloatArray:

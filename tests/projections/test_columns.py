@@ -57,7 +57,7 @@ def test_from_messages_equals_from_events_with_slow_frames_and_bad_messages_mixe
             messages.append((seq, encode(status)))
             expected.append(SeqEvent(seq, status))
             status_seq = seq
-    batch, rejected = TrackBatch.from_messages(messages)
+    batch, rejected = TrackBatch.from_payloads([seq for seq, _ in messages], [data for _, data in messages])
     _assert_same(batch, TrackBatch.from_events(expected))
     assert [r.stream_seq for r in rejected] == bad_seqs
     assert all("malformed" in r.reason or "Expected" in r.reason for r in rejected)
@@ -76,7 +76,7 @@ def test_folds_give_the_same_rows_from_messages_and_from_events() -> None:
     for make in (LineCountsProjection, TrackPointsProjection):
         by_events, by_messages = make(), make()
         a = by_events.fold(seq_events[1:], layouts)
-        batch, rejected = TrackBatch.from_messages(tracks_only)
+        batch, rejected = TrackBatch.from_payloads([seq for seq, _ in tracks_only], [data for _, data in tracks_only])
         b = by_messages.fold_tracks(batch, layouts)
         assert not rejected
         assert {k: v.to_pylist() for k, v in a.rows.items()} == {k: v.to_pylist() for k, v in b.rows.items()}
