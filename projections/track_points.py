@@ -29,11 +29,15 @@ TTL toDateTime(ts) + INTERVAL {RETENTION_DAYS} DAY
 SETTINGS {DEDUP_SETTINGS}
 """
 
+# The id columns go to ClickHouse dictionary-encoded, as it stores them (LowCardinality): a batch holds a
+# few distinct ids, and converting 200k plain strings per column cost chDB 8 ms more per 200k-row insert
+# (measured into a Null table: 22 ms against 14), besides twice the Arrow bytes to seal.
+_ID = pa.dictionary(pa.int32(), pa.string())
 _SCHEMA = pa.schema(
     [
-        ("store_id", pa.string()),
-        ("camera_id", pa.string()),
-        ("edge_run_id", pa.string()),
+        ("store_id", _ID),
+        ("camera_id", _ID),
+        ("edge_run_id", _ID),
         ("track_id", pa.uint64()),
         ("ts", pa.timestamp("ns", tz="UTC")),
         ("x_m", pa.float32()),
@@ -77,6 +81,12 @@ class TrackPointsProjection(Stateless):
         return FoldResult({"track_points": table}, rejected)
 
 
-def _per_obs(per_frame: list[str], frame: npt.NDArray[np.int64]) -> pa.Array:
-    """A per-frame string column repeated for each observation (frame (n,) indexes it): one take in Arrow."""
-    return pa.array(per_frame, pa.string()).take(pa.array(frame))
+def _per_obs(per_frame: list[str], frame: npt.NDArray[np.int64]) -> pa.DictionaryArray:
+    """A per-frame string column repeated for each observation (frame (n,) indexes it), dictionary-encoded.
+
+    The dictionary lists the batch's distinct values in order of first appearance, so the same batch
+    always gives the same array (and the same token).
+    """
+    coded = pa.array(per_frame, pa.string()).dictionary_encode()
+    indices = np.asarray(coded.indices)[frame]
+    return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()), coded.dictionary)
