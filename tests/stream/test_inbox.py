@@ -1,0 +1,113 @@
+"""An Inbox gets its messages from the wire in order, whole and once, however the bytes arrive.
+
+The client is a real nats-py Client fed raw protocol bytes through its parser, exactly as its read
+loop feeds them; the fast path and nats-py's own parser take turns on the same buffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from nats.aio.client import Client as NatsClient
+
+from stream.inbox import _dispatch
+
+INBOX_SID = 7
+OTHER_SID = 9
+
+Event = tuple[str, bytes, bytes, bytes]  # (kind, subject, reply or status code, data)
+
+
+class _Recorder:
+    def __init__(self, log: list[Event]) -> None:
+        self.log = log
+
+    def on_message(self, subject: bytes, reply: bytes, data: bytes) -> None:
+        self.log.append(("message", subject, reply, data))
+
+    def on_status(self, subject: bytes, code: str, description: str) -> None:
+        self.log.append(("status", subject, code.encode(), description.encode()))
+
+
+def _client(log: list[Event]) -> NatsClient:
+    nc = NatsClient()
+
+    async def other(sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes | None) -> None:
+        log.append(("other", subject, reply, data))
+
+    nc._process_msg = other  # type: ignore[method-assign] # what nats-py does with other subscriptions' messages
+    _dispatch(nc).handlers[INBOX_SID] = _Recorder(log)
+    return nc
+
+
+_subjects = st.sampled_from([b"_INBOX.abc.1", b"_INBOX.abc.22", b"ff.v1.s.c.tracks"])
+_replies = st.sampled_from([b"", b"$JS.ACK.FF_TRACKS.proj.1.5.5.1700000000000000000.0"])
+# Payloads may hold anything, protocol words and line ends included.
+_payloads = st.binary(max_size=300) | st.sampled_from([b"", b"HMSG x 1 2 3\r\n", b"\r\n\r\n", b"PING\r\n"])
+
+
+@st.composite
+def _items(draw: st.DrawFn) -> tuple[bytes, list[Event]]:
+    """One protocol item: its bytes and what the handlers should see of it."""
+    kind = draw(st.sampled_from(["hmsg", "msg", "status", "other", "ok"]))
+    subject, reply, payload = draw(_subjects), draw(_replies), draw(_payloads)
+    reply_part = b" " + reply if reply else b""
+    if kind == "ok":
+        return b"+OK\r\n", []
+    if kind == "status":
+        code, description = draw(
+            st.sampled_from([(b"404", b"No Messages"), (b"409", b"Message Size Exceeds MaxBytes")])
+        )
+        headers = b"NATS/1.0 " + code + b" " + description + b"\r\n\r\n"
+        line = b"HMSG %s %d %d %d\r\n" % (subject, INBOX_SID, len(headers), len(headers))
+        return line + headers + b"\r\n", [("status", subject, code, description)]
+    if kind == "msg":
+        line = b"MSG %s %d%s %d\r\n" % (subject, INBOX_SID, reply_part, len(payload))
+        return line + payload + b"\r\n", [("message", subject, reply, payload)]
+    headers = b"NATS/1.0\r\nNats-Msg-Id: a-1\r\n\r\n"
+    sid = OTHER_SID if kind == "other" else INBOX_SID
+    line = b"HMSG %s %d%s %d %d\r\n" % (subject, sid, reply_part, len(headers), len(headers) + len(payload))
+    return line + headers + payload + b"\r\n", [("other" if kind == "other" else "message", subject, reply, payload)]
+
+
+async def _feed(nc: NatsClient, wire: bytes, cuts: list[int]) -> None:
+    start = 0
+    for cut in [*sorted(cuts), len(wire)]:
+        await nc._ps.parse(wire[start:cut])
+        start = cut
+
+
+@settings(max_examples=300, deadline=None)
+@given(items=st.lists(_items(), max_size=25), cuts=st.lists(st.integers(min_value=0, max_value=8000), max_size=40))
+def test_every_message_arrives_once_in_wire_order_however_the_bytes_are_split(
+    items: list[tuple[bytes, list[Event]]], cuts: list[int]
+) -> None:
+    wire = b"".join(data for data, _ in items)
+    expected = [event for _, events in items for event in events]
+    log: list[Event] = []
+    nc = _client(log)
+    asyncio.run(_feed(nc, wire, [c for c in cuts if c <= len(wire)]))
+    assert log == expected
+    assert not nc._ps.buf  # nothing left over
+    inbox_events = [e for e in expected if e[0] == "message"]
+    assert nc.stats["in_msgs"] == len(inbox_events) + sum(e[0] == "status" for e in expected)
+
+
+def test_a_message_cut_inside_its_control_line_waits_for_the_rest() -> None:
+    log: list[Event] = []
+    nc = _client(log)
+    wire = b"HMSG _INBOX.abc.1 7 $JS.ACK.x 12 15\r\nNATS/1.0\r\n\r\nabc\r\n"
+    for i in range(len(wire)):  # one byte at a time
+        asyncio.run(nc._ps.parse(wire[i : i + 1]))
+    assert log == [("message", b"_INBOX.abc.1", b"$JS.ACK.x", b"abc")]
+
+
+def test_after_a_reconnect_reset_the_fast_path_reads_the_new_buffer() -> None:
+    log: list[Event] = []
+    nc = _client(log)
+    asyncio.run(nc._ps.parse(b"HMSG _INBOX.abc.1 7 12 20\r\nNATS/1.0\r\n\r\nab"))  # cut off by a disconnect
+    nc._ps.reset()
+    asyncio.run(nc._ps.parse(b"MSG _INBOX.abc.1 7 2\r\nok\r\n"))
+    assert log == [("message", b"_INBOX.abc.1", b"", b"ok")]
