@@ -348,6 +348,104 @@ def _track(  # noqa: PLR0917 - a numba kernel: positional arrays
     return p
 
 
+def _le(key: bytes) -> int:
+    """Up to 8 bytes as _load8 reads them on a little-endian host (a signed int64)."""
+    return int.from_bytes(key, "little", signed=len(key) == 8)
+
+
+# A Track as the codec writes it: all nine keys, in field order, floats as float64. Each entry is a key's
+# header and bytes (with the value's float64 type byte where it has one) as _load8 reads them.
+_C_MAP = 0x89
+_C_TRACK_ID = _le(b"track_id")  # after 0xA8
+_C_X1, _C_Y1, _C_X2, _C_Y2 = _le(b"\xa2x1\xcb"), _le(b"\xa2y1\xcb"), _le(b"\xa2x2\xcb"), _le(b"\xa2y2\xcb")
+_C_SCORE = _le(b"\xa5score\xcb")
+_C_STATE = _le(b"\xa5state")
+_C_TRACKED = _le(b"\xa7tracked")
+_C_LOST = _le(b"\xa4lost")
+_C_FLOOR_X, _C_FLOOR_Y = _le(b"\xa9floor_x"), _le(b"\xa9floor_y")
+_C_FLOOR_END = _le(b"_m")
+
+
+@njit(cache=True, nogil=True)
+def _unit_at(base: int, p: int, header: int, mask: int, value_at: int) -> float:
+    """The float64 after the key `header` (as _load8 reads it, masked) at p; NaN if the key differs or the value
+    is outside 0..1 (so a caller's one range check covers both)."""
+    if _load8(base, p) & mask != header:
+        return np.nan
+    f: float = _as_float64(_bswap(_load8(base, p + value_at)))
+    return f if 0.0 <= f <= 1.0 else np.nan
+
+
+@njit(cache=True, nogil=True)
+def _floor_at(base: int, p: int, end: int, key: int) -> tuple[int, float, int]:
+    """A floor_x_m or floor_y_m entry at p: (0 for nil, 1 for metres, -1 for anything else; metres; next p)."""
+    if p + 16 > end or _load8(base, p) != key or _load8(base, p + 8) & 0xFFFF != _C_FLOOR_END:
+        return -1, 0.0, p  # (a last nil floor_y_m, 11 bytes at a message's end, is read by _track)
+    kind: int = _u8(base, p + 10)
+    if kind == _NIL:
+        return 0, np.nan, p + 11
+    if kind != _FLOAT64 or p + 19 > end:
+        return -1, 0.0, p
+    f: float = _as_float64(_bswap(_load8(base, p + 11)))
+    if not (-_METRES_BOUND <= f <= _METRES_BOUND):
+        return -1, 0.0, p
+    return 1, f, p + 19
+
+
+@njit(cache=True, nogil=True)
+def _canonical_track(  # noqa: PLR0917 - a numba kernel: positional arrays
+    base: int,
+    p: int,
+    end: int,
+    k: int,
+    track_id: npt.NDArray[np.int64],
+    state: npt.NDArray[np.int8],
+    values: npt.NDArray[np.float64],
+) -> int:
+    """_track for a Track laid out exactly as the codec writes it, read at fixed offsets; -1 for any other
+    layout or value, which _track then reads (and decides on) key by key. Writes row k only when it returns p."""
+    if not _LITTLE_ENDIAN or p + 10 > end or _u8(base, p) != _C_MAP or _u8(base, p + 1) != 0xA8:
+        return -1
+    if _load8(base, p + 2) != _C_TRACK_ID:
+        return -1
+    tid, p = _uint(base, p + 10, end)
+    if tid < 0 or p + 4 * 12 + 15 + 6 + 8 > end:  # the floats, score, and state's key with its shortest value
+        return -1
+    x1 = _unit_at(base, p, _C_X1, 0xFFFFFFFF, 4)
+    y1 = _unit_at(base, p + 12, _C_Y1, 0xFFFFFFFF, 4)
+    x2 = _unit_at(base, p + 24, _C_X2, 0xFFFFFFFF, 4)
+    y2 = _unit_at(base, p + 36, _C_Y2, 0xFFFFFFFF, 4)
+    score = _unit_at(base, p + 48, _C_SCORE, 0xFFFFFFFFFFFFFF, 7)
+    p += 63
+    if not (x1 <= x2 and y1 <= y2 and score >= 0.0):  # NaN (a key or value not as expected) fails each
+        return -1
+    if _load8(base, p) & 0xFFFFFFFFFFFF != _C_STATE:
+        return -1
+    word = _load8(base, p + 6)  # in bounds: checked above
+    if word == _C_TRACKED:
+        track_state, p = STATE_TRACKED, p + 14
+    elif word & 0xFFFFFFFFFF == _C_LOST:
+        track_state, p = STATE_LOST, p + 11
+    else:
+        return -1
+    has_x, fx, p = _floor_at(base, p, end, _C_FLOOR_X)
+    if has_x < 0:
+        return -1
+    has_y, fy, p = _floor_at(base, p, end, _C_FLOOR_Y)
+    if has_y != has_x:
+        return -1  # malformed, or one floor coordinate without the other
+    track_id[k] = tid
+    state[k] = track_state
+    values[k, _T_X1] = x1
+    values[k, _T_Y1] = y1
+    values[k, _T_X2] = x2
+    values[k, _T_Y2] = y2
+    values[k, _T_SCORE] = score
+    values[k, _T_FX] = fx
+    values[k, _T_FY] = fy
+    return p
+
+
 @njit(cache=True, nogil=True)
 def _parse(  # noqa: PLR0917 - a numba kernel: positional arrays
     buf: npt.NDArray[np.uint8],
@@ -390,7 +488,8 @@ def _parse(  # noqa: PLR0917 - a numba kernel: positional arrays
                 count, p = _container(base, p, end, 0x90, 0xDC)
                 good = count >= 0 and k + count <= capacity
                 for _ in range(count if good else 0):
-                    p = _track(base, p, end, k, track_id, state, values)
+                    q = _canonical_track(base, p, end, k, track_id, state, values)
+                    p = q if q >= 0 else _track(base, p, end, k, track_id, state, values)
                     if p < 0:
                         good = False
                         break

@@ -244,3 +244,53 @@ def test_repeated_keys_are_left_to_the_codec() -> None:
     assert body[0] == 0x87  # a fixmap of 7 fields
     repeated = bytes([0x88]) + body[1:] + msgspec.msgpack.encode("frame_seq") + msgspec.msgpack.encode(8)
     assert not frame_columns([repeated]).ok[0]
+
+
+@settings(max_examples=400, deadline=None)
+@given(track=tracks(), data=st.data())
+def test_the_fixed_layout_reader_agrees_with_the_key_by_key_reader(track: Track, data: st.DataObject) -> None:
+    """_canonical_track reads a Track the codec wrote at fixed offsets; whatever it accepts, _track reads the same.
+
+    Bytes are mutated at random (keys, type bytes, values), and the track may sit at the end of its message.
+    """
+    from schemas.frame_columns import _canonical_track, _track
+
+    encoded = bytearray(msgspec.msgpack.encode(track))
+    for _ in range(data.draw(st.integers(0, 3))):
+        at = data.draw(st.integers(0, len(encoded) - 1))
+        encoded[at] = data.draw(st.integers(0, 255) | st.sampled_from([0xC0, 0xCB, 0xCA, 0xA4, 0xA7, 0x88]))
+    end = len(encoded)
+    buf = np.frombuffer(bytes(encoded) + bytes(data.draw(st.sampled_from([0, 16]))) + bytes(8), dtype=np.uint8)
+    rows = [(np.zeros(1, np.int64), np.zeros(1, np.int8), np.zeros((1, 7))) for _ in range(2)]
+    fast = _canonical_track(buf.ctypes.data, 0, end, 0, *rows[0])
+    slow = _track(buf.ctypes.data, 0, end, 0, *rows[1])
+    if fast >= 0:
+        assert fast == slow
+        for a, b in zip(rows[0], rows[1], strict=True):
+            assert np.array_equal(a, b, equal_nan=True)
+    elif encoded == bytearray(msgspec.msgpack.encode(track)):
+        # Unmutated: only a nil floor_y_m at the very end is left to _track.
+        assert track.floor_y_m is None
+
+
+def test_the_codecs_tracks_take_the_fixed_layout_reader() -> None:
+    from schemas.frame_columns import _canonical_track
+
+    for track in (
+        Track(1, 0.1, 0.2, 0.3, 0.4, 0.9, TrackState.LOST, 1.0, -2.0),
+        Track(2**63 - 1, 0.0, 0.0, 1.0, 1.0, 1.0, floor_x_m=0.0, floor_y_m=1e5),
+    ):
+        buf = np.frombuffer(msgspec.msgpack.encode(track) + bytes(16), dtype=np.uint8)
+        end = len(buf) - 16
+        assert _canonical_track(buf.ctypes.data, 0, end, 0, np.zeros(1, np.int64), np.zeros(1, np.int8),
+                                np.zeros((1, 7))) == end  # fmt: skip
+
+
+def test_the_fixed_layout_reader_leaves_one_floor_coordinate_without_the_other() -> None:
+    from schemas.frame_columns import _canonical_track
+
+    body = msgspec.to_builtins(Track(1, 0.1, 0.2, 0.3, 0.4, 0.9, floor_x_m=1.0, floor_y_m=2.0))
+    for floor in ("floor_x_m", "floor_y_m"):
+        buf = np.frombuffer(msgspec.msgpack.encode({**body, floor: None}) + bytes(16), dtype=np.uint8)
+        rows = np.zeros(1, np.int64), np.zeros(1, np.int8), np.zeros((1, 7))
+        assert _canonical_track(buf.ctypes.data, 0, len(buf) - 16, 0, *rows) == -1
