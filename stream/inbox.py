@@ -21,22 +21,29 @@ also gets a fast path (`_FastParse`): a complete message for an Inbox, at the fr
 buffer, is read with one split and one copy and handed over directly. Anything else (a PING, an INFO,
 a message for another subscription, a message not yet whole) is left to nats-py's own parser, state and
 all, from that point of the buffer on.
+
+Such a client also reads its socket in bigger pieces (READ_BYTES rather than nats-py's 32 KiB, and the
+stream reader pauses the socket only past twice that): at 32 KiB, a pull of 130 MB went round the event
+loop, and paused and resumed the socket, thousands of times. Measured on that pull: client CPU 0.21 s
+against 0.17 s, wall 0.29 s against 0.25 s.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.subscription import Subscription
-from nats.protocol.parser import AWAITING_CONTROL_LINE, MAX_CONTROL_LINE_SIZE, Parser
+from nats.protocol.parser import AWAITING_CONTROL_LINE, MAX_CONTROL_LINE_SIZE
 
 # Header block of a status message: b"NATS/1.0 <code> <description>\r\n...". A data message's
 # block starts b"NATS/1.0\r\n", so the byte after the version tells the two apart.
 _VERSION = b"NATS/1.0"
 _PROCESS_MSG = "_process_msg"
 _PARSE = "parse"
+READ_BYTES = 256 * 1024
 
 
 class InboxHandler(Protocol):
@@ -86,13 +93,34 @@ class _FastParse:
     so nats-py's parse takes over wherever this one stops, and a reconnect's reset() is seen here too.
     """
 
-    def __init__(self, parser: Parser, dispatch: _Dispatch, stats: dict[str, int]) -> None:
-        self._parser = parser
-        self._original = parser.parse
+    def __init__(self, nc: NatsClient, dispatch: _Dispatch) -> None:
+        self._nc = nc
+        self._parser = nc._ps
+        self._original = self._parser.parse
         self._handlers = dispatch.handlers
-        self._stats = stats
+        self._stats = nc.stats
+        self._transport: object = None
+        self._read_in_bigger_pieces()
+
+    def _read_in_bigger_pieces(self) -> None:
+        """Have the client's socket read READ_BYTES at a time (again after a reconnect's new transport)."""
+        transport = self._nc._transport
+        self._transport = transport
+        reader = getattr(transport, "_io_reader", None)  # a TCP or TLS transport's asyncio.StreamReader
+        read = getattr(transport, "read", None)
+        if not isinstance(reader, asyncio.StreamReader) or read is None:
+            return  # another transport (websocket): nats-py's own reads
+        reader._limit = max(reader._limit, READ_BYTES)  # type: ignore[attr-defined] # it pauses the socket past 2x
+
+        async def read_more(buffer_size: int) -> bytes:
+            data: bytes = await read(max(buffer_size, READ_BYTES))
+            return data
+
+        transport.read = read_more  # type: ignore[method-assign,union-attr]
 
     async def __call__(self, data: bytes = b"") -> None:
+        if self._nc._transport is not self._transport:
+            self._read_in_bigger_pieces()
         parser = self._parser
         buf = parser.buf
         buf.extend(data)
@@ -157,8 +185,7 @@ def _dispatch(nc: NatsClient) -> _Dispatch:
         return current
     dispatch = _Dispatch(getattr(nc, _PROCESS_MSG), nc.stats)
     setattr(nc, _PROCESS_MSG, dispatch)  # on this client only; other clients are untouched
-    parser = nc._ps
-    setattr(parser, _PARSE, _FastParse(parser, dispatch, nc.stats))  # the same parser object: its state stays
+    setattr(nc._ps, _PARSE, _FastParse(nc, dispatch))  # the same parser object: its state stays
     return dispatch
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 
+import nats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from nats.aio.client import Client as NatsClient
 
-from stream.inbox import _dispatch
+from stream.embedded import EmbeddedNats
+from stream.inbox import READ_BYTES, Inbox, _dispatch
 
 INBOX_SID = 7
 OTHER_SID = 9
@@ -111,3 +113,24 @@ def test_after_a_reconnect_reset_the_fast_path_reads_the_new_buffer() -> None:
     nc._ps.reset()
     asyncio.run(nc._ps.parse(b"MSG _INBOX.abc.1 7 2\r\nok\r\n"))
     assert log == [("message", b"_INBOX.abc.1", b"", b"ok")]
+
+
+async def test_a_client_with_an_inbox_reads_its_socket_in_bigger_pieces(nats_server: EmbeddedNats) -> None:
+    nc = await nats.connect(nats_server.url)
+    try:
+        got: list[Event] = []
+        inbox = Inbox(nc, "_INBOX.bigger.*", _Recorder(got))
+        await inbox.start()
+        reader = nc._transport._io_reader  # type: ignore[union-attr]
+        assert reader._limit >= READ_BYTES
+        payload = bytes(range(256)) * 4096  # 1 MiB: many reads' worth
+        await nc.publish("_INBOX.bigger.1", payload)
+        await nc.flush()
+        for _ in range(100):
+            if got:
+                break
+            await asyncio.sleep(0.01)
+        assert got == [("message", b"_INBOX.bigger.1", b"", payload)]
+        await inbox.stop()
+    finally:
+        await nc.close()
