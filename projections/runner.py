@@ -283,7 +283,8 @@ class ProjectionRunner:
     def _seal(self, folded: _Folded) -> tuple[list[SealedBatch], str]:
         """Seal a folded batch's rows per table; the token covers the rows and any derived events.
 
-        In the writing thread: hashing a 40 MB batch releases the GIL, so it runs beside the next fold.
+        In the writing thread, beside the next fold: the event loop's thread also receives, and is the
+        busier of the two.
         """
         first, last = folded.messages.stream_seq[0], folded.messages.stream_seq[-1]
         sealed = [

@@ -190,10 +190,26 @@ def test_state_snapshot_is_canonical() -> None:
 
 def test_batch_token_digest_is_the_sha256_of_the_arrow_ipc_stream() -> None:
     """Tokens must not change between builds: an intent recorded by one build is rebuilt by the next and
-    compared. The digest is hashed while the IPC stream is written; it must equal hashing the whole stream."""
+    compared. The digest is taken from a reused buffer; it must equal hashing the whole stream."""
     rows = pa.table({"a": pa.array(range(1000), pa.uint64()), "s": [f"cam-{i % 7}" for i in range(1000)]})
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, rows.schema) as writer:
         writer.write_table(rows)
     expected = hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:24]
     assert SealedBatch("p", "t", 1, 10, rows).token == f"p:t:1-10:{expected}"
+
+
+def test_batch_token_digest_is_unchanged_when_the_stream_outgrows_the_scratch_buffer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import projections.batch as batch_module
+
+    rows = pa.table({"s": pa.array(["x" * 100] * 50).slice(10, 5), "n": pa.array(range(5), pa.int64())})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, rows.schema) as writer:
+        writer.write_table(rows)
+    expected = hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:24]
+    monkeypatch.setattr(batch_module, "_IPC_SLACK", 0)
+    for scratch in (pa.allocate_buffer(1), pa.allocate_buffer(1 << 16)):  # too small, then roomy
+        batch_module._scratch.buffer = scratch
+        assert SealedBatch("p", "t", 1, 10, rows).token == f"p:t:1-10:{expected}"
