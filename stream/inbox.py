@@ -139,41 +139,42 @@ class _FastParse:
         handlers, size = self._handlers, len(buf)
         pos = taken = in_bytes = 0
         partial = False
-        while True:
-            if buf.startswith(b"HMSG ", pos):
-                first = pos + 5
-            elif buf.startswith(b"MSG ", pos):
-                first = pos + 4
-            else:
-                break
-            eol = buf.find(b"\r\n", first, first + MAX_CONTROL_LINE_SIZE)
-            if eol < 0:
-                partial = size - pos < MAX_CONTROL_LINE_SIZE  # the control line is still arriving
-                break
-            args = buf[first:eol].split()  # subject sid [reply] [header size] total size
-            has_headers = first == pos + 5
-            with_reply = len(args) == (5 if has_headers else 4)
-            if len(args) != (4 if has_headers else 3) and not with_reply:
-                break  # malformed: nats-py's parser raises its ProtocolError
-            handler = handlers.get(int(args[1]))
-            if handler is None:
-                break  # another subscription's
-            total = int(args[-1])
-            start = eol + 2
-            end = start + total
-            if end + 2 > size:
-                partial = True  # not all here yet
-                break
-            header_size = int(args[-2]) if has_headers else 0
-            subject, reply = bytes(args[0]), bytes(args[2]) if with_reply else b""
-            with memoryview(buf) as view:
-                if header_size and _is_status(view[start : start + header_size]):
-                    _status(handler, subject, bytes(view[start : start + header_size]))
+        with memoryview(buf) as view:  # released before the caller trims buf
+            while True:
+                if buf.startswith(b"HMSG ", pos):
+                    first = pos + 5
+                elif buf.startswith(b"MSG ", pos):
+                    first = pos + 4
                 else:
-                    handler.on_message(subject, reply, bytes(view[start + header_size : end]))
-            taken += 1
-            in_bytes += total - header_size
-            pos = end + 2
+                    break
+                eol = buf.find(b"\r\n", first, first + MAX_CONTROL_LINE_SIZE)
+                if eol < 0:
+                    partial = size - pos < MAX_CONTROL_LINE_SIZE  # the control line is still arriving
+                    break
+                args = bytes(view[first:eol]).split()  # subject sid [reply] [header size] total size
+                has_headers = first == pos + 5
+                with_reply = len(args) == (5 if has_headers else 4)
+                if len(args) != (4 if has_headers else 3) and not with_reply:
+                    break  # malformed: nats-py's parser raises its ProtocolError
+                handler = handlers.get(int(args[1]))
+                if handler is None:
+                    break  # another subscription's
+                total = int(args[-1])
+                start = eol + 2
+                end = start + total
+                if end + 2 > size:
+                    partial = True  # not all here yet
+                    break
+                header_size = int(args[-2]) if has_headers else 0
+                if header_size and _is_status(view[start : start + header_size]):
+                    _status(handler, args[0], bytes(view[start : start + header_size]))
+                else:
+                    handler.on_message(
+                        args[0], args[2] if with_reply else b"", view[start + header_size : end].tobytes()
+                    )
+                taken += 1
+                in_bytes += total - header_size
+                pos = end + 2
         self._stats["in_msgs"] += taken
         self._stats["in_bytes"] += in_bytes
         return pos, partial
