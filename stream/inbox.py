@@ -43,6 +43,7 @@ from nats.protocol.parser import AWAITING_CONTROL_LINE, MAX_CONTROL_LINE_SIZE
 _VERSION = b"NATS/1.0"
 _PROCESS_MSG = "_process_msg"
 _PARSE = "parse"
+_SPACE = ord(" ")
 READ_BYTES = 256 * 1024
 
 
@@ -166,7 +167,7 @@ class _FastParse:
                     partial = True  # not all here yet
                     break
                 header_size = int(args[-2]) if has_headers else 0
-                if header_size and _is_status(view[start : start + header_size]):
+                if header_size > len(_VERSION) and buf[start + len(_VERSION)] == _SPACE:  # as _is_status
                     _status(handler, args[0], bytes(view[start : start + header_size]))
                 else:
                     handler.on_message(
