@@ -94,11 +94,13 @@ async def _fold(
     return elapsed, split
 
 
-def _warm_up(store: ChdbStore) -> None:
-    """Load once what a long-running projector loads once: the numba parser (from its cache), pyarrow's and
-    chDB's readers. The timed folds then measure folding, as the raw reads measure reading on a warm client."""
+def _warm_up(store: ChdbStore, frames: int, tracks: int) -> None:
+    """Do once what a long-running projector does once: load the numba parser (from its cache), pyarrow's and
+    chDB's readers, and grow its buffers to a full batch (`frames` x `tracks`). The timed folds then measure
+    folding, as the raw reads measure reading on a warm client: measured, the first run of a cold process
+    took half as long again as the rest."""
     t0_ns = (time.time_ns() // 1_000_000_000) * 1_000_000_000
-    payloads = [encode(e) for e in synthetic_events(50, 5, seed=2, t0_ns=t0_ns)]
+    payloads = [encode(e) for e in synthetic_events(frames, tracks, seed=2, t0_ns=t0_ns)]
     batch, _ = TrackBatch.from_payloads(range(1, len(payloads) + 1), payloads)
     target = store.in_database("bench_warm_up")
     for projection in (TrackPointsProjection(), LineCountsProjection()):
@@ -109,42 +111,49 @@ def _warm_up(store: ChdbStore) -> None:
 
 
 def run_bench(frames: int, tracks: int, batch: int, repeat: int = 3) -> dict[str, Any]:
-    """Pre-fill, then time the ordered reads and the folds `repeat` times each; return the JSON-ready report.
+    """Pre-fill, then time the ordered reads and the folds in `repeat` rounds; return the JSON-ready report.
 
-    Each figure is the median of its repeats (all of them are reported): on two shared cores one run of
-    under a second varies by 20% or more, and a ratio of two single runs varies with both.
+    Each round reads the stream (raw, then decoded) and folds it from scratch for every case, so a fold is
+    compared with reads taken seconds before it: on two shared cores the machine's speed drifts by half
+    within minutes, and a ratio of runs minutes apart measured the drift. A case's ratio is the median of its
+    rounds' ratios; its seconds, the median of its runs (every run is reported).
     """
+    cases: list[tuple[str, Callable[[], list[Projection]]]] = [
+        ("track_points", lambda: [TrackPointsProjection()]),
+        ("line_counts", lambda: [LineCountsProjection()]),
+        ("track_points+line_counts", lambda: [TrackPointsProjection(), LineCountsProjection()]),
+    ]
     with tempfile.TemporaryDirectory(prefix="footfall-bench-") as tmp, EmbeddedNats(Path(tmp) / "nats") as server:
         _say(f"pre-filling FF_TRACKS with {frames} frames x {tracks} tracks ...")
         messages, observations = asyncio.run(_fill(server.url, frames, tracks))
         store = ChdbStore(Path(tmp) / "chdb")
-        _warm_up(store)
+        _warm_up(store, min(batch, frames), tracks)
         freeze_start_up_objects()  # as `footfall project` does; the reads below get the same quiet heap
-        _say("ordered read (raw, then decoded) ...")
-        raw_runs = [asyncio.run(_ordered_read(server.url, messages, decode_frames=False)) for _ in range(repeat)]
-        decoded_runs = [asyncio.run(_ordered_read(server.url, messages, decode_frames=True)) for _ in range(repeat)]
-        raw_s, decoded_s = statistics.median_high(raw_runs), statistics.median_high(decoded_runs)
-        results: dict[str, Any] = {}
-        cases: list[tuple[str, Callable[[], list[Projection]]]] = [
-            ("track_points", lambda: [TrackPointsProjection()]),
-            ("line_counts", lambda: [LineCountsProjection()]),
-            ("track_points+line_counts", lambda: [TrackPointsProjection(), LineCountsProjection()]),
-        ]
-        for label, factory in cases:
-            _say(f"folding {label} ...")
-            runs: list[tuple[float, dict[str, dict[str, float]]]] = []
-            for i in range(repeat):  # each from scratch, into its own database
+        raw_runs: list[float] = []
+        decoded_runs: list[float] = []
+        fold_runs: dict[str, list[tuple[float, dict[str, dict[str, float]]]]] = {label: [] for label, _ in cases}
+        for i in range(repeat):
+            _say(f"round {i + 1}/{repeat}: ordered read (raw, then decoded), then folding each case ...")
+            raw_runs.append(asyncio.run(_ordered_read(server.url, messages, decode_frames=False)))
+            decoded_runs.append(asyncio.run(_ordered_read(server.url, messages, decode_frames=True)))
+            for label, factory in cases:  # each from scratch, into its own database
                 target = store.in_database(f"bench_{label.replace('+', '_and_')}_{i}")
                 migrate(target)
-                runs.append(asyncio.run(_fold(server.url, target, factory(), batch)))
+                fold_runs[label].append(asyncio.run(_fold(server.url, target, factory(), batch)))
+        raw_s, decoded_s = statistics.median_high(raw_runs), statistics.median_high(decoded_runs)
+        results: dict[str, Any] = {}
+        for label, runs in fold_runs.items():
             seconds, split = sorted(runs, key=lambda run: run[0])[len(runs) // 2]  # the median run (median_high)
+            ratios = [raw / run[0] for raw, run in zip(raw_runs, runs, strict=True)]
+            decoded_ratios = [decoded / run[0] for decoded, run in zip(decoded_runs, runs, strict=True)]
             results[label] = {
                 "seconds": round(seconds, 3),
                 "runs_seconds": [round(run[0], 3) for run in runs],
                 "time_split": split,
                 "observations_per_s": round(observations / seconds),
-                "ratio_to_raw_ordered_read": round(raw_s / seconds, 3),
-                "ratio_to_decoded_ordered_read": round(decoded_s / seconds, 3),
+                "ratio_to_raw_ordered_read": round(statistics.median(ratios), 3),
+                "ratio_runs": [round(r, 3) for r in ratios],
+                "ratio_to_decoded_ordered_read": round(statistics.median(decoded_ratios), 3),
             }
         rows = store.query_rows("SELECT count() FROM bench_track_points_0.track_points")
         store.close()

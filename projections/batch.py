@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-# Each thread keeps the buffer it last wrote a batch's IPC stream into: a fresh 10-40 MB buffer per batch
-# is paid for again in page faults.
-_scratch = threading.local()
+# Buffers that IPC streams were written into, kept for the next batch's: a fresh 10-40 MB buffer per batch
+# is paid for again in page faults. Each seal takes one for its duration (runners seal in several threads).
+_free_scratch: list[pa.Buffer] = []
+_scratch_lock = threading.Lock()
+_MAX_FREE_SCRATCH = 2
 _IPC_SLACK = 1 << 20  # room for the stream's messages and padding beyond the rows' own bytes
 
 
@@ -27,20 +29,25 @@ def _digest(rows: pa.Table) -> str:
     event loop busy on another thread, each take waits up to the switch interval (5 ms). Measured beside a
     busy thread: 24 ms per 200k-row batch, against 56 ms hashing each piece as pyarrow wrote it.
     """
-    buffer: pa.Buffer | None = getattr(_scratch, "buffer", None)
     need = 2 * rows.nbytes + _IPC_SLACK
-    if buffer is None or buffer.size < need:
-        buffer = _scratch.buffer = pa.allocate_buffer(need)
-    size = _write_ipc(rows, buffer)
-    if size is None:  # more than even twice the rows' bytes (never seen): measure, then write
-        mock = pa.MockOutputStream()
-        with pa.ipc.new_stream(mock, rows.schema) as writer:
-            writer.write_table(rows)
-        buffer = _scratch.buffer = pa.allocate_buffer(mock.size())
+    with _scratch_lock:
+        fits = [i for i, free in enumerate(_free_scratch) if free.size >= need]
+        buffer = _free_scratch.pop(fits[0]) if fits else pa.allocate_buffer(need)
+    try:
         size = _write_ipc(rows, buffer)
-        if size is None:
-            raise RuntimeError(f"the Arrow IPC stream of {rows.num_rows} rows outgrew its measured size")
-    return hashlib.sha256(memoryview(buffer)[:size]).hexdigest()[:24]
+        if size is None:  # more than even twice the rows' bytes (never seen): measure, then write
+            mock = pa.MockOutputStream()
+            with pa.ipc.new_stream(mock, rows.schema) as writer:
+                writer.write_table(rows)
+            buffer = pa.allocate_buffer(mock.size())
+            size = _write_ipc(rows, buffer)
+            if size is None:
+                raise RuntimeError(f"the Arrow IPC stream of {rows.num_rows} rows outgrew its measured size")
+        return hashlib.sha256(memoryview(buffer)[:size]).hexdigest()[:24]
+    finally:
+        with _scratch_lock:
+            if len(_free_scratch) < _MAX_FREE_SCRATCH:
+                _free_scratch.append(buffer)
 
 
 def _write_ipc(rows: pa.Table, buffer: pa.Buffer) -> int | None:

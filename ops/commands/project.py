@@ -51,13 +51,14 @@ def register(tree: CommandTree) -> None:
     bench = tree.add("bench project", "Fold rate into chDB beside the raw ordered-consumer read rate.", _bench,
                      description="Pre-fill a stream of synthetic TrackFrames, then time (a) reading it with an "
                      "ordered consumer, raw and decoded, and (b) folding it into track_points and line_counts in "
-                     "chDB through the projection runner, each --repeat times from scratch. Prints JSON: the median "
-                     "of each, and every run's time.")  # fmt: skip
+                     "chDB through the projection runner, from scratch, in --repeat rounds of all of these (so each "
+                     "fold is compared with reads taken seconds before it). Prints JSON: the median of each time, "
+                     "each fold's median ratio to the raw read over the rounds, and every run.")  # fmt: skip
     bench.add_argument("--frames", type=int, default=20_000, help="frames to pre-fill (default: 20000)")
     bench.add_argument("--tracks", type=int, default=50, help="tracks per frame (default: 50)")
     bench.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="runner batch size (default: %(default)s)")
     bench.add_argument("--repeat", type=int, default=3,
-                       help="runs of each measurement; the report gives medians (default: %(default)s)")  # fmt: skip
+                       help="rounds of all measurements; the report gives medians (default: %(default)s)")  # fmt: skip
 
 
 def _positive(name: str, value: int) -> None:

@@ -209,7 +209,8 @@ def test_batch_token_digest_is_unchanged_when_the_stream_outgrows_the_scratch_bu
     with pa.ipc.new_stream(sink, rows.schema) as writer:
         writer.write_table(rows)
     expected = hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:24]
-    monkeypatch.setattr(batch_module, "_IPC_SLACK", 0)
-    for scratch in (pa.allocate_buffer(1), pa.allocate_buffer(1 << 16)):  # too small, then roomy
-        batch_module._scratch.buffer = scratch
+    # A buffer with room for 16 bytes (the stream outgrows it: measured, then written), then a roomy one.
+    for slack, free in ((16 - 2 * rows.nbytes, []), (0, [pa.allocate_buffer(1 << 16)])):
+        monkeypatch.setattr(batch_module, "_IPC_SLACK", slack)
+        monkeypatch.setattr(batch_module, "_free_scratch", free)
         assert SealedBatch("p", "t", 1, 10, rows).token == f"p:t:1-10:{expected}"
