@@ -34,6 +34,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+import numpy as np
 from nats.aio.client import Client as NatsClient
 from nats.aio.subscription import Subscription
 from nats.protocol.parser import AWAITING_CONTROL_LINE, MAX_CONTROL_LINE_SIZE
@@ -44,6 +45,7 @@ _VERSION = b"NATS/1.0"
 _PROCESS_MSG = "_process_msg"
 _PARSE = "parse"
 _SPACE = ord(" ")
+_ROWS_PER_PASS = 256  # messages found per compiled call
 READ_BYTES = 256 * 1024
 
 
@@ -102,6 +104,12 @@ class _FastParse:
         self._stats = nc.stats
         self._transport: object = None
         self._read_in_bigger_pieces()
+        from stream.frames import COLUMNS, OFFSETS, find_messages  # numba: loaded for a client that gets an Inbox
+
+        self._find = find_messages
+        self._offsets = OFFSETS
+        self._rows = np.empty((_ROWS_PER_PASS, COLUMNS), dtype=np.int64)
+        self._sids = np.empty(0, dtype=np.int64)
 
     def _read_in_bigger_pieces(self) -> None:
         """Have the client's socket read READ_BYTES at a time (again after a reconnect's new transport)."""
@@ -137,48 +145,39 @@ class _FastParse:
     def _take(self, buf: bytearray) -> tuple[int, bool]:
         """Hand over the whole Inbox messages at the front of buf; return the bytes they took, and whether
         what follows them is the start of an Inbox message still arriving (left in the buffer for the next call)."""
-        handlers, size = self._handlers, len(buf)
-        pos = taken = in_bytes = 0
+        handlers = self._handlers
+        if len(handlers) != len(self._sids) or any(sid not in handlers for sid in self._sids.tolist()):
+            self._sids = np.fromiter(handlers, dtype=np.int64, count=len(handlers))
+        done = taken = in_bytes = 0
         partial = False
-        with memoryview(buf) as view:  # released before the caller trims buf
-            while True:
-                if buf.startswith(b"HMSG ", pos):
-                    first = pos + 5
-                elif buf.startswith(b"MSG ", pos):
-                    first = pos + 4
-                else:
-                    break
-                eol = buf.find(b"\r\n", first, first + MAX_CONTROL_LINE_SIZE)
-                if eol < 0:
-                    partial = size - pos < MAX_CONTROL_LINE_SIZE  # the control line is still arriving
-                    break
-                args = bytes(view[first:eol]).split()  # subject sid [reply] [header size] total size
-                has_headers = first == pos + 5
-                with_reply = len(args) == (5 if has_headers else 4)
-                if len(args) != (4 if has_headers else 3) and not with_reply:
-                    break  # malformed: nats-py's parser raises its ProtocolError
-                handler = handlers.get(int(args[1]))
-                if handler is None:
-                    break  # another subscription's
-                total = int(args[-1])
-                start = eol + 2
-                end = start + total
-                if end + 2 > size:
-                    partial = True  # not all here yet
-                    break
-                header_size = int(args[-2]) if has_headers else 0
-                if header_size > len(_VERSION) and buf[start + len(_VERSION)] == _SPACE:  # as _is_status
-                    _status(handler, args[0], bytes(view[start : start + header_size]))
-                else:
-                    handler.on_message(
-                        args[0], args[2] if with_reply else b"", view[start + header_size : end].tobytes()
-                    )
-                taken += 1
-                in_bytes += total - header_size
-                pos = end + 2
+        whole = np.frombuffer(buf, dtype=np.uint8)  # exports buf until deleted below, as does the view
+        try:
+            with memoryview(buf) as view:
+                while True:
+                    count, length, partial = self._find(whole[done:], self._sids, self._rows, MAX_CONTROL_LINE_SIZE)
+                    for subject, subject_len, reply, reply_len, headers, headers_len, payload, payload_len, sid in (
+                        self._rows[:count] + self._offsets * done  # offsets into buf, not into whole[done:]
+                    ).tolist():
+                        handler = handlers[sid]
+                        subject_bytes = view[subject : subject + subject_len].tobytes()
+                        if headers_len > len(_VERSION) and buf[headers + len(_VERSION)] == _SPACE:  # as _is_status
+                            _status(handler, subject_bytes, view[headers : headers + headers_len].tobytes())
+                        else:
+                            handler.on_message(
+                                subject_bytes,
+                                view[reply : reply + reply_len].tobytes(),
+                                view[payload : payload + payload_len].tobytes(),
+                            )
+                        in_bytes += payload_len
+                    taken += count
+                    done += length
+                    if count < len(self._rows):
+                        break
+        finally:
+            del whole
         self._stats["in_msgs"] += taken
         self._stats["in_bytes"] += in_bytes
-        return pos, partial
+        return done, partial
 
 
 def _dispatch(nc: NatsClient) -> _Dispatch:
