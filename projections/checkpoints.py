@@ -37,6 +37,17 @@ class Intent:
     layout_seq: int
 
 
+@dataclass(frozen=True)
+class DoneMark:
+    """A done mark still to be written: batch first_seq..last_seq with its token, layouts and state after it."""
+
+    first_seq: int
+    last_seq: int
+    batch_token: str
+    layout_seq: int
+    state: bytes
+
+
 class Checkpoints:
     """Read and append tracking records for one projection key (e.g. `line_counts` or `line_counts__build`)."""
 
@@ -72,25 +83,37 @@ class Checkpoints:
                 done = Done(int(w), int(last), int(layout_seq), base64.b64decode(state))
         return done, intent
 
-    def write_intent(self, first_seq: int, last_seq: int, batch_token: str, layout_seq: int) -> None:
-        self._append("intent", first_seq, last_seq, batch_token, layout_seq=layout_seq, state=b"")
+    def write_intent(
+        self, first_seq: int, last_seq: int, batch_token: str, layout_seq: int, *, after: DoneMark | None = None
+    ) -> None:
+        """Record an intent; `after`, the previous batch's done mark, goes first in the same insert.
+
+        One insert is one part, so both land or neither: recovery then finds this intent after that done
+        mark, or that batch's own intent still pending, and rebuilds accordingly.
+        """
+        records = [] if after is None else [("done", after)]
+        records.append(("intent", DoneMark(first_seq, last_seq, batch_token, layout_seq, b"")))
+        self._append(records)
 
     def write_done(self, first_seq: int, last_seq: int, batch_token: str, layout_seq: int, state: bytes) -> None:
-        self._append("done", first_seq, last_seq, batch_token, layout_seq=layout_seq, state=state)
+        self._append([("done", DoneMark(first_seq, last_seq, batch_token, layout_seq, state))])
 
-    def _append(self, kind: str, first: int, last: int, token: str, *, layout_seq: int, state: bytes) -> None:
-        self._write_no += 1
+    def _append(self, records: list[tuple[str, DoneMark]]) -> None:
+        write_nos = list(range(self._write_no + 1, self._write_no + 1 + len(records)))
+        self._write_no = write_nos[-1]
+        marks = [mark for _, mark in records]
         rows = pa.table(
             {
-                "projection_id": pa.array([self.key]),
-                "write_no": pa.array([self._write_no], pa.uint64()),
-                "kind": pa.array([kind]),
-                "first_seq": pa.array([first], pa.uint64()),
-                "last_seq": pa.array([last], pa.uint64()),
-                "batch_token": pa.array([token]),
-                "layout_seq": pa.array([layout_seq], pa.uint64()),
-                "state": pa.array([base64.b64encode(state).decode("ascii")]),
-                "code_version": pa.array([self._code_version]),
+                "projection_id": pa.array([self.key] * len(records)),
+                "write_no": pa.array(write_nos, pa.uint64()),
+                "kind": pa.array([kind for kind, _ in records]),
+                "first_seq": pa.array([m.first_seq for m in marks], pa.uint64()),
+                "last_seq": pa.array([m.last_seq for m in marks], pa.uint64()),
+                "batch_token": pa.array([m.batch_token for m in marks]),
+                "layout_seq": pa.array([m.layout_seq for m in marks], pa.uint64()),
+                "state": pa.array([base64.b64encode(m.state).decode("ascii") for m in marks]),
+                "code_version": pa.array([self._code_version] * len(records)),
             }
         )
+        first, last = min(m.first_seq for m in marks), max(m.last_seq for m in marks)
         self._store.insert(SealedBatch(f"checkpoint_{self.key}", "projection_checkpoints", first, last, rows))

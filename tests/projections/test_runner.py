@@ -14,7 +14,7 @@ from nats.aio.client import Client as NatsClient
 import schemas
 from ops.synthetic_tracks import layout_event, synthetic_events
 from projections.batch import SealedBatch
-from projections.checkpoints import Checkpoints
+from projections.checkpoints import Checkpoints, DoneMark
 from projections.line_counts import LineCountsProjection
 from projections.migrations import migrate
 from projections.replay import replay
@@ -154,8 +154,10 @@ async def test_recovery_rebuilds_a_batch_left_in_flight(nc: NatsClient, store: C
 
     with pytest.raises(RuntimeError, match="killed"):
         await _DiesAfterInsert(nc, store, LineCountsProjection(), batch=40).run()
-    # Remove the done mark: the batch is now an intent whose rows may or may not have landed.
-    store.execute(f"DELETE FROM {store.database}.projection_checkpoints WHERE kind = 'done'")
+    # The first ack comes once batch 1's done mark is in, written with batch 2's intent: batch 2's rows are
+    # in too, but its done mark is not. It is an intent whose rows may or may not have landed.
+    kinds = store.query_rows(f"SELECT toString(kind) FROM {store.database}.projection_checkpoints ORDER BY write_no")
+    assert [k for (k,) in kinds] == ["intent", "done", "intent"]
     stats = await ProjectionRunner(nc, store, LineCountsProjection(), batch=40).run()
     assert stats.recovered_batches == 1
     assert _hash(store, LINE_COUNTS_SQL) == _hash(clean, LINE_COUNTS_SQL)
@@ -214,3 +216,16 @@ def test_batch_token_digest_is_unchanged_when_the_stream_outgrows_the_scratch_bu
         monkeypatch.setattr(batch_module, "_IPC_SLACK", slack)
         monkeypatch.setattr(batch_module, "_free_scratch", free)
         assert SealedBatch("p", "t", 1, 10, rows).token == f"p:t:1-10:{expected}"
+
+
+def test_a_done_mark_written_with_the_next_intent_is_read_back_with_it(store: ChdbStore) -> None:
+    migrate(store)
+    checkpoints = Checkpoints(store, "p", "1")
+    checkpoints.write_intent(1, 10, "t1", layout_seq=1)
+    checkpoints.write_intent(11, 20, "t2", layout_seq=2, after=DoneMark(1, 10, "t1", 1, b"state after 10"))
+    done, intent = Checkpoints(store, "p", "1").load()
+    assert done is not None and (done.last_seq, done.layout_seq, done.state) == (10, 1, b"state after 10")
+    assert intent is not None and (intent.first_seq, intent.last_seq, intent.batch_token) == (11, 20, "t2")
+    checkpoints.write_done(11, 20, "t2", 2, b"state after 20")
+    done, intent = Checkpoints(store, "p", "1").load()
+    assert done is not None and done.last_seq == 20 and intent is None
