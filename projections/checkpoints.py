@@ -38,8 +38,9 @@ class Intent:
 
 
 @dataclass(frozen=True)
-class DoneMark:
-    """A done mark still to be written: batch first_seq..last_seq with its token, layouts and state after it."""
+class BatchMark:
+    """One checkpoint row before it is written: batch first_seq..last_seq with its token and layouts, and for a
+    done mark the fold's state after it (empty for an intent)."""
 
     first_seq: int
     last_seq: int
@@ -84,7 +85,7 @@ class Checkpoints:
         return done, intent
 
     def write_intent(
-        self, first_seq: int, last_seq: int, batch_token: str, layout_seq: int, *, after: DoneMark | None = None
+        self, first_seq: int, last_seq: int, batch_token: str, layout_seq: int, *, after: BatchMark | None = None
     ) -> None:
         """Record an intent; `after`, the previous batch's done mark, goes first in the same insert.
 
@@ -92,13 +93,13 @@ class Checkpoints:
         mark, or that batch's own intent still pending, and rebuilds accordingly.
         """
         records = [] if after is None else [("done", after)]
-        records.append(("intent", DoneMark(first_seq, last_seq, batch_token, layout_seq, b"")))
+        records.append(("intent", BatchMark(first_seq, last_seq, batch_token, layout_seq, b"")))
         self._append(records)
 
     def write_done(self, first_seq: int, last_seq: int, batch_token: str, layout_seq: int, state: bytes) -> None:
-        self._append([("done", DoneMark(first_seq, last_seq, batch_token, layout_seq, state))])
+        self._append([("done", BatchMark(first_seq, last_seq, batch_token, layout_seq, state))])
 
-    def _append(self, records: list[tuple[str, DoneMark]]) -> None:
+    def _append(self, records: list[tuple[str, BatchMark]]) -> None:
         write_nos = list(range(self._write_no + 1, self._write_no + 1 + len(records)))
         self._write_no = write_nos[-1]
         marks = [mark for _, mark in records]

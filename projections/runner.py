@@ -24,7 +24,7 @@ from typing import Protocol
 from nats.aio.client import Client as NatsClient
 
 from projections.batch import SealedBatch, combined_token, events_digest
-from projections.checkpoints import Checkpoints, DoneMark, Intent
+from projections.checkpoints import BatchMark, Checkpoints, Intent
 from projections.columns import TrackBatch, TrackFold
 from projections.layouts import LayoutHistory
 from projections.projection import FoldResult, Projection, Rejected, SeqEvent
@@ -169,7 +169,7 @@ class ProjectionRunner:
         self._layouts: dict[str, LayoutHistory] = {}
         # The last batch's done mark goes into the store with the next batch's intent (one insert, not two),
         # and that batch is acked once it has: both wait here. Written alone when the runner pauses or stops.
-        self._pending_done: DoneMark | None = None
+        self._pending_done: BatchMark | None = None
         self._unacked: DeliveredBatch | None = None
         self.stats = RunStats()
         self.layout_versions: set[int] = set()
@@ -394,7 +394,7 @@ class ProjectionRunner:
         for batch in sealed:
             self._store.insert(batch)
         if mark_done:
-            self._pending_done = DoneMark(first, last, token, folded.layout_seq, folded.snapshot)
+            self._pending_done = BatchMark(first, last, token, folded.layout_seq, folded.snapshot)
         return sealed, token
 
     async def _recover(self, intent: Intent) -> None:

@@ -50,9 +50,9 @@ def parse_ack_subjects(replies: Sequence[bytes]) -> AckColumns | None:
     """
     if not replies:
         return AckColumns([], [], [], [], [])
-    from stream.ack_kernel import parse_joined  # numba, loaded on first use
+    from stream.wire import ack_fields  # numba, loaded on first use
 
-    ok, fields = parse_joined(np.frombuffer(b"\n".join(replies), dtype=np.uint8), len(replies))
+    ok, fields = ack_fields(np.frombuffer(b"\n".join(replies), dtype=np.uint8), len(replies))
     if not ok:
         return None
     delivered, stream_seq, consumer_seq, stored_ts_ns, num_pending = (column.tolist() for column in fields)

@@ -17,8 +17,9 @@ parser reads goes through that one call. It has kept this signature since header
 
 Before that call, nats-py's parser spends more per message than everything after it: two regular
 expressions on each control line, two copies of each payload, and an await. So the client's parser
-also gets a fast path (`_FastParse`): a complete message for an Inbox, at the front of the parser's
-buffer, is read with one split and one copy and handed over directly. Anything else (a PING, an INFO,
+also gets a fast path (`_FastParse`): the complete messages for Inboxes at the front of the parser's
+buffer are found in one compiled pass (stream.wire.find_messages), copied out once each and handed over
+directly. Anything else (a PING, an INFO,
 a message for another subscription, a message not yet whole) is left to nats-py's own parser, state and
 all, from that point of the buffer on.
 
@@ -73,14 +74,15 @@ class _Dispatch:
             return
         self._stats["in_msgs"] += 1
         self._stats["in_bytes"] += len(data)
-        if headers and _is_status(headers):
+        if headers and _is_status(headers, 0, len(headers)):
             _status(handler, subject, headers)
         else:
             handler.on_message(subject, reply, data)
 
 
-def _is_status(headers: bytes | bytearray | memoryview) -> bool:
-    return headers[len(_VERSION) : len(_VERSION) + 1] == b" "
+def _is_status(buf: bytes | bytearray, start: int, length: int) -> bool:
+    """Whether the header block buf[start:start + length] is a status's (a code after the version)."""
+    return length > len(_VERSION) and buf[start + len(_VERSION)] == _SPACE
 
 
 def _status(handler: InboxHandler, subject: bytes, headers: bytes) -> None:
@@ -104,12 +106,11 @@ class _FastParse:
         self._stats = nc.stats
         self._transport: object = None
         self._read_in_bigger_pieces()
-        from stream.frames import COLUMNS, OFFSETS, find_messages  # numba: loaded for a client that gets an Inbox
+        from stream.wire import COLUMNS, OFFSETS, find_messages  # numba: loaded for a client that gets an Inbox
 
         self._find = find_messages
         self._offsets = OFFSETS
         self._rows = np.empty((_ROWS_PER_PASS, COLUMNS), dtype=np.int64)
-        self._sids = np.empty(0, dtype=np.int64)
 
     def _read_in_bigger_pieces(self) -> None:
         """Have the client's socket read READ_BYTES at a time (again after a reconnect's new transport)."""
@@ -146,21 +147,20 @@ class _FastParse:
         """Hand over the whole Inbox messages at the front of buf; return the bytes they took, and whether
         what follows them is the start of an Inbox message still arriving (left in the buffer for the next call)."""
         handlers = self._handlers
-        if len(handlers) != len(self._sids) or any(sid not in handlers for sid in self._sids.tolist()):
-            self._sids = np.fromiter(handlers, dtype=np.int64, count=len(handlers))
+        sids = np.fromiter(handlers, dtype=np.int64, count=len(handlers))
         done = taken = in_bytes = 0
         partial = False
         whole = np.frombuffer(buf, dtype=np.uint8)  # exports buf until deleted below, as does the view
         try:
             with memoryview(buf) as view:
                 while True:
-                    count, length, partial = self._find(whole[done:], self._sids, self._rows, MAX_CONTROL_LINE_SIZE)
+                    count, length, partial = self._find(whole[done:], sids, self._rows, MAX_CONTROL_LINE_SIZE)
                     for subject, subject_len, reply, reply_len, headers, headers_len, payload, payload_len, sid in (
                         self._rows[:count] + self._offsets * done  # offsets into buf, not into whole[done:]
                     ).tolist():
                         handler = handlers[sid]
                         subject_bytes = view[subject : subject + subject_len].tobytes()
-                        if headers_len > len(_VERSION) and buf[headers + len(_VERSION)] == _SPACE:  # as _is_status
+                        if _is_status(buf, headers, headers_len):
                             _status(handler, subject_bytes, view[headers : headers + headers_len].tobytes())
                         else:
                             handler.on_message(

@@ -14,7 +14,7 @@ from nats.aio.client import Client as NatsClient
 import schemas
 from ops.synthetic_tracks import layout_event, synthetic_events
 from projections.batch import SealedBatch
-from projections.checkpoints import Checkpoints, DoneMark
+from projections.checkpoints import BatchMark, Checkpoints
 from projections.line_counts import LineCountsProjection
 from projections.migrations import migrate
 from projections.replay import replay
@@ -222,7 +222,7 @@ def test_a_done_mark_written_with_the_next_intent_is_read_back_with_it(store: Ch
     migrate(store)
     checkpoints = Checkpoints(store, "p", "1")
     checkpoints.write_intent(1, 10, "t1", layout_seq=1)
-    checkpoints.write_intent(11, 20, "t2", layout_seq=2, after=DoneMark(1, 10, "t1", 1, b"state after 10"))
+    checkpoints.write_intent(11, 20, "t2", layout_seq=2, after=BatchMark(1, 10, "t1", 1, b"state after 10"))
     done, intent = Checkpoints(store, "p", "1").load()
     assert done is not None and (done.last_seq, done.layout_seq, done.state) == (10, 1, b"state after 10")
     assert intent is not None and (intent.first_seq, intent.last_seq, intent.batch_token) == (11, 20, "t2")
