@@ -210,9 +210,9 @@ class ProjectionRunner:
             ack_all=True,
         )  # fmt: skip
         await consumer.open()
-        # Folding runs one batch ahead of writing: batch k+1 is folded while batch k's intent, inserts,
-        # done mark and ack are written. The writes themselves stay strictly in order (intent k, rows k,
-        # done k, ack k, then intent k+1), so recovery sees exactly what it saw without the overlap.
+        # Folding runs one batch ahead of writing: batch k+1 is folded while batch k's intent and inserts
+        # are written. The writes themselves stay strictly in order (intent k, rows k, then done k with
+        # intent k+1 in one insert, ack k, rows k+1), so recovery sees what it saw without the overlap.
         writing: asyncio.Task[None] | None = None
         try:
             while stop is None or not stop.is_set():
@@ -346,7 +346,8 @@ class ProjectionRunner:
         return await self._commit(await self._fold_step(messages, layout_seq))
 
     async def _commit(self, folded: _Folded) -> str:
-        """Dead-letter what the batch rejected, then intent, rows, derived events and done mark, in order.
+        """Dead-letter what the batch rejected, then intent, rows, derived events and done mark, in order (the
+        done mark of a batch without derived events is left pending for the next intent: see _write).
 
         Returns the batch's token.
         """
