@@ -5,13 +5,15 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
+STAMP_EVAL := $(VENV)/.installed-eval
 STAMP_DEV := $(VENV)/.installed-dev
 GO_FUZZTIME ?= 10s
 
-.PHONY: help demo test test-go test-python lint typecheck clean
+.PHONY: help demo eval test test-go test-python lint typecheck clean
 
 help:
 	@echo "make demo   set up .venv and run the scripted scene end to end (nats-server -> projection -> chDB)"
+	@echo "make eval   add the tracking peers (trackers, supervision) for footfall eval mot / bench tracker"
 	@echo "make test   set up .venv and run Go tests, ruff, mypy and pytest"
 	@echo "make clean  remove .venv and .footfall"
 
@@ -23,13 +25,22 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
 	touch $@
 
-$(STAMP_DEV): pyproject.toml requirements-peers.txt | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev]'
+# The peers pin opencv-python, which would overwrite opencv-python-headless's cv2: --no-deps, and
+# their other requirements come from the `eval` extra.
+$(STAMP_EVAL): pyproject.toml requirements-peers.txt | $(BIN)/python
+	$(BIN)/pip install -q -e '.[eval]'
 	$(BIN)/pip install -q --no-deps -r requirements-peers.txt
 	touch $@ $(STAMP_RUN)
 
+$(STAMP_DEV): pyproject.toml requirements-peers.txt | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-deps -r requirements-peers.txt
+	touch $@ $(STAMP_EVAL) $(STAMP_RUN)
+
 demo: $(STAMP_RUN)
 	$(BIN)/footfall demo
+
+eval: $(STAMP_EVAL)
 
 test: test-go lint typecheck test-python
 
@@ -47,6 +58,9 @@ typecheck: $(STAMP_DEV)
 
 test-python: $(STAMP_DEV)
 	$(BIN)/python -m pytest
+	@echo "consumer tests again on nats-py's stock receive path (stream/inbox.py's fallback):"
+	FOOTFALL_NATS_FAST_PATH=0 $(BIN)/python -m pytest -q tests/stream/test_publish_consume.py \
+		tests/stream/test_consume_replay.py tests/stream/test_acks.py tests/stream/test_inbox.py
 
 clean:
 	rm -rf $(VENV) .footfall

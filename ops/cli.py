@@ -7,6 +7,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
+from ops.extras import MissingExtra, missing_extra
 from ops.logging import configure_logging
 
 Handler = Callable[[argparse.Namespace], int]
@@ -110,16 +111,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
+    command = " ".join(w for w in (args.command, *_subcommands(args)) if w)
     try:
         return handler(args)
     except KeyboardInterrupt:
         return 130
+    except ModuleNotFoundError as exc:
+        # An optional package (an extra) imported deep inside a command: one line naming the install.
+        missing = missing_extra(exc)
+        if missing is None:
+            raise
+        print(f"footfall {command}: {missing}", file=sys.stderr)
+        return 2
+    except MissingExtra as exc:
+        print(f"footfall {command}: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:
         # footfall's own errors (SchemaError, StoreError, StoreLocked, LogError, ...) already say what is
         # wrong and where; a traceback would bury that. Anything else is a bug and keeps its traceback.
         if type(exc).__module__.split(".")[0] not in _OUR_PACKAGES:
             raise
-        command = " ".join(w for w in (args.command, *_subcommands(args)) if w)
         print(f"footfall {command}: {exc}", file=sys.stderr)
         return 1
 

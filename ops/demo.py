@@ -17,6 +17,7 @@ from typing import Any
 
 import nats
 
+from ops.clock import yesterday_opening_ns
 from ops.logging import get_logger
 from ops.paths import DataDir
 from ops.scripted_scene import LINE, build_scene
@@ -86,13 +87,15 @@ def _expected(truth: Counter[tuple[int, str]]) -> dict[str, tuple[int, int]]:
     return {_bucket_label(b): (truth[(b, "in")], truth[(b, "out")]) for b in buckets}
 
 
-async def _simulated_store(url: str, store: ChdbStore, seed: int, minutes: float, out_dir: Path) -> StoreDemo:
+async def _simulated_store(
+    url: str, store: ChdbStore, seed: int, minutes: float, out_dir: Path, *, start_ns: int
+) -> StoreDemo:
     from ml_core.sim.agents import ShopperConfig
     from ops.heatmap_plot import query_heat, render_heatmap
     from ops.simulate import simulate_day, truth_summary
     from ops.store_pipeline import measure, publish_day, run_analytics
 
-    day = simulate_day(seed, shopper=ShopperConfig(duration_s=minutes * 60.0))
+    day = simulate_day(seed, shopper=ShopperConfig(duration_s=minutes * 60.0), t0_ns=start_ns)
     nc = await nats.connect(url, name="footfall-demo-store")
     try:
         stored = await publish_day(nc, day)
@@ -110,8 +113,8 @@ async def _simulated_store(url: str, store: ChdbStore, seed: int, minutes: float
     return StoreDemo(truth_summary(day.truth), measured, heatmap)
 
 
-async def _publish_and_project(url: str, store: ChdbStore, seed: int, people: int) -> DemoResult:
-    scene = build_scene(seed=seed, people=people)
+async def _publish_and_project(url: str, store: ChdbStore, seed: int, people: int, start_ns: int) -> DemoResult:
+    scene = build_scene(seed=seed, people=people, start_ns=start_ns)
     nc = await nats.connect(url, name="footfall-demo")
     try:
         js = nc.jetstream()
@@ -138,9 +141,18 @@ async def _publish_and_project(url: str, store: ChdbStore, seed: int, people: in
 
 
 def run_demo(
-    data_dir: Path, *, seed: int = 7, people: int = 40, keep: bool = False, sim_minutes: float = 30.0, sim_seed: int = 1
+    data_dir: Path,
+    *,
+    seed: int = 7,
+    people: int = 40,
+    keep: bool = False,
+    sim_minutes: float = 30.0,
+    sim_seed: int = 1,
+    start_ns: int | None = None,
 ) -> DemoResult:
     """Run the scripted scene, then (sim_minutes > 0) a simulated store day, in `data_dir` (wiped first unless keep).
+
+    Both start at start_ns (default: yesterday at opening), recent enough that track_points keeps them.
 
     The door scene is folded before the simulated day is published, so line_counts holds the scene alone.
     """
@@ -152,9 +164,12 @@ def run_demo(
         store = ChdbStore(dirs.chdb)
         try:
             migrate(store)
-            result = asyncio.run(_publish_and_project(server.url, store, seed, people))
+            start = start_ns if start_ns is not None else yesterday_opening_ns()
+            result = asyncio.run(_publish_and_project(server.url, store, seed, people, start))
             if sim_minutes > 0:
-                simulated = asyncio.run(_simulated_store(server.url, store, sim_seed, sim_minutes, data_dir))
+                simulated = asyncio.run(
+                    _simulated_store(server.url, store, sim_seed, sim_minutes, data_dir, start_ns=start)
+                )
                 result = DemoResult(result.measured, result.expected, result.published, result.duplicates,
                                     result.stats, simulated)  # fmt: skip
             return result

@@ -38,6 +38,8 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=numeric, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s", force=True)
+    # A library's warnings.warn (stream.inbox falling back to nats-py's stock path) reaches the same log.
+    logging.captureWarnings(True)
     for name in _NOISY:
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
 

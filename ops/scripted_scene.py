@@ -89,12 +89,12 @@ def _script(rng: random.Random, people: int, duration_s: float) -> list[Walk]:
     return walks
 
 
-def build_scene(seed: int = 7, people: int = 40, duration_s: float = 720.0) -> Scene:
-    """Script `people` visitors over `duration_s` seconds; return events in log order and the truth."""
+def build_scene(seed: int = 7, people: int = 40, duration_s: float = 720.0, start_ns: int = SCENE_START_NS) -> Scene:
+    """Script `people` visitors over `duration_s` seconds from start_ns; return events in log order and the truth."""
     rng = random.Random(seed)
     walks = _script(rng, people, duration_s)
     events: list[Event] = [
-        LayoutPublished(store_id=STORE, ts_ns=SCENE_START_NS, version=1, effective_from_ns=0, layout=layout())
+        LayoutPublished(store_id=STORE, ts_ns=start_ns, version=1, effective_from_ns=0, layout=layout())
     ]
     truth: Counter[tuple[int, str]] = Counter()
     period_s = FRAME_PERIOD_NS / 1e9
@@ -104,12 +104,12 @@ def build_scene(seed: int = 7, people: int = 40, duration_s: float = 720.0) -> S
         if (y0 - DOOR_Y_M) * (y1 - DOOR_Y_M) < 0:
             t_cross = walk.start_s + walk.duration_s * (DOOR_Y_M - y0) / (y1 - y0)
             first_tick = math.floor(t_cross / period_s) + 1  # first frame strictly past the line
-            bucket = ((SCENE_START_NS + first_tick * FRAME_PERIOD_NS) // BUCKET_NS) * BUCKET_NS
+            bucket = ((start_ns + first_tick * FRAME_PERIOD_NS) // BUCKET_NS) * BUCKET_NS
             truth[(bucket, "in" if y1 > y0 else "out")] += 1
     frames = 0
     for tick in range(n_frames):
         t_s = tick * period_s
-        ts_ns = SCENE_START_NS + tick * FRAME_PERIOD_NS
+        ts_ns = start_ns + tick * FRAME_PERIOD_NS
         tracks = []
         for walk in walks:
             if walk.start_s <= t_s <= walk.start_s + walk.duration_s:
@@ -135,8 +135,8 @@ def build_scene(seed: int = 7, people: int = 40, duration_s: float = 720.0) -> S
                         camera_id=CAMERA,
                         edge_run_id=EDGE_RUN,
                         track_id=walk.track_id,
-                        first_ts_ns=SCENE_START_NS + int(walk.start_s * 1e9),
-                        last_ts_ns=SCENE_START_NS + int(end_s * 1e9),
+                        first_ts_ns=start_ns + int(walk.start_s * 1e9),
+                        last_ts_ns=start_ns + int(end_s * 1e9),
                     )
                 )
     return Scene(events=events, truth=truth, frames=frames, walks=len(walks))

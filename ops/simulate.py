@@ -26,6 +26,7 @@ from schemas.layout import CameraCalibration, CountingLine, StoreLayout, Zone, Z
 
 STORE = "sim-store"
 EDGE_RUN = "sim-run-1"
+# A fixed day for golden digests and tests; `footfall simulate` and the demo default to yesterday.
 T0_NS = 1_767_261_600_000_000_000  # 2026-01-01T10:00:00Z
 IMAGE_W, IMAGE_H = 960, 540
 BODY_WIDTH_M, BODY_HEIGHT_M = 0.5, 1.7

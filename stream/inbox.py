@@ -27,18 +27,38 @@ Such a client also reads its socket in bigger pieces (READ_BYTES rather than nat
 stream reader pauses the socket only past twice that): at 32 KiB, a pull of 130 MB went round the event
 loop, and paused and resumed the socket, thousands of times. Measured on that pull: client CPU 0.21 s
 against 0.17 s, wall 0.29 s against 0.25 s.
+
+All of that leans on nats-py internals (`Client._ps`, the parser's `buf`/`state`/`parse`,
+`AWAITING_CONTROL_LINE`, `MAX_CONTROL_LINE_SIZE`, `Client._process_msg`), so pyproject.toml pins the
+nats-py releases it was tested with (TESTED_NATS) and `fast_path_problem` checks their shape when an
+Inbox starts. When they do not look as expected, or FOOTFALL_NATS_FAST_PATH=0, an Inbox takes the
+stock receive path instead (a callback subscription, the same handler calls in the same order) and
+warns once per process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
+import os
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+import nats.protocol.parser as nats_parser
 import numpy as np
 from nats.aio.client import Client as NatsClient
+from nats.aio.client import __version__ as NATS_VERSION
+from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.protocol.parser import AWAITING_CONTROL_LINE, MAX_CONTROL_LINE_SIZE
+from nats.js.api import Header
+
+# nats-py releases whose parser the fast path was tested against: [first, last] as (major, minor).
+# pyproject.toml pins the same range; anything else takes the stock path.
+TESTED_NATS = ((2, 16), (2, 16))
+# "0" switches the fast path off (the stock receive path): for tests, and for a user who suspects it.
+FAST_PATH_ENV = "FOOTFALL_NATS_FAST_PATH"
+_PROCESS_MSG_PARAMS = ["sid", "subject", "reply", "data", "headers"]
 
 # Header block of a status message: b"NATS/1.0 <code> <description>\r\n...". A data message's
 # block starts b"NATS/1.0\r\n", so the byte after the version tells the two apart.
@@ -134,7 +154,7 @@ class _FastParse:
         parser = self._parser
         buf = parser.buf
         buf.extend(data)
-        if parser.state != AWAITING_CONTROL_LINE or not self._handlers:
+        if parser.state != nats_parser.AWAITING_CONTROL_LINE or not self._handlers:
             await self._original()
             return
         pos, partial = self._take(buf)
@@ -154,7 +174,9 @@ class _FastParse:
         try:
             with memoryview(buf) as view:
                 while True:
-                    count, length, partial = self._find(whole[done:], sids, self._rows, MAX_CONTROL_LINE_SIZE)
+                    count, length, partial = self._find(
+                        whole[done:], sids, self._rows, nats_parser.MAX_CONTROL_LINE_SIZE
+                    )
                     for subject, subject_len, reply, reply_len, headers, headers_len, payload, payload_len, sid in (
                         self._rows[:count] + self._offsets * done  # offsets into buf, not into whole[done:]
                     ).tolist():
@@ -180,6 +202,48 @@ class _FastParse:
         return done, partial
 
 
+def fast_path_problem(nc: NatsClient) -> str | None:
+    """Why the fast path cannot drive this client (a sentence), or None when it can.
+
+    Checks what _Dispatch and _FastParse touch, so that an nats-py whose internals moved is met with
+    the stock receive path rather than with lost or garbled messages.
+    """
+    if os.environ.get(FAST_PATH_ENV, "1").strip() == "0":
+        return f"switched off by {FAST_PATH_ENV}=0"
+    try:
+        version = tuple(int(part) for part in NATS_VERSION.split(".")[:2])
+    except ValueError:
+        return f"nats-py version {NATS_VERSION!r} is not MAJOR.MINOR.PATCH"
+    first, last = TESTED_NATS
+    if not first <= version <= last:
+        return f"nats-py {NATS_VERSION} is outside the tested {first[0]}.{first[1]} to {last[0]}.{last[1]}"
+    if isinstance(nc.__dict__.get(_PROCESS_MSG), _Dispatch):
+        return None  # this client runs the fast path already (its parse is a _FastParse now)
+    for name in ("AWAITING_CONTROL_LINE", "MAX_CONTROL_LINE_SIZE"):
+        if not isinstance(getattr(nats_parser, name, None), int):
+            return f"nats.protocol.parser.{name} is missing or not an int"
+    parser = getattr(nc, "_ps", None)
+    if not isinstance(getattr(parser, "buf", None), bytearray) or not isinstance(getattr(parser, "state", None), int):
+        return "the client's parser (Client._ps) has no bytearray buf and int state"
+    if not inspect.iscoroutinefunction(getattr(parser, _PARSE, None)):
+        return "the client's parser has no coroutine parse()"
+    process = getattr(nc, _PROCESS_MSG, None)
+    if process is None or list(inspect.signature(process).parameters) != _PROCESS_MSG_PARAMS:
+        return f"Client._process_msg does not take ({', '.join(_PROCESS_MSG_PARAMS)})"
+    return None
+
+
+_warned = False
+
+
+def _warn_stock_path(problem: str) -> None:
+    global _warned  # noqa: PLW0603 -- one warning per process, not one per subscription
+    if _warned or problem.startswith("switched off"):
+        return
+    _warned = True
+    warnings.warn(f"stream.inbox: the stock nats-py receive path is used ({problem})", RuntimeWarning, stacklevel=3)
+
+
 def _dispatch(nc: NatsClient) -> _Dispatch:
     current = nc.__dict__.get(_PROCESS_MSG)
     if isinstance(current, _Dispatch):
@@ -198,8 +262,23 @@ class Inbox:
         self.subject = subject
         self._handler = handler
         self._sub: Subscription | None = None
+        self._fast = False
+
+    @property
+    def fast(self) -> bool:
+        """Whether messages come through the fast path (False: the stock callback path)."""
+        return self._fast
 
     async def start(self) -> None:
+        problem = fast_path_problem(self._nc)
+        self._fast = problem is None
+        if problem is not None:
+            _warn_stock_path(problem)
+            # nats-py's own parser and per-subscription task: the same calls, in wire order.
+            self._sub = await self._nc.subscribe(
+                self.subject, cb=self._deliver, pending_msgs_limit=-1, pending_bytes_limit=-1
+            )
+            return
         dispatch = _dispatch(self._nc)
         # No callback: nats-py would queue messages for next_msg(), but every one is taken here first.
         # Nothing is sent to a new inbox before the caller asks for it, so no message can arrive
@@ -212,5 +291,15 @@ class Inbox:
         if self._sub is None:
             return
         sub, self._sub = self._sub, None
-        _dispatch(self._nc).handlers.pop(sub._id, None)
+        if self._fast:
+            _dispatch(self._nc).handlers.pop(sub._id, None)
         await sub.unsubscribe()
+
+    async def _deliver(self, msg: Msg) -> None:
+        """The stock path's callback: nats-py parsed a status line into the Status/Description headers."""
+        headers = msg.headers
+        code = headers.get(Header.STATUS.value) if headers else None
+        if headers and code:
+            self._handler.on_status(msg.subject.encode(), code, headers.get(Header.DESCRIPTION.value, "").strip())
+        else:
+            self._handler.on_message(msg.subject.encode(), msg.reply.encode(), msg.data)

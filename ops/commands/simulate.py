@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ops.cli import CommandTree
+from ops.clock import OPENING_HOUR, iso_ns, yesterday_opening_ns
 from ops.runtime import add_log_arguments
 
 _HELP = """\
@@ -22,10 +23,20 @@ view (people as filled shapes) with cv2 for the edge pipeline.
 """
 
 
+def _start_ns(value: str) -> int:
+    try:
+        return iso_ns(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def register(tree: CommandTree) -> None:
     p = tree.add("simulate", "Simulate a store day: events, exact ground truth, optional video.", _run,
                  description=_HELP)  # fmt: skip
     p.add_argument("--seed", type=int, default=1, help="simulator seed (default: 1)")
+    p.add_argument("--start", type=_start_ns, default=None, metavar="ISO",
+                   help="when the day starts, ISO 8601 with a zone, e.g. 2026-12-05T09:00+01:00 "
+                   f"(default: yesterday at {OPENING_HOUR:02d}:00 local time, so every table keeps it)")  # fmt: skip
     p.add_argument("--minutes", type=float, default=30.0, help="minutes of arrivals (default: 30)")
     p.add_argument("--parties-per-hour", type=float, default=150.0, help="mean arrival rate (default: 150)")
     p.add_argument("--service-mean-s", type=float, default=30.0, help="mean checkout service time (default: 30)")
@@ -62,7 +73,9 @@ def _run(args: argparse.Namespace) -> int:
         overrides = {k: v for k, v in (("drop_prob", args.drop), ("jitter_m", args.jitter_m),
                                        ("id_switch_per_s", args.id_switch_per_s)) if v is not None}  # fmt: skip
         noise = dataclasses.replace(noise, **overrides)
-        day = simulate_day(args.seed, shopper=shopper, noise=noise, cameras=args.cameras, store_id=args.store_id)
+        start_ns = args.start if args.start is not None else yesterday_opening_ns()
+        day = simulate_day(args.seed, shopper=shopper, noise=noise, cameras=args.cameras, store_id=args.store_id,
+                           t0_ns=start_ns)  # fmt: skip
     except ValueError as exc:
         print(f"footfall simulate: {exc}", file=sys.stderr)
         return 2

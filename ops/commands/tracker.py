@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ops import extras
 from ops.logging import get_logger
 
 if TYPE_CHECKING:
@@ -116,6 +117,8 @@ def _noise(args: argparse.Namespace) -> DetectionNoise:
 
 
 def _eval_mot(args: argparse.Namespace) -> int:
+    # The evaluator (and the peer tracker) come from the `eval` extra: say so before any work.
+    extras.require("trackers", "supervision")
     if args.video is not None or args.detector is not None:
         return _eval_video(args)
     from ml_core.mot import detections_from_ground_truth, evaluate, load_mot
@@ -141,11 +144,7 @@ def _eval_mot(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     tracks = _run(args.tracker, detections, n_frames, args.frame_rate)
     elapsed = time.perf_counter() - started
-    try:
-        metrics = evaluate(gt, tracks, n_frames)
-    except ImportError as exc:
-        log.error("eval.evaluator_missing", error=str(exc), hint="pip install --no-deps trackers==2.6.1 supervision")
-        return 2
+    metrics = evaluate(gt, tracks, n_frames)
     report = {
         "tracker": _tracker_label(args.tracker),
         "params": asdict(params) if args.tracker == "footfall" else {"frame_rate": args.frame_rate},
@@ -200,12 +199,7 @@ def _bench_tracker(args: argparse.Namespace) -> int:
     except ValueError:
         log.error("bench.bad_arguments", sizes=args.sizes, frames=args.frames, repeats=args.repeats)
         return 2
-    try:
-        import supervision  # noqa: F401
-        import trackers  # noqa: F401
-    except ImportError as exc:
-        log.error("bench.peer_missing", error=str(exc), hint="pip install --no-deps trackers==2.6.1 supervision")
-        return 2
+    extras.require("trackers", "supervision")
 
     report: dict[str, Any] = {"machine": _machine()}
     if not args.no_startup:

@@ -7,14 +7,18 @@ loop feeds them; the fast path and nats-py's own parser take turns on the same b
 from __future__ import annotations
 
 import asyncio
+import json
+import warnings
 
 import nats
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from nats.aio.client import Client as NatsClient
 
+import stream.inbox
 from stream.embedded import EmbeddedNats
-from stream.inbox import READ_BYTES, Inbox, _dispatch
+from stream.inbox import FAST_PATH_ENV, READ_BYTES, Inbox, _dispatch, fast_path_problem
 
 INBOX_SID = 7
 OTHER_SID = 9
@@ -115,12 +119,16 @@ def test_after_a_reconnect_reset_the_fast_path_reads_the_new_buffer() -> None:
     assert log == [("message", b"_INBOX.abc.1", b"", b"ok")]
 
 
-async def test_a_client_with_an_inbox_reads_its_socket_in_bigger_pieces(nats_server: EmbeddedNats) -> None:
+async def test_a_client_with_an_inbox_reads_its_socket_in_bigger_pieces(
+    nats_server: EmbeddedNats, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(FAST_PATH_ENV, "1")  # a property of the fast path (make test also runs with it off)
     nc = await nats.connect(nats_server.url)
     try:
         got: list[Event] = []
         inbox = Inbox(nc, "_INBOX.bigger.*", _Recorder(got))
         await inbox.start()
+        assert inbox.fast
         reader = nc._transport._io_reader  # type: ignore[union-attr]
         assert reader._limit >= READ_BYTES
         payload = bytes(range(256)) * 4096  # 1 MiB: many reads' worth
@@ -134,3 +142,105 @@ async def test_a_client_with_an_inbox_reads_its_socket_in_bigger_pieces(nats_ser
         await inbox.stop()
     finally:
         await nc.close()
+
+
+async def _messages_and_a_status(url: str, stream_name: str) -> tuple[list[Event], bool]:
+    """What an Inbox hands over for two messages (one with headers) and a 404 from a JetStream pull."""
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(name=stream_name, subjects=[f"{stream_name.lower()}.>"])
+        await js.add_consumer(stream_name, durable_name="d", ack_policy="explicit")
+        got: list[Event] = []
+        inbox = Inbox(nc, "_INBOX.same.*", _Recorder(got))
+        await inbox.start()
+        await nc.publish("_INBOX.same.1", b"plain", reply="r.1")
+        await nc.publish("_INBOX.same.2", b"with headers", headers={"Nats-Msg-Id": "a-1"})
+        pull = json.dumps({"batch": 1, "no_wait": True}).encode()
+        await nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.{stream_name}.d", pull, reply="_INBOX.same.3")
+        for _ in range(200):
+            if len(got) == 3:
+                break
+            await asyncio.sleep(0.01)
+        await inbox.stop()
+        return got, inbox.fast
+    finally:
+        await nc.close()
+
+
+async def test_the_stock_path_hands_over_what_the_fast_path_does(
+    nats_server: EmbeddedNats, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(FAST_PATH_ENV, "1")
+    fast, was_fast = await _messages_and_a_status(nats_server.url, "INBOXFAST")
+    monkeypatch.setenv(FAST_PATH_ENV, "0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # switched off on purpose: no warning
+        stock, was_stock_fast = await _messages_and_a_status(nats_server.url, "INBOXSTOCK")
+    assert (was_fast, was_stock_fast) == (True, False)
+    assert fast == [
+        ("message", b"_INBOX.same.1", b"r.1", b"plain"),
+        ("message", b"_INBOX.same.2", b"", b"with headers"),
+        ("status", b"_INBOX.same.3", b"404", b"No Messages"),
+    ]
+    assert stock == fast
+
+
+async def test_an_nats_py_outside_the_tested_range_takes_the_stock_path_with_one_warning(
+    nats_server: EmbeddedNats, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(FAST_PATH_ENV, "1")
+    monkeypatch.setattr(stream.inbox, "TESTED_NATS", ((1, 0), (1, 9)))
+    monkeypatch.setattr(stream.inbox, "_warned", False)
+    with pytest.warns(RuntimeWarning, match="stock nats-py receive path.*outside the tested 1.0 to 1.9"):
+        got, was_fast = await _messages_and_a_status(nats_server.url, "INBOXOLD")
+    assert not was_fast
+    assert [kind for kind, *_ in got] == ["message", "message", "status"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per process, not once per Inbox
+        await _messages_and_a_status(nats_server.url, "INBOXOLD2")
+
+
+async def test_a_second_inbox_on_a_client_joins_its_fast_path(
+    nats_server: EmbeddedNats, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(FAST_PATH_ENV, "1")
+    nc = await nats.connect(nats_server.url)
+    try:
+        got: list[Event] = []
+        first, second = Inbox(nc, "_INBOX.one.*", _Recorder(got)), Inbox(nc, "_INBOX.two.*", _Recorder(got))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            await first.start()
+            await second.start()
+        assert first.fast and second.fast
+        await nc.publish("_INBOX.two.1", b"b")
+        await nc.publish("_INBOX.one.1", b"a")
+        await nc.flush()
+        for _ in range(100):
+            if len(got) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert got == [("message", b"_INBOX.two.1", b"", b"b"), ("message", b"_INBOX.one.1", b"", b"a")]
+    finally:
+        await nc.close()
+
+
+def test_a_parser_that_moved_is_detected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(FAST_PATH_ENV, "1")
+    nc = NatsClient()
+    assert fast_path_problem(nc) is None
+
+    class Moved:
+        def __init__(self) -> None:
+            self.buffer = bytearray()  # renamed from buf
+            self.state = 0
+
+    nc._ps = Moved()  # type: ignore[assignment]
+    assert fast_path_problem(nc) == "the client's parser (Client._ps) has no bytearray buf and int state"
+    nc = NatsClient()
+
+    async def process(sid: int, subject: bytes, reply: bytes, payload: bytes) -> None: ...
+
+    nc._process_msg = process  # type: ignore[assignment,method-assign]
+    assert "Client._process_msg does not take (sid, subject, reply, data, headers)" in str(fast_path_problem(nc))
