@@ -49,7 +49,7 @@ func seeds(f *testing.F) (jsonBatch, msgpackBatch, one []byte) {
 // event for the store (which re-encodes and decodes to the same bytes) or a
 // *contract.FieldError.
 //
-//	go test -run='^$' -fuzz=FuzzDecodeBatch -fuzztime=10s ./internal/fuzz
+//	go test -run='^$' -fuzz=FuzzDecodeBatch -fuzztime=50000x ./internal/fuzz
 func FuzzDecodeBatch(f *testing.F) {
 	jb, mb, one := seeds(f)
 	f.Add(jb, true)
