@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ops.commands.bench_edge",
     "ops.commands.log",
     "ops.commands.bench_log",
+    "ops.commands.bench_zones",
     "ops.commands.simulate",
     "ops.commands.heatmap",
     "ops.commands.eval_store",
