@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from ml_core.geometry.lines import along_line, signed_distance
-from ml_core.geometry.polygons import points_in_polygon
+from ml_core.geometry.polygons import pack_polygons, points_in_polygons
 from schemas.layout import StoreLayout, ZoneKind
 
 
@@ -33,6 +33,22 @@ class LayoutGeometry:
     kinds: tuple[ZoneKind, ...]
     polygons: tuple[npt.NDArray[np.float64], ...]
     lines: tuple[LineGeometry, ...]
+    # The polygons packed for the compiled test (ml_core.geometry.polygons.pack_polygons).
+    _vertices: npt.NDArray[np.float64] = field(init=False, repr=False, compare=False)
+    _offsets: npt.NDArray[np.int64] = field(init=False, repr=False, compare=False)
+    _staff_zone_ids: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    @property
+    def staff_zone_ids(self) -> tuple[str, ...]:
+        """The zones of kind STAFF (time in them makes a person staff)."""
+        return self._staff_zone_ids
+
+    def __post_init__(self) -> None:
+        staff = tuple(z for z, kind in zip(self.zone_ids, self.kinds, strict=True) if kind is ZoneKind.STAFF)
+        object.__setattr__(self, "_staff_zone_ids", staff)
+        vertices, offsets = pack_polygons(self.polygons)
+        object.__setattr__(self, "_vertices", vertices)
+        object.__setattr__(self, "_offsets", offsets)
 
     @classmethod
     def of(cls, version: int, layout: StoreLayout, entrance_line_ids: tuple[str, ...] | None) -> LayoutGeometry:
@@ -54,10 +70,9 @@ class LayoutGeometry:
 
     def inside(self, points: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
         """(n, zones) raw membership of (n, 2) points."""
-        out = np.zeros((len(points), len(self.zone_ids)), dtype=np.bool_)
-        for k, polygon in enumerate(self.polygons):
-            out[:, k] = points_in_polygon(points, polygon)
-        return out
+        pts = np.ascontiguousarray(points, dtype=np.float64)
+        result: npt.NDArray[np.bool_] = points_in_polygons(pts, self._vertices, self._offsets)
+        return result
 
     def line_positions(
         self, points: npt.NDArray[np.float64]

@@ -405,8 +405,7 @@ class _Frame:
             self._change_layout(person, geo.version)
         dt = self.ts - person.last_ns if person.last_ns >= 0 else 0
         person.seen_ns += dt
-        if any(person.zones.get(z, _OUT).inside and k is ZoneKind.STAFF for z, k in zip(geo.zone_ids, geo.kinds,
-                                                                                         strict=True)):  # fmt: skip
+        if any(person.zones.get(z, _OUT).inside for z in geo.staff_zone_ids):
             person.staff_ns += dt
         person.last_ns, person.x_m, person.y_m = self.ts, float(point[0]), float(point[1])
         remember(person.recent, (self.ts, person.x_m, person.y_m, camera_id), self.p._horizon_ns)

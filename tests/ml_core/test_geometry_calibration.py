@@ -210,3 +210,19 @@ def test_floor_gate_switches() -> None:
     assert off.update(100_000_000, [1, 2], boxes, floor + 9.0).tolist() == [True, True]
     with pytest.raises(ValueError, match=r"max_speed_m_s must be a finite number > 0 or None, got 0\.0"):
         FloorGateParams(max_speed_m_s=0.0)
+
+
+def test_points_in_polygons_equals_points_in_polygon_for_each() -> None:
+    from ml_core.geometry.polygons import pack_polygons, points_in_polygons
+
+    rng = np.random.default_rng(5)
+    polygons = [rng.uniform(0, 10, size=(m, 2)) for m in (3, 4, 7, 12)]  # self-crossing ones too: even-odd
+    polygons.append(np.array([[0, 0], [4, 0], [4, 4], [0, 4]], dtype=np.float64))
+    points = rng.uniform(-1, 11, size=(2000, 2))
+    points[:3] = [[np.nan, 1.0], [2.0, 0.0], [4.0, 2.0]]  # NaN, on a vertex's row, on an edge
+    vertices, offsets = pack_polygons(polygons)
+    got = points_in_polygons(points, vertices, offsets)
+    expected = np.stack([points_in_polygon(points, p) for p in polygons], axis=1)
+    assert got.shape == (2000, 5) and (got == expected).all()
+    with pytest.raises(ValueError, match="polygon 1 must have shape"):
+        pack_polygons([polygons[0], np.zeros((2, 2))])
