@@ -69,11 +69,12 @@ def _window_rate(marks: list[Progress], log: _TrackLog, first_seq: int, last_seq
     rows = slice(start_seq, end.seq)  # seqs start_seq+1 .. end.seq, as 0-based indices
     frames = int(log.is_frame[rows].sum())
     observations = int(log.observations[rows].sum())
-    seconds = end.elapsed_s - start_s
+    return {**_rates(end.elapsed_s - start_s, frames, observations), "frames": frames, "observations": observations}
+
+
+def _rates(seconds: float, frames: int, observations: int) -> dict[str, float]:
     return {
         "seconds": round(seconds, 3),
-        "frames": frames,
-        "observations": observations,
         "frames_per_s": round(frames / seconds),
         "observations_per_s": round(observations / seconds),
     }
@@ -160,24 +161,16 @@ def run_bench(day: SimulatedDay, *, simulate_s: float, batch: int) -> dict[str, 
             "simulate_s": round(simulate_s, 3),
             "publish_s": round(publish_s, 3),
         },
-        "raw_ordered_read": {
-            "seconds": round(raw_s, 3),
-            "frames_per_s": round(frames / raw_s),
-            "observations_per_s": round(observations / raw_s),
-        },
+        "raw_ordered_read": _rates(raw_s, frames, observations),
         "zones_alone": {
-            "seconds": round(zones_s, 3),
-            "frames_per_s": round(frames / zones_s),
-            "observations_per_s": round(observations / zones_s),
+            **_rates(zones_s, frames, observations),
             "ratio_to_raw_read": round(raw_s / zones_s, 4),
             "first_hour": first,
             "last_hour": last,
             "last_to_first_hour": round(last["frames_per_s"] / first["frames_per_s"], 3),
         },
         "every_projection": {
-            "seconds": round(all_s, 3),
-            "frames_per_s": round(frames / all_s),
-            "observations_per_s": round(observations / all_s),
+            **_rates(all_s, frames, observations),
             "ratio_to_raw_read": round(raw_s / all_s, 4),
             "per_projection": split,
         },
