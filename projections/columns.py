@@ -30,7 +30,7 @@ class TrackColumns:
 
     Per observation (n,): frame (index into the per-frame columns), track_id,
     x_m, y_m (floor metres). Per frame (f,): store_id, camera_id, edge_run_id,
-    ts_ns, stream_seq. Observations without a floor position are left out.
+    ts_ns, frame_seq, stream_seq. Observations without a floor position are left out.
     """
 
     frame: npt.NDArray[np.int64]
@@ -41,6 +41,7 @@ class TrackColumns:
     camera_id: list[str]
     edge_run_id: list[str]
     ts_ns: npt.NDArray[np.int64]
+    frame_seq: npt.NDArray[np.int64]
     stream_seq: npt.NDArray[np.int64]
 
     @classmethod
@@ -60,6 +61,7 @@ class TrackColumns:
             camera_id=[f.camera_id for f in frames],
             edge_run_id=[f.edge_run_id for f in frames],
             ts_ns=np.fromiter((f.ts_ns for f in frames), dtype=np.int64, count=len(frames)),
+            frame_seq=np.fromiter((f.frame_seq for f in frames), dtype=np.int64, count=len(frames)),
             stream_seq=np.asarray(seqs, dtype=np.int64),
         )
 
@@ -162,6 +164,8 @@ class TrackBatch:
         edge_run_id: list[str | None] = list(compress(parsed.edge_run_id, ok_list))
         ts_ns = np.zeros(len(seqs), dtype=np.int64)
         ts_ns[fast_frames] = parsed.ts_ns[ok]
+        frame_seq = np.zeros(len(seqs), dtype=np.int64)
+        frame_seq[fast_frames] = parsed.frame_seq[ok]
         if slow:
             fast_ids = store_id, camera_id, edge_run_id
             store_id, camera_id, edge_run_id = [None] * len(seqs), [None] * len(seqs), [None] * len(seqs)
@@ -178,6 +182,7 @@ class TrackBatch:
             x = np.concatenate([x, slow_cols.x_m])[order]
             y = np.concatenate([y, slow_cols.y_m])[order]
             ts_ns[slow_frames] = slow_cols.ts_ns
+            frame_seq[slow_frames] = slow_cols.frame_seq
             for position, event in zip(frame_of_slow, slow, strict=True):
                 store_id[position] = event.store_id
                 camera_id[position] = event.camera_id
@@ -192,6 +197,7 @@ class TrackBatch:
             camera_id=_filled(camera_id),
             edge_run_id=_filled(edge_run_id),
             ts_ns=ts_ns,
+            frame_seq=frame_seq,
             stream_seq=np.asarray(seqs, dtype=np.int64),
         )
         return cls(columns, closed, other), rejected

@@ -17,25 +17,27 @@ layout gives new event ids instead of colliding with the old ones.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from typing import Literal
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 
+from projections.columns import TrackBatch, TrackColumns
 from projections.layouts import LayoutHistory
 from projections.projection import FoldResult, Rejected, SeqEvent
+from projections.zones import kernel as K
 from projections.zones.config import ZoneProcessorConfig
-from projections.zones.fusion import Sighting, approach_m, co_observe, remember, same_person
-from projections.zones.hysteresis import LineHysteresis, ZoneHysteresis, step_line, step_zone
+from projections.zones.fusion import Sighting, approach_m, co_observe, same_person
+from projections.zones.hysteresis import LineHysteresis, ZoneHysteresis
 from projections.zones.membership import LayoutGeometry
 from schemas.events import (
     Event,
     LineCrossed,
     OccupancySampled,
     QueueSampled,
-    TrackClosed,
-    TrackFrame,
     VisitEnded,
     ZoneEntered,
     ZoneExited,
@@ -126,6 +128,295 @@ def _track_key(camera_id: str, edge_run_id: str, track_id: int) -> str:
     return f"{camera_id}:{edge_run_id}:{track_id}"
 
 
+_RUN_BITS = 40  # a track key code: run code << 40 | track id (track ids past 2**40 get codes of their own)
+_DEFAULT_LINE = (0, -1, 0)
+
+
+class _Held:
+    """A held track's identity (its observations are in the kernel's arrays)."""
+
+    __slots__ = ("camera", "camera_id", "first_ns", "key", "track_id")
+
+    def __init__(self, key: str, camera_id: str, camera: int, track_id: int, first_ns: int) -> None:
+        self.key, self.camera_id, self.camera, self.track_id, self.first_ns = key, camera_id, camera, track_id, first_ns
+
+
+class _Person:
+    """A person while the processor runs: what only Python touches, and a slot in the store's arrays.
+
+    keys: the codes of every track now mapped to the person (Person.seen_by; when each was last seen is
+    in the arrays). Times ts_ns; positions metres.
+    """
+
+    __slots__ = ("camera_id", "counted", "edge_run_id", "entered", "first_ns", "group_checks", "group_id", "keys",
+                 "live", "orphan", "pid", "slot", "staff", "track_id", "track_key", "visit_start_ns")  # fmt: skip
+
+    def __init__(self, live: _Live, pid: int, slot: int, camera_id: str, edge_run_id: str, track_id: int,
+                 track_key: int, first_ns: int) -> None:  # fmt: skip
+        self.live, self.pid, self.slot = live, pid, slot
+        self.camera_id, self.edge_run_id, self.track_id, self.track_key = camera_id, edge_run_id, track_id, track_key
+        self.first_ns = first_ns
+        self.staff = self.orphan = False
+        self.visit_start_ns = -1
+        self.group_id: str | None = None
+        self.group_checks: list[tuple[int, int]] = []
+        self.entered: dict[str, int] = {}
+        self.counted: list[str] = []
+        self.keys: set[int] = set()
+
+    @property
+    def last_ns(self) -> int:
+        return int(self.live.arr.pi[self.slot, K.P_LAST])
+
+    @property
+    def x_m(self) -> float:
+        return float(self.live.arr.pf[self.slot, 0])
+
+    @property
+    def y_m(self) -> float:
+        return float(self.live.arr.pf[self.slot, 1])
+
+    @property
+    def seen_ns(self) -> int:
+        return int(self.live.arr.pi[self.slot, K.P_SEEN])
+
+    @property
+    def staff_ns(self) -> int:
+        return int(self.live.arr.pi[self.slot, K.P_STAFF])
+
+    def zone_state(self, zone_id: str) -> tuple[bool, int] | None:
+        """(inside, candidate_ns) of the person's state for zone_id, None if they have none."""
+        c = self.live.zone_col.get(zone_id)
+        if c is None:
+            return None
+        row = self.live.arr.zi[self.slot, c]
+        return None if row[K.Z_ORDER] < 0 else (bool(row[K.Z_INSIDE]), int(row[K.Z_CAND]))
+
+    def zones_inside(self) -> list[str]:
+        """The zones whose confirmed state is inside, in the order the person first had a state for each."""
+        zi = self.live.arr.zi[self.slot]
+        cols = np.flatnonzero((zi[:, K.Z_ORDER] >= 0) & (zi[:, K.Z_INSIDE] != 0))
+        cols = cols[np.argsort(zi[cols, K.Z_ORDER], kind="stable")]
+        return [self.live.zone_names[c] for c in cols.tolist()]
+
+    def cameras_seen_since(self, camera: int, since_ns: int) -> bool:
+        """Whether a track of camera (code) mapped to the person was seen at or after since_ns."""
+        arr = self.live.arr
+        return any(
+            arr.ti[t, K.T_CAM] == camera and arr.ti[t, K.T_SEEN] >= since_ns for t in (arr.tracks[k] for k in self.keys)
+        )
+
+    def recent(self) -> list[Sighting]:
+        ts, cams, xy = self.live.arr.ring(self.slot)
+        names = self.live.cam_names
+        return [(t, x, y, names[c]) for t, c, (x, y) in zip(ts.tolist(), cams.tolist(), xy.tolist(), strict=True)]
+
+
+class _Geo:
+    """A layout version's zones and lines as the store's array columns."""
+
+    def __init__(self, live: _Live, geo: LayoutGeometry) -> None:
+        self.zcols = np.array([live.zone_column(z) for z in geo.zone_ids], dtype=np.int64)
+        self.lcols = np.array([live.line_column(ln.line_id) for ln in geo.lines], dtype=np.int64)
+        staff = [live.zone_col[z] for z in geo.staff_zone_ids]
+        self.staff = np.array(staff, dtype=np.int64)
+        self.lengths = np.array([ln.length_m for ln in geo.lines], dtype=np.float64)
+        live.arr.ensure_columns(len(live.zone_names), len(live.line_names))
+
+
+class _Live:
+    """One store's state while the processor runs (StoreState is its snapshot)."""
+
+    def __init__(self) -> None:
+        self.arr = K.Arrays()
+        self.next_pid = 1
+        self.persons: dict[int, _Person] = {}
+        self.by_slot: dict[int, _Person] = {}
+        self.held: dict[int, _Held] = {}
+        self.pending: list[tuple[int, str, int]] = []
+        self.committed: dict[str, int] = {}
+        self.completions: list[int] = []
+        self.runs: dict[tuple[str, str], int] = {}
+        self.run_names: list[tuple[str, str]] = []
+        self.big: dict[tuple[int, int], int] = {}
+        self.cams: dict[str, int] = {}
+        self.cam_names: list[str] = []
+        self.zone_col: dict[str, int] = {}
+        self.zone_names: list[str] = []
+        self.line_col: dict[str, int] = {}
+        self.line_names: list[str] = []
+        self._geo: dict[int, _Geo] = {}
+
+    # -- interning ------------------------------------------------------------------------------------
+
+    def zone_column(self, zone_id: str) -> int:
+        if zone_id not in self.zone_col:
+            self.zone_col[zone_id] = len(self.zone_names)
+            self.zone_names.append(zone_id)
+        return self.zone_col[zone_id]
+
+    def line_column(self, line_id: str) -> int:
+        if line_id not in self.line_col:
+            self.line_col[line_id] = len(self.line_names)
+            self.line_names.append(line_id)
+        return self.line_col[line_id]
+
+    def camera(self, camera_id: str) -> int:
+        if camera_id not in self.cams:
+            self.cams[camera_id] = len(self.cam_names)
+            self.cam_names.append(camera_id)
+        return self.cams[camera_id]
+
+    def run(self, camera_id: str, edge_run_id: str) -> int:
+        key = (camera_id, edge_run_id)
+        if key not in self.runs:
+            self.runs[key] = len(self.run_names)
+            self.run_names.append(key)
+        return self.runs[key]
+
+    def codes(self, run: npt.NDArray[np.int64], track_id: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Track key codes of (n,) run codes and track ids."""
+        codes = (run << _RUN_BITS) | track_id
+        for i in np.flatnonzero(track_id >= 1 << _RUN_BITS).tolist():
+            codes[i] = self.code(int(run[i]), int(track_id[i]))
+        return codes
+
+    def code(self, run: int, track_id: int) -> int:
+        if track_id < 1 << _RUN_BITS:
+            return (run << _RUN_BITS) | track_id
+        return -self.big.setdefault((run, track_id), len(self.big) + 1)
+
+    def key_of(self, code: int) -> tuple[str, str, int]:
+        """(camera_id, edge_run_id, track_id) of a key code."""
+        if code >= 0:
+            camera_id, edge_run_id = self.run_names[code >> _RUN_BITS]
+            return camera_id, edge_run_id, code & ((1 << _RUN_BITS) - 1)
+        run, track_id = next(k for k, v in self.big.items() if v == -code)
+        return *self.run_names[run], track_id
+
+    def key_str(self, code: int) -> str:
+        return _track_key(*self.key_of(code))
+
+    def code_of(self, key: str) -> int:
+        camera_id, rest = key.split(":", 1)
+        edge_run_id, track_id = rest.rsplit(":", 1)
+        return self.code(self.run(camera_id, edge_run_id), int(track_id))
+
+    def geo(self, geo: LayoutGeometry) -> _Geo:
+        cols = self._geo.get(geo.version)
+        if cols is None:
+            cols = self._geo[geo.version] = _Geo(self, geo)
+        return cols
+
+    # -- people ---------------------------------------------------------------------------------------
+
+    def person_of(self, code: int) -> _Person:
+        return self.by_slot[int(self.arr.ti[self.arr.tracks[code], K.T_PERSON])]
+
+    def map(self, person: _Person, code: int, seen_ns: int) -> None:
+        camera_id = self.key_of(code)[0]
+        self.arr.map_track(code, person.slot, self.camera(camera_id), seen_ns)
+        person.keys.add(code)
+
+    def unmap_all(self, person: _Person) -> None:
+        for code in person.keys:
+            self.arr.unmap_track(code)
+        person.keys.clear()
+
+    def remove(self, person: _Person) -> None:
+        del self.persons[person.pid]
+        del self.by_slot[person.slot]
+        self.unmap_all(person)
+        self.arr.free_person(person.slot)
+
+    # -- snapshot -------------------------------------------------------------------------------------
+
+    def to_state(self) -> StoreState:
+        arr = self.arr
+        persons = {}
+        tracks: dict[str, int] = {}
+        for pid, p in self.persons.items():
+            s = p.slot
+            zi, li = arr.zi[s], arr.li[s]
+            order = np.flatnonzero(zi[:, K.Z_ORDER] >= 0)
+            order = order[np.argsort(zi[order, K.Z_ORDER], kind="stable")]
+            zones = {self.zone_names[c]: ZoneHysteresis(bool(zi[c, K.Z_INSIDE]), int(zi[c, K.Z_CAND]),
+                                                        int(zi[c, K.Z_OBS])) for c in order.tolist()}  # fmt: skip
+            lines = {self.line_names[c]: LineHysteresis(int(li[c, 0]), int(li[c, 1]), int(li[c, 2]))
+                     for c in range(len(self.line_names)) if tuple(li[c].tolist()) != _DEFAULT_LINE}  # fmt: skip
+            seen_by = {}
+            for code in sorted(p.keys):
+                key = self.key_str(code)
+                seen_by[key] = int(arr.ti[arr.tracks[code], K.T_SEEN])
+                tracks[key] = pid
+            persons[pid] = Person(
+                pid=pid, camera_id=p.camera_id, edge_run_id=p.edge_run_id, track_id=p.track_id,
+                track_key=self.key_str(p.track_key), first_ns=p.first_ns, last_ns=p.last_ns, x_m=p.x_m, y_m=p.y_m,
+                layout_version=int(arr.pi[s, K.P_LAYOUT]), staff=p.staff, orphan=p.orphan, staff_ns=p.staff_ns,
+                seen_ns=p.seen_ns, visit_start_ns=p.visit_start_ns, group_id=p.group_id,
+                group_checks=list(p.group_checks), zones=zones, lines=lines, entered=dict(p.entered),
+                counted=list(p.counted), seen_by=seen_by, recent=p.recent(),
+            )  # fmt: skip
+        held = {}
+        for code, h in self.held.items():
+            ts, xy = arr.held_obs(arr.held[code])
+            held[h.key] = PendingTrack(h.track_id, h.first_ns, [(t, x, y) for t, (x, y) in zip(ts.tolist(), xy.tolist(),
+                                                                                              strict=True)])  # fmt: skip
+        return StoreState(
+            next_pid=self.next_pid, persons=persons, tracks=tracks, held=held,
+            first_frame_ns=int(arr.sc[K.S_FIRST]), last_frame_ns=int(arr.sc[K.S_LAST]),
+            next_tick_ns=int(arr.sc[K.S_NEXT_TICK]), pending=list(self.pending), committed=dict(self.committed),
+            completions=list(self.completions),
+        )  # fmt: skip
+
+    @classmethod
+    def of_state(cls, state: StoreState) -> _Live:
+        live = cls()
+        arr = live.arr
+        live.next_pid = state.next_pid
+        for pid, sp in state.persons.items():
+            for zone_id in sp.zones:
+                live.zone_column(zone_id)
+            for line_id in sp.lines:
+                live.line_column(line_id)
+            arr.ensure_columns(len(live.zone_names), len(live.line_names))
+            s = arr.new_person(sp.layout_version)
+            p = _Person(live, pid, s, sp.camera_id, sp.edge_run_id, sp.track_id, live.code_of(sp.track_key),
+                        sp.first_ns)  # fmt: skip
+            arr.pi[s, K.P_LAST], arr.pi[s, K.P_SEEN], arr.pi[s, K.P_STAFF] = sp.last_ns, sp.seen_ns, sp.staff_ns
+            arr.pf[s] = (sp.x_m, sp.y_m)
+            for order, (zone_id, z) in enumerate(sp.zones.items()):
+                arr.zi[s, live.zone_col[zone_id]] = (int(z.inside), z.candidate_ns, z.candidate_obs, order)
+            arr.pi[s, K.P_ZORDER] = len(sp.zones)
+            for line_id, ln in sp.lines.items():
+                arr.li[s, live.line_col[line_id]] = (ln.settled, ln.candidate_ns, ln.provisional)
+            p.staff, p.orphan, p.visit_start_ns, p.group_id = sp.staff, sp.orphan, sp.visit_start_ns, sp.group_id
+            p.group_checks = list(sp.group_checks)
+            p.entered, p.counted = dict(sp.entered), list(sp.counted)
+            live.persons[pid] = live.by_slot[s] = p
+            for key, seen_ns in sp.seen_by.items():
+                live.map(p, live.code_of(key), seen_ns)
+            arr.set_ring(s, np.array([r[0] for r in sp.recent], dtype=np.int64),
+                         np.array([live.camera(r[3]) for r in sp.recent], dtype=np.int64),
+                         np.array([r[1:3] for r in sp.recent], dtype=np.float64).reshape(-1, 2))  # fmt: skip
+        for key, ht in state.held.items():
+            code = live.code_of(key)
+            camera_id = key.split(":", 1)[0]
+            live.held[code] = _Held(key, camera_id, live.camera(camera_id), ht.track_id, ht.first_ns)
+            h = arr.hold(code, ht.first_ns)
+            for ts, x, y in ht.obs:
+                arr.add_held_obs(h, ts, x, y)
+        arr.sc[K.S_FIRST], arr.sc[K.S_LAST] = state.first_frame_ns, state.last_frame_ns
+        arr.sc[K.S_NEXT_TICK] = state.next_tick_ns
+        arr.sc[K.S_GROUP_DUE] = min((at for p in live.persons.values() for _, at in p.group_checks), default=_NEVER)
+        live.pending, live.committed = list(state.pending), dict(state.committed)
+        live.completions = list(state.completions)
+        return live
+
+
+_NEVER = np.iinfo(np.int64).max
+
+
 class ZoneProcessor:
     """Folds FF_TRACKS into zone, line, visit, queue and occupancy events (no tables)."""
 
@@ -137,7 +428,7 @@ class ZoneProcessor:
 
     def __init__(self, config: ZoneProcessorConfig | None = None) -> None:
         self.config = config or ZoneProcessorConfig()
-        self._state = ProcessorState()
+        self._live: dict[str, _Live] = {}
         self._geometry: dict[tuple[str, int], LayoutGeometry] = {}
         c = self.config
         self._min_ns = round(c.min_state_s * 1e9)
@@ -155,31 +446,45 @@ class ZoneProcessor:
         # A held track is decided stitch_defer_s after it appears, on a later frame of any camera: twice
         # that (plus the skew) keeps every sighting its observations could pair with.
         self._horizon_ns = 2 * (self._hold_ns + self._skew_ns)
+        self._fp = np.array([c.line_min_displacement_m, c.line_end_margin_m], dtype=np.float64)
 
     def table_ddl(self) -> dict[str, str]:
         return {}
 
     def reset(self) -> None:
-        self._state = ProcessorState()
+        self._live = {}
 
     def snapshot(self) -> bytes:
-        return _encoder.encode(self._state)
+        state = ProcessorState({store_id: live.to_state() for store_id, live in self._live.items()})
+        return _encoder.encode(state)
 
     def restore(self, data: bytes) -> None:
-        self._state = _decoder.decode(data)
+        state = _decoder.decode(data)
+        self._live = {store_id: _Live.of_state(st) for store_id, st in state.stores.items()}
 
     def fold(self, events: list[SeqEvent], layouts: dict[str, LayoutHistory]) -> FoldResult:
+        return self.fold_tracks(TrackBatch.from_events(events), layouts)
+
+    def fold_tracks(self, batch: TrackBatch, layouts: dict[str, LayoutHistory]) -> FoldResult:
+        # TrackClosed needs nothing: the person may go on as a stitched track; loss is decided by lost_after_s.
+        rejected = [Rejected(o.stream_seq, f"zones cannot fold {type(o.event).__name__}") for o in batch.other]
         out: list[Event] = []
-        rejected = []
-        for item in events:
-            event = item.event
-            if isinstance(event, TrackClosed):
-                continue  # the person may go on as a stitched track; loss is decided by lost_after_s
-            if not isinstance(event, TrackFrame):
-                rejected.append(Rejected(item.stream_seq, f"zones cannot fold {type(event).__name__}"))
-                continue
-            history = layouts.get(event.store_id)
-            _Frame(self, event, history, out).run()
+        cols = batch.columns
+        n_frames = len(cols.ts_ns)
+        if n_frames:
+            store_codes, stores = cols.frame_codes("store_id")
+            versions = np.zeros(n_frames, dtype=np.int64)
+            for k, (store_id,) in enumerate(stores):
+                history = layouts.get(store_id)
+                if history is not None:
+                    mine = store_codes == k
+                    versions[mine] = history.versions_at(cols.ts_ns[mine])
+            rows = np.searchsorted(cols.frame, np.arange(n_frames + 1))
+            cuts = np.flatnonzero((np.diff(store_codes) != 0) | (np.diff(versions) != 0)) + 1
+            bounds = [0, *cuts.tolist(), n_frames]
+            for a, b in itertools.pairwise(bounds):
+                store_id = stores[store_codes[a]][0]
+                _Run(self, store_id, layouts.get(store_id), cols, a, b, rows, out).fold()
         return FoldResult({}, rejected, events=out)
 
     def geometry(self, store_id: str, history: LayoutHistory | None, ts_ns: int) -> LayoutGeometry | None:
@@ -194,78 +499,150 @@ class ZoneProcessor:
             geo = self._geometry[key] = LayoutGeometry.of(version, layout, self.config.entrance_line_ids)
         return geo
 
-    def store(self, store_id: str) -> StoreState:
-        return self._state.stores.setdefault(store_id, StoreState())
+    def live(self, store_id: str) -> _Live:
+        live = self._live.get(store_id)
+        if live is None:
+            live = self._live[store_id] = _Live()
+        return live
+
+
+class _Run:
+    """Folds frames a..b of a batch, all of one store under one layout version, through the kernel."""
+
+    def __init__(self, proc: ZoneProcessor, store_id: str, history: LayoutHistory | None, cols: TrackColumns,
+                 a: int, b: int, rows: npt.NDArray[np.int64], out: list[Event]) -> None:  # fmt: skip
+        self.p, self.store_id, self.history, self.cols, self.a, self.b, self.out = proc, store_id, history, cols, a, b, out
+        self.live = proc.live(store_id)
+        self.geo = proc.geometry(store_id, history, int(cols.ts_ns[a]))
+        self.r0, self.r1 = int(rows[a]), int(rows[b])
+        self.off = rows[a : b + 1] - self.r0
+
+    def fold(self) -> None:
+        if self.geo is None:
+            for f in range(self.a, self.b):
+                _Frame(self, f).run_without_layout()
+            return
+        live, geo, cols, p, c = self.live, self.geo, self.cols, self.p, self.p.config
+        g = live.geo(geo)
+        r0, r1 = self.r0, self.r1
+        self.xs, self.ys = cols.x_m[r0:r1], cols.y_m[r0:r1]
+        points = np.column_stack([self.xs, self.ys])
+        self.inside = np.ascontiguousarray(geo.inside(points))
+        self.dist, self.along = geo.line_positions(points)
+        frames = range(self.a, self.b)
+        fcam = np.array([live.camera(cols.camera_id[f]) for f in frames], dtype=np.int64)
+        frun = np.array([live.run(cols.camera_id[f], cols.edge_run_id[f]) for f in frames], dtype=np.int64)
+        self.codes = live.codes(frun[cols.frame[r0:r1] - self.a], cols.track_id[r0:r1])
+        ts_f = cols.ts_ns[self.a : self.b]
+        ip = np.array([c.enter_observations, c.exit_observations, p._min_ns, p._horizon_ns, p._lost_ns, p._defer_ns,
+                       p._delay_ns, geo.version], dtype=np.int64)  # fmt: skip
+        buf = np.zeros((max(len(geo.zone_ids), len(geo.lines), 1), 3), dtype=np.int64)
+        f = i = 0
+        while True:
+            arr = live.arr
+            stop, f, i, n = K.fold_run(f, i, ts_f, self.off, fcam, self.codes, self.xs, self.ys, self.inside,
+                                       self.dist, self.along, arr.tracks, arr.held, arr.pi, arr.pf, arr.zi, arr.li,
+                                       arr.rt, arr.rc, arr.rxy, arr.ti, arr.hi, arr.hts, arr.hxy, arr.sc, g.zcols,
+                                       g.staff, g.lcols, g.lengths, ip, p._fp, buf)  # fmt: skip
+            if stop == K.DONE:
+                return
+            if stop == K.GROW_RING:
+                arr.grow_ring()
+                continue
+            if stop == K.GROW_HELD:
+                arr.grow_held_obs()
+                continue
+            frame = _Frame(self, self.a + f)
+            if stop == K.FRAME:
+                frame.run_end()
+                f += 1
+                i = int(self.off[f])
+                continue
+            if stop == K.NEW_TRACK:
+                frame.new_track(i)
+            elif stop == K.CROSSED:
+                person = live.person_of(int(self.codes[i]))
+                frame.crossings(person, buf[:n].copy())
+                frame.step_zones(person, self.inside[i])
+            elif stop == K.ZONES:
+                frame.zone_changes(live.person_of(int(self.codes[i])), buf[:n].copy())
+            elif stop == K.LAYOUT:
+                frame.update(live.person_of(int(self.codes[i])), i)
+            i += 1
 
 
 class _Frame:
-    """Applies one TrackFrame to its store's state, appending derived events to `out`."""
+    """What Python does at one frame: rare changes, held tracks, groups, losses and samples."""
 
-    def __init__(self, proc: ZoneProcessor, frame: TrackFrame, history: LayoutHistory | None, out: list[Event]):
-        self.p, self.c, self.frame, self.history, self.out = proc, proc.config, frame, history, out
-        self.ts = frame.ts_ns
-        self.st = proc.store(frame.store_id)
-        self.geo = proc.geometry(frame.store_id, history, frame.ts_ns)
-        self.source = frame.event_id
+    def __init__(self, run: _Run, f: int) -> None:
+        self.run, self.p, self.c, self.live = run, run.p, run.p.config, run.live
+        self.geo, self.history, self.out = run.geo, run.history, run.out
+        cols = run.cols
+        self.ts = int(cols.ts_ns[f])
+        self.store_id = run.store_id
+        self.camera_id = cols.camera_id[f]
+        self.source = f"{self.camera_id}:{cols.edge_run_id[f]}:{int(cols.frame_seq[f])}"  # the frame's event_id
+        self.g = self.live.geo(self.geo) if self.geo is not None else None
 
     # -- event helpers ---------------------------------------------------------------------------
 
-    def _common(self, person: Person) -> dict[str, object]:
+    def _common(self, person: _Person) -> dict[str, object]:
+        layout_version = int(self.live.arr.pi[person.slot, K.P_LAYOUT])
         return {
-            "store_id": self.frame.store_id, "camera_id": person.camera_id, "edge_run_id": person.edge_run_id,
-            "track_id": person.track_id, "layout_version": person.layout_version,
-            "processor_version": _processor_version(person.layout_version), "source_event_id": self.source,
+            "store_id": self.store_id, "camera_id": person.camera_id, "edge_run_id": person.edge_run_id,
+            "track_id": person.track_id, "layout_version": layout_version,
+            "processor_version": _processor_version(layout_version), "source_event_id": self.source,
         }  # fmt: skip
 
     def _delta(self, at_ns: int, key: str, delta: int) -> None:
-        self.st.pending.append((at_ns, key, delta))
+        self.live.pending.append((at_ns, key, delta))
 
-    def _customer(self, person: Person) -> bool:
+    def _customer(self, person: _Person) -> bool:
         return not (self.c.exclude_staff and person.staff)
 
-    def _counts(self, person: Person) -> bool:
+    def _counts(self, person: _Person) -> bool:
         return self._customer(person) and (person.visit_start_ns >= 0 or person.orphan)
 
     # -- the frame ---------------------------------------------------------------------------------
 
-    def run(self) -> None:
-        st = self.st
-        prev_frame_ns = st.last_frame_ns
-        if st.first_frame_ns < 0:
-            st.first_frame_ns = self.ts
-        if self.geo is not None:
-            self._observe()
+    def run_end(self) -> None:
+        """The frame's steps after its observations (which the kernel has folded)."""
+        prev_frame_ns = int(self.live.arr.sc[K.S_LAST])
+        self._resolve_held()
+        self._end(prev_frame_ns)
+
+    def run_without_layout(self) -> None:
+        sc = self.live.arr.sc
+        prev_frame_ns = int(sc[K.S_LAST])
+        if sc[K.S_FIRST] < 0:
+            sc[K.S_FIRST] = self.ts
+        self._end(prev_frame_ns)
+
+    def _end(self, prev_frame_ns: int) -> None:
         self._check_groups()
         self._finalize_lost()
-        st.last_frame_ns = max(st.last_frame_ns, self.ts)
+        sc = self.live.arr.sc
+        sc[K.S_LAST] = max(int(sc[K.S_LAST]), self.ts)
         self._emit_ticks(prev_frame_ns)
 
-    def _observe(self) -> None:
-        assert self.geo is not None
-        tracks = [t for t in self.frame.tracks if t.floor_x_m is not None and t.floor_y_m is not None]
-        if tracks:
-            points = np.array([(t.floor_x_m, t.floor_y_m) for t in tracks], dtype=np.float64)
-            inside = self.geo.inside(points)
-            dist, along = self.geo.line_positions(points)
-            st = self.st
-            for i, track in enumerate(tracks):
-                key = _track_key(self.frame.camera_id, self.frame.edge_run_id, track.track_id)
-                held = st.held.get(key)
-                if held is not None:
-                    held.obs.append((self.ts, float(points[i][0]), float(points[i][1])))
-                    continue
-                pid = st.tracks.get(key)
-                if pid is None:
-                    if not self._arriving(dist[i], along[i]):
-                        st.held[key] = PendingTrack(track.track_id, self.ts,
-                                                    [(self.ts, float(points[i][0]), float(points[i][1]))])  # fmt: skip
-                        continue
-                    person = self._new_person(key, track.track_id, points[i], self.ts)
-                else:
-                    person = st.persons[pid]
-                person.seen_by[key] = self.ts
-                self._update(person, points[i], inside[i], dist[i], along[i], camera_id=self.frame.camera_id)
-        self._resolve_held()
+    def new_track(self, i: int) -> None:
+        """Row i is a track neither mapped nor held: a new arrival, or held until it can be decided."""
+        run, live = self.run, self.live
+        code = int(run.codes[i])
+        x, y = float(run.xs[i]), float(run.ys[i])
+        track_id = int(run.cols.track_id[run.r0 + i])
+        if not self._arriving(run.dist[i], run.along[i]):
+            key = live.key_str(code)
+            live.held[code] = _Held(key, self.camera_id, live.camera(self.camera_id), track_id, self.ts)
+            live.arr.add_held_obs(live.arr.hold(code, self.ts), self.ts, x, y)
+            return
+        person = self._new_person(code, track_id, x, y, self.ts)
+        self.update(person, i)
+
+    def update(self, person: _Person, i: int) -> None:
+        run = self.run
+        self._update(person, float(run.xs[i]), float(run.ys[i]), run.inside[i], run.dist[i], run.along[i],
+                     self.live.camera(self.camera_id))  # fmt: skip
 
     def _arriving(self, dist: np.ndarray, along: np.ndarray) -> bool:
         """Whether a new track starts just outside an entrance line: a new arrival, not a continuation."""
@@ -279,31 +656,29 @@ class _Frame:
 
     def _resolve_held(self) -> None:
         """Match held tracks that have waited long enough, and replay their observations."""
-        st, geo = self.st, self.geo
+        live, geo, arr = self.live, self.geo, self.live.arr
         assert geo is not None
-        due = sorted((h.first_ns, k) for k, h in st.held.items() if self.ts - h.first_ns >= self.p._defer_ns)
+        due = sorted((h.first_ns, h.key, code) for code, h in live.held.items() if self.ts - h.first_ns >= self.p._defer_ns)
         now = self.ts
-        for _, key in due:
-            held = st.held.pop(key)
-            first = np.array(held.obs[0][1:], dtype=np.float64)
-            camera_id = key.split(":", 1)[0]
-            person, wait = self._fusion_candidate(camera_id, held, final=now - held.first_ns >= self.p._hold_ns)
+        for _, _, code in due:
+            held = live.held[code]
+            obs_ts, obs_xy = arr.held_obs(arr.held[code])
+            person, wait = self._fusion_candidate(held, obs_ts, obs_xy, final=now - held.first_ns >= self.p._hold_ns)
             if wait:
-                st.held[key] = held  # another camera's person may be this one: decide on more pairs
-                continue
+                continue  # another camera's person may be this one: decide on more pairs
+            del live.held[code]
+            arr.release(code)
+            x0, y0 = float(obs_xy[0, 0]), float(obs_xy[0, 1])
             if person is None:
-                person = self._stitch_candidate(first, held.first_ns)
+                person = self._stitch_candidate(x0, y0, held.first_ns)
                 if person is not None:  # lost: its old tracks are over
-                    for old in [person.track_key, *person.seen_by]:
-                        st.tracks.pop(old, None)
-                    person.seen_by.clear()
+                    live.unmap_all(person)
             if person is not None:
-                person.track_key = key
-                person.seen_by[key] = held.obs[-1][0]
-                st.tracks[key] = person.pid
+                person.track_key = code
+                live.map(person, code, int(obs_ts[-1]))
             else:
-                person = self._new_person(key, held.track_id, first, held.first_ns)
-                raw = geo.inside(first[None, :])[0]
+                person = self._new_person(code, held.track_id, x0, y0, held.first_ns)
+                raw = geo.inside(obs_xy[:1])[0]
                 if any(raw[k] and kind is ZoneKind.STAFF for k, kind in enumerate(geo.kinds)):
                     person.staff = True
                     self._start_visit(person, held.first_ns)
@@ -312,30 +687,29 @@ class _Frame:
                     if self._customer(person):
                         person.counted.append(STORE_KEY)
                         self._delta(held.first_ns, STORE_KEY, +1)
-            points = np.array([o[1:] for o in held.obs], dtype=np.float64)
-            inside = geo.inside(points)
-            dist, along = geo.line_positions(points)
-            for i, (ts, _, _) in enumerate(held.obs):
+            inside = geo.inside(obs_xy)
+            dist, along = geo.line_positions(obs_xy)
+            for k, ts in enumerate(obs_ts.tolist()):
                 self.ts = ts  # replayed at its own time: changes are dated as if it had not been held
-                self._update(person, points[i], inside[i], dist[i], along[i], camera_id=camera_id)
+                self._update(person, float(obs_xy[k, 0]), float(obs_xy[k, 1]), inside[k], dist[k], along[k],
+                             held.camera)  # fmt: skip
             self.ts = now
 
-    def _new_person(self, key: str, track_id: int, point: np.ndarray, first_ns: int) -> Person:
-        st, geo = self.st, self.geo
+    def _new_person(self, code: int, track_id: int, x: float, y: float, first_ns: int) -> _Person:
+        live, geo = self.live, self.geo
         assert geo is not None
-        camera_id, edge_run_id, _ = key.split(":")
-        person = Person(
-            pid=st.next_pid, camera_id=camera_id, edge_run_id=edge_run_id, track_id=track_id,
-            track_key=key, first_ns=first_ns, last_ns=-1, x_m=float(point[0]), y_m=float(point[1]),
-            layout_version=geo.version,
-        )  # fmt: skip
-        st.next_pid += 1
-        st.persons[person.pid] = person
-        st.tracks[key] = person.pid
-        person.seen_by[key] = first_ns
+        camera_id, edge_run_id, _ = live.key_of(code)
+        slot = live.arr.new_person(geo.version)
+        live.arr.pf[slot] = (x, y)
+        person = _Person(live, live.next_pid, slot, camera_id, edge_run_id, track_id, code, first_ns)
+        live.next_pid += 1
+        live.persons[person.pid] = live.by_slot[slot] = person
+        live.map(person, code, first_ns)
         return person
 
-    def _fusion_candidate(self, camera_id: str, held: PendingTrack, final: bool) -> tuple[Person | None, bool]:
+    def _fusion_candidate(
+        self, held: _Held, obs_ts: npt.NDArray[np.int64], obs_xy: npt.NDArray[np.float64], final: bool
+    ) -> tuple[_Person | None, bool]:
         """The person another camera saw where and when the held track was, and whether to wait for more evidence.
 
         Only held observations before this frame's time count: other cameras' frames of this time may not
@@ -354,18 +728,19 @@ class _Frame:
         proven: tuple[float, int] | None = None
         consistent: tuple[float, int] | None = None
         unpaired: tuple[float, int] | None = None
-        obs = [o for o in held.obs if o[0] < self.ts]
+        obs = [(t, x, y) for t, (x, y) in zip(obs_ts.tolist(), obs_xy.tolist(), strict=True) if t < self.ts]
         if not obs:
             return None, not final
         last_held_ns = obs[-1][0]
-        for person in self.st.persons.values():
-            if any(k.split(":", 1)[0] == camera_id and ts >= held.first_ns for k, ts in person.seen_by.items()):
+        for person in self.live.persons.values():
+            if person.cameras_seen_since(held.camera, held.first_ns):
                 continue
-            co = co_observe(obs, person.recent, camera_id, c.fusion_gate_m, self.p._skew_ns)
+            recent = person.recent()
+            co = co_observe(obs, recent, held.camera_id, c.fusion_gate_m, self.p._skew_ns)
             if co.far:
                 continue
             if not co.near:
-                gap_m = approach_m(obs, person.recent, camera_id, c.stitch_speed_m_s, self.p._defer_ns)
+                gap_m = approach_m(obs, recent, held.camera_id, c.stitch_speed_m_s, self.p._defer_ns)
                 if gap_m <= c.fusion_gate_m:
                     unpaired = (gap_m, person.pid) if unpaired is None else min(unpaired, (gap_m, person.pid))
                 continue
@@ -377,46 +752,57 @@ class _Frame:
         best = proven or consistent or unpaired
         if best is None:
             return None, False
-        return (self.st.persons[best[1]], False) if final else (None, True)
+        return (self.live.persons[best[1]], False) if final else (None, True)
 
-    def _stitch_candidate(self, point: np.ndarray, first_ns: int) -> Person | None:
+    def _stitch_candidate(self, x: float, y: float, first_ns: int) -> _Person | None:
         """The nearest person lost before first_ns (and not seen since) within the gap and distance gates."""
         best: tuple[float, int] | None = None
-        for person in self.st.persons.values():
-            gap = first_ns - person.last_ns
-            if person.last_ns < 0 or gap <= 0 or gap > self.p._stitch_ns:
+        for person in self.live.persons.values():
+            last_ns = person.last_ns
+            gap = first_ns - last_ns
+            if last_ns < 0 or gap <= 0 or gap > self.p._stitch_ns:
                 continue
-            d = math.hypot(point[0] - person.x_m, point[1] - person.y_m)
+            d = math.hypot(x - person.x_m, y - person.y_m)
             if d > self.c.stitch_max_dist_m + self.c.stitch_speed_m_s * gap / 1e9:
                 continue
             if best is None or (d, person.pid) < best:
                 best = (d, person.pid)
-        return None if best is None else self.st.persons[best[1]]
+        return None if best is None else self.live.persons[best[1]]
 
     def _update(
-        self, person: Person, point: np.ndarray, inside: np.ndarray, dist: np.ndarray, along: np.ndarray, *,
-        camera_id: str,
+        self, person: _Person, x: float, y: float, inside: np.ndarray, dist: np.ndarray, along: np.ndarray,
+        camera: int,
     ) -> None:  # fmt: skip
-        geo = self.geo
-        assert geo is not None
-        if person.last_ns >= 0 and self.ts <= person.last_ns:
+        """One observation of a person (what the kernel does for a known track, with the rare steps here)."""
+        geo, g, arr, s = self.geo, self.g, self.live.arr, person.slot
+        assert geo is not None and g is not None
+        go = K.check(arr.pi, s, self.ts, geo.version)
+        if go == 0:
             return  # another camera already saw the person at this time (or later): one observation per time
-        if person.layout_version != geo.version:
+        if go == 2:
             self._change_layout(person, geo.version)
-        dt = self.ts - person.last_ns if person.last_ns >= 0 else 0
-        person.seen_ns += dt
-        if any(person.zones.get(z, _OUT).inside for z in geo.staff_zone_ids):
-            person.staff_ns += dt
-        person.last_ns, person.x_m, person.y_m = self.ts, float(point[0]), float(point[1])
-        remember(person.recent, (self.ts, person.x_m, person.y_m, camera_id), self.p._horizon_ns)
-        for j, line in enumerate(geo.lines):
-            state = person.lines.setdefault(line.line_id, LineHysteresis())
-            crossing = step_line(state, float(dist[j]), float(along[j]), line.length_m, self.ts,
-                                 min_disp_m=self.c.line_min_displacement_m,
-                                 end_margin_m=self.c.line_end_margin_m)  # fmt: skip
-            if crossing is None:
-                continue
-            side, at = crossing
+        while not K.advance(arr.pi, arr.pf, arr.zi, arr.rt, arr.rc, arr.rxy, s, self.ts, x, y, camera, g.staff,
+                            self.p._horizon_ns):  # fmt: skip
+            arr.grow_ring()
+        buf = np.zeros((max(len(geo.zone_ids), len(geo.lines), 1), 3), dtype=np.int64)
+        n = K.lines(arr.li, s, dist, along, g.lcols, g.lengths, self.ts, self.c.line_min_displacement_m,
+                    self.c.line_end_margin_m, buf)  # fmt: skip
+        self.crossings(person, buf[:n].copy())
+        self.step_zones(person, inside)
+
+    def step_zones(self, person: _Person, inside: np.ndarray) -> None:
+        geo, g, arr = self.geo, self.g, self.live.arr
+        assert geo is not None and g is not None
+        buf = np.zeros((max(len(geo.zone_ids), 1), 3), dtype=np.int64)
+        n = K.zones(arr.zi, arr.pi, person.slot, inside, g.zcols, self.ts, self.c.enter_observations,
+                    self.c.exit_observations, self.p._min_ns, buf)  # fmt: skip
+        self.zone_changes(person, buf[:n].copy())
+
+    def crossings(self, person: _Person, rows: npt.NDArray[np.int64]) -> None:
+        """Line crossings (line index, side, at) of one observation, in line order."""
+        assert self.geo is not None
+        for j, side, at in rows.tolist():
+            line = self.geo.lines[j]
             direction: Literal["in", "out"] = "in" if side == line.inward else "out"
             self.out.append(LineCrossed(ts_ns=at, line_id=line.line_id, direction=direction,
                                         **self._common(person)))  # type: ignore[arg-type]  # fmt: skip
@@ -428,26 +814,20 @@ class _Frame:
                 self._start_visit(person, at)
             elif direction == "out" and person.visit_start_ns >= 0:
                 self._end_visit(person, at)
-        need_in, need_out = self.c.enter_observations, self.c.exit_observations
-        for k, zone_id in enumerate(geo.zone_ids):
-            zone_state = person.zones.get(zone_id)
-            if zone_state is None:
-                if not inside[k]:
-                    continue  # outside and never inside: nothing to remember
-                zone_state = person.zones[zone_id] = ZoneHysteresis()
-            raw = bool(inside[k])
-            changed = step_zone(zone_state, raw, self.ts, need_in if raw else need_out, self.p._min_ns)
-            if changed is None:
-                continue
-            at = changed
+
+    def zone_changes(self, person: _Person, rows: npt.NDArray[np.int64]) -> None:
+        """Confirmed zone changes (zone index, inside, at) of one observation, in zone order."""
+        assert self.geo is not None
+        for k, raw, at in rows.tolist():
+            zone_id = self.geo.zone_ids[k]
             if raw:
                 self._enter(person, zone_id, at)
             else:
-                self._exit(person, zone_id, geo.kinds[k], at)
+                self._exit(person, zone_id, self.geo.kinds[k], at)
 
     # -- zone and visit transitions --------------------------------------------------------------
 
-    def _enter(self, person: Person, zone_id: str, at: int) -> None:
+    def _enter(self, person: _Person, zone_id: str, at: int) -> None:
         if person.visit_start_ns >= 0 and zone_id not in person.entered:
             person.entered[zone_id] = at
             self.out.append(ZoneEntered(ts_ns=at, zone_id=zone_id, **self._common(person)))  # type: ignore[arg-type]
@@ -455,11 +835,11 @@ class _Frame:
             person.counted.append(zone_id)
             self._delta(at, zone_id, +1)
 
-    def _exit(self, person: Person, zone_id: str, kind: ZoneKind, at: int) -> None:
+    def _exit(self, person: _Person, zone_id: str, kind: ZoneKind, at: int) -> None:
         if self._leave(person, zone_id, at) and kind is ZoneKind.CHECKOUT:
-            self.st.completions.append(at)
+            self.live.completions.append(at)
 
-    def _leave(self, person: Person, zone_id: str, at: int) -> bool:
+    def _leave(self, person: _Person, zone_id: str, at: int) -> bool:
         """Emit ZoneExited if the zone was entered in this visit, and stop counting the person in it."""
         entered = person.entered.pop(zone_id, None)
         if entered is not None:
@@ -467,7 +847,7 @@ class _Frame:
                                        **self._common(person)))  # type: ignore[arg-type]  # fmt: skip
         return self._uncount(person, zone_id, at)
 
-    def _uncount(self, person: Person, key: str, at: int) -> bool:
+    def _uncount(self, person: _Person, key: str, at: int) -> bool:
         """Stop counting the person in sample key `key` (a zone id or STORE_KEY) at `at`; False if not counted."""
         if key not in person.counted:
             return False
@@ -475,36 +855,39 @@ class _Frame:
         self._delta(at, key, -1)
         return True
 
-    def _close_zones(self, person: Person, at: int) -> None:
+    def _close_zones(self, person: _Person, at: int) -> None:
         """Close every open zone at `at`, or earlier where the person was already seen leaving it."""
         for zone_id in sorted(set(person.entered) | {z for z in person.counted if z != STORE_KEY}):
-            state = person.zones.get(zone_id)
+            state = person.zone_state(zone_id)
             leave = at
-            if state is not None and state.inside and 0 <= state.candidate_ns < at:
-                leave = state.candidate_ns
+            if state is not None and state[0] and 0 <= state[1] < at:
+                leave = state[1]
             self._leave(person, zone_id, leave)
 
-    def _start_visit(self, person: Person, at: int) -> None:
+    def _start_visit(self, person: _Person, at: int) -> None:
         person.visit_start_ns = at
         if self._customer(person) and STORE_KEY not in person.counted:
             person.counted.append(STORE_KEY)
             self._delta(at, STORE_KEY, +1)
-        for zone_id, state in person.zones.items():
-            if state.inside:
-                self._enter(person, zone_id, at)
+        for zone_id in person.zones_inside():
+            self._enter(person, zone_id, at)
         if person.staff:
             return
-        for other in self.st.persons.values():
+        x, y = person.x_m, person.y_m
+        for other in self.live.persons.values():
             if (
                 other.pid != person.pid
                 and other.visit_start_ns >= 0
                 and not other.staff
                 and at - other.visit_start_ns <= self.p._group_window_ns
-                and math.hypot(other.x_m - person.x_m, other.y_m - person.y_m) <= self.c.group_radius_m
+                and math.hypot(other.x_m - x, other.y_m - y) <= self.c.group_radius_m
             ):
-                person.group_checks.append((other.pid, at + self.p._group_confirm_ns))  # fmt: skip
+                check_at = at + self.p._group_confirm_ns
+                person.group_checks.append((other.pid, check_at))
+                sc = self.live.arr.sc
+                sc[K.S_GROUP_DUE] = min(int(sc[K.S_GROUP_DUE]), check_at)
 
-    def _end_visit(self, person: Person, at: int) -> None:
+    def _end_visit(self, person: _Person, at: int) -> None:
         self._close_zones(person, at)
         self._uncount(person, STORE_KEY, at)
         staff = person.staff or (person.seen_ns > 0 and person.staff_ns >= self.c.staff_fraction * person.seen_ns)
@@ -513,18 +896,21 @@ class _Frame:
         person.visit_start_ns = -1
         person.group_checks.clear()
 
-    def _drop_orphan(self, person: Person, at: int) -> None:
+    def _drop_orphan(self, person: _Person, at: int) -> None:
         person.orphan = False
         self._uncount(person, STORE_KEY, at)
 
-    def _change_layout(self, person: Person, version: int) -> None:
+    def _change_layout(self, person: _Person, version: int) -> None:
         self._close_zones(person, self.ts)
-        person.zones.clear()
-        person.lines.clear()
-        person.layout_version = version
+        arr = self.live.arr
+        arr.clear_zones(person.slot)
+        arr.clear_lines(person.slot)
+        arr.pi[person.slot, K.P_ZORDER] = 0
+        arr.pi[person.slot, K.P_LAYOUT] = version
 
     def _check_groups(self) -> None:
-        persons = self.st.persons
+        persons = self.live.persons
+        due = _NEVER
         for person in persons.values():
             if not person.group_checks:
                 continue
@@ -532,6 +918,7 @@ class _Frame:
             for other_pid, check_at in person.group_checks:
                 if check_at > self.ts:
                     keep.append((other_pid, check_at))
+                    due = min(due, check_at)
                     continue
                 other = persons.get(other_pid)
                 if other is None or other.visit_start_ns < 0 or person.visit_start_ns < 0:
@@ -542,52 +929,53 @@ class _Frame:
                     if person.group_id is None:
                         person.group_id = other.group_id
             person.group_checks = keep
+        self.live.arr.sc[K.S_GROUP_DUE] = due
 
     def _finalize_lost(self) -> None:
-        st = self.st
-        lost = [p for p in st.persons.values() if p.last_ns >= 0 and self.ts - p.last_ns > self.p._lost_ns]
+        live, arr = self.live, self.live.arr
+        last = arr.pi[:, K.P_LAST]
+        slots = np.flatnonzero((arr.pi[:, K.P_ALIVE] != 0) & (last >= 0) & (self.ts - last > self.p._lost_ns))
+        lost = sorted((live.by_slot[s] for s in slots.tolist()), key=lambda p: p.pid)
         for person in lost:
             if person.visit_start_ns >= 0:
                 self._end_visit(person, person.last_ns)
             else:
                 self._close_zones(person, person.last_ns)
                 self._uncount(person, STORE_KEY, person.last_ns)
-            del st.persons[person.pid]
-            for key in [person.track_key, *person.seen_by]:
-                if st.tracks.get(key) == person.pid:
-                    del st.tracks[key]
+            live.remove(person)
 
     # -- samples ---------------------------------------------------------------------------------
 
     def _emit_ticks(self, prev_frame_ns: int) -> None:
-        st, tick = self.st, self.p._tick_ns
-        if st.next_tick_ns < 0:
-            st.next_tick_ns = -(-self.ts // tick) * tick
-        while st.next_tick_ns + self.p._delay_ns < self.ts:
-            if prev_frame_ns >= 0 and st.next_tick_ns <= prev_frame_ns + self.p._stale_ns:
-                self._sample(st.next_tick_ns)
-                st.next_tick_ns += tick
+        sc, tick = self.live.arr.sc, self.p._tick_ns
+        if sc[K.S_NEXT_TICK] < 0:
+            sc[K.S_NEXT_TICK] = -(-self.ts // tick) * tick
+        while sc[K.S_NEXT_TICK] + self.p._delay_ns < self.ts:
+            next_tick = int(sc[K.S_NEXT_TICK])
+            if prev_frame_ns >= 0 and next_tick <= prev_frame_ns + self.p._stale_ns:
+                self._sample(next_tick)
+                sc[K.S_NEXT_TICK] = next_tick + tick
             else:  # no frames near these ticks (the store was dark): nothing to sample
-                st.next_tick_ns = -(-(self.ts - self.p._delay_ns) // tick) * tick
+                sc[K.S_NEXT_TICK] = -(-(self.ts - self.p._delay_ns) // tick) * tick
                 break
 
     def _sample(self, tick_ns: int) -> None:
-        st = self.st
-        due = sorted(d for d in st.pending if d[0] <= tick_ns)
+        live = self.live
+        due = sorted(d for d in live.pending if d[0] <= tick_ns)
         if due:
-            st.pending = [d for d in st.pending if d[0] > tick_ns]
+            live.pending = [d for d in live.pending if d[0] > tick_ns]
             for _, key, delta in due:
-                st.committed[key] = st.committed.get(key, 0) + delta
-        st.completions = [t for t in st.completions if t > tick_ns - self.p._window_ns]
-        geo = self.p.geometry(self.frame.store_id, self.history, tick_ns)
+                live.committed[key] = live.committed.get(key, 0) + delta
+        live.completions = [t for t in live.completions if t > tick_ns - self.p._window_ns]
+        geo = self.p.geometry(self.store_id, self.history, tick_ns)
         if geo is None:
             return
         pv = _processor_version(geo.version)
-        store_id = self.frame.store_id
-        done = sum(1 for t in st.completions if t <= tick_ns)
-        span_ns = min(self.p._window_ns, tick_ns - st.first_frame_ns)
+        store_id = self.store_id
+        done = sum(1 for t in live.completions if t <= tick_ns)
+        span_ns = min(self.p._window_ns, tick_ns - int(live.arr.sc[K.S_FIRST]))
         for zone_id, kind in zip(geo.zone_ids, geo.kinds, strict=True):
-            people = max(0, st.committed.get(zone_id, 0))
+            people = max(0, live.committed.get(zone_id, 0))
             if kind is ZoneKind.QUEUE:
                 wait = people * (span_ns / 1e9) / done if done and span_ns > 0 else 0.0
                 self.out.append(QueueSampled(store_id=store_id, ts_ns=tick_ns, zone_id=zone_id, queue_length=people,
@@ -596,13 +984,10 @@ class _Frame:
             self.out.append(OccupancySampled(store_id=store_id, ts_ns=tick_ns, zone_id=zone_id, people=people,
                                              layout_version=geo.version, processor_version=pv))  # fmt: skip
         self.out.append(OccupancySampled(store_id=store_id, ts_ns=tick_ns, zone_id=None,
-                                         people=max(0, st.committed.get(STORE_KEY, 0)), layout_version=geo.version,
+                                         people=max(0, live.committed.get(STORE_KEY, 0)), layout_version=geo.version,
                                          processor_version=pv))  # fmt: skip
 
 
-_OUT = ZoneHysteresis()
-
-
-def _group_id(person: Person) -> str:
+def _group_id(person: _Person) -> str:
     seed = f"{person.camera_id}:{person.edge_run_id}:{person.track_id}:{person.visit_start_ns}".encode()
     return "g" + hashlib.blake2b(seed, digest_size=8).hexdigest()

@@ -16,7 +16,7 @@ from schemas.events import EdgeStatus, TrackFrame
 
 
 def _assert_same(a: TrackBatch, b: TrackBatch) -> None:
-    for name in ("frame", "track_id", "x_m", "y_m", "ts_ns", "stream_seq"):
+    for name in ("frame", "track_id", "x_m", "y_m", "ts_ns", "frame_seq", "stream_seq"):
         assert np.array_equal(getattr(a.columns, name), getattr(b.columns, name)), name
     for name in ("store_id", "camera_id", "edge_run_id"):
         assert getattr(a.columns, name) == getattr(b.columns, name), name

@@ -1,0 +1,414 @@
+"""The zone processor's hot path, compiled: one store's people as arrays and the fold of their observations.
+
+The processor (projections/zones/processor.py) keeps in Python only what changes rarely: who a person is,
+their visit, zones entered, counts, groups. Everything an observation of a known track touches lives here
+as arrays indexed by a person's slot, so `fold_run` walks a batch's observations in log order without
+Python and returns only where Python must act: a track it does not know, a line crossed, a zone entered
+or left, a person on an older layout, an array to grow, or a frame after which something is due (a held
+track to decide, a group to check, a person lost, a sample tick). Conservative returns are harmless:
+Python then runs exactly the steps the processor has always run.
+
+Layout per person slot s:
+  pi[s, P_*]          int64: alive, last_ns, seen_ns, staff_ns, layout version, next zone order, ring head/len
+  pf[s, 0:2]          float64: last floor x, y (metres)
+  zi[s, c, Z_*]       int64: zone column c's hysteresis (inside, candidate_ns, candidate_obs) and order (-1 absent)
+  li[s, c, L_*]       int64: line column c's hysteresis (settled, candidate_ns, provisional)
+  rt, rc, rxy [s, r]  the ring of recent sightings: ts_ns, camera code, floor x, y (metres)
+Zone and line columns are a store's zone and line ids across layout versions. Per track slot t (a mapped
+track of a person): ti[t, T_*] the person slot, when it was last seen (ts_ns), its camera code. Per held
+track slot h: hi[h, H_*] (used, first_ns, observations) and its observations hts[h, :], hxy[h, :].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit, types
+from numba.typed import Dict
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+NO = np.iinfo(np.int64).min  # "no time": a step that changed nothing
+
+P_ALIVE, P_LAST, P_SEEN, P_STAFF, P_LAYOUT, P_ZORDER, P_RHEAD, P_RLEN = range(8)
+N_P = 8
+Z_INSIDE, Z_CAND, Z_OBS, Z_ORDER = range(4)
+N_Z = 4
+L_SETTLED, L_CAND, L_PROV = range(3)
+N_L = 3
+T_PERSON, T_SEEN, T_CAM = range(3)
+N_T = 3
+H_USED, H_FIRST, H_LEN = range(3)
+N_H = 3
+S_FIRST, S_LAST, S_NEXT_TICK, S_GROUP_DUE = range(4)
+N_S = 4
+# Integer parameters (ip) and float parameters (fp) of a run.
+I_NEED_IN, I_NEED_OUT, I_MIN_NS, I_HORIZON_NS, I_LOST_NS, I_DEFER_NS, I_DELAY_NS, I_VERSION = range(8)
+N_I = 8
+F_MIN_DISP, F_END_MARGIN = range(2)
+N_F = 2
+
+# What fold_run stopped for.
+DONE, NEW_TRACK, CROSSED, ZONES, LAYOUT, GROW_RING, GROW_HELD, FRAME = range(8)
+
+
+def key_map() -> Dict:  # type: ignore[type-arg]
+    """A typed dict int64 -> int64, the kind fold_run looks track keys up in."""
+    return Dict.empty(key_type=types.int64, value_type=types.int64)
+
+
+class Arrays:
+    """One store's arrays (see the module docstring), grown by doubling; slots are reused once freed."""
+
+    def __init__(self, zones: int = 8, lines: int = 4) -> None:
+        self.pi = np.zeros((0, N_P), dtype=np.int64)
+        self.pf = np.zeros((0, 2))
+        self.zi = np.zeros((0, zones, N_Z), dtype=np.int64)
+        self.li = np.zeros((0, lines, N_L), dtype=np.int64)
+        self.rt = np.zeros((0, 64), dtype=np.int64)
+        self.rc = np.zeros((0, 64), dtype=np.int64)
+        self.rxy = np.zeros((0, 64, 2))
+        self.ti = np.zeros((0, N_T), dtype=np.int64)
+        self.hi = np.zeros((0, N_H), dtype=np.int64)
+        self.hts = np.zeros((0, 64), dtype=np.int64)
+        self.hxy = np.zeros((0, 64, 2))
+        self.sc = np.array([-1, -1, -1, np.iinfo(np.int64).max], dtype=np.int64)
+        self.tracks = key_map()  # track key code -> track slot
+        self.held = key_map()  # held track key code -> held slot
+        self._grow_persons(64)
+        self._grow_tracks(128)
+        self._grow_held(16)
+
+    # -- slots ---------------------------------------------------------------------------------------
+
+    def new_person(self, layout_version: int) -> int:
+        free = np.flatnonzero(self.pi[:, P_ALIVE] == 0)
+        if not len(free):
+            self._grow_persons(2 * len(self.pi))
+            free = np.flatnonzero(self.pi[:, P_ALIVE] == 0)
+        s = int(free[0])
+        self.pi[s] = 0
+        self.pi[s, P_ALIVE], self.pi[s, P_LAST], self.pi[s, P_LAYOUT] = 1, -1, layout_version
+        self.pf[s] = 0.0
+        self.clear_zones(s)
+        self.clear_lines(s)
+        return s
+
+    def free_person(self, s: int) -> None:
+        self.pi[s, P_ALIVE] = 0
+
+    def clear_zones(self, s: int) -> None:
+        self.zi[s] = (0, -1, 0, -1)
+
+    def clear_lines(self, s: int) -> None:
+        self.li[s] = (0, -1, 0)
+
+    def map_track(self, code: int, s: int, cam: int, seen_ns: int) -> int:
+        free = np.flatnonzero(self.ti[:, T_PERSON] < 0)
+        if not len(free):
+            self._grow_tracks(2 * len(self.ti))
+            free = np.flatnonzero(self.ti[:, T_PERSON] < 0)
+        t = int(free[0])
+        self.ti[t] = (s, seen_ns, cam)
+        self.tracks[code] = t
+        return t
+
+    def unmap_track(self, code: int) -> None:
+        t = self.tracks.pop(code)
+        self.ti[t, T_PERSON] = -1
+
+    def hold(self, code: int, first_ns: int) -> int:
+        free = np.flatnonzero(self.hi[:, H_USED] == 0)
+        if not len(free):
+            self._grow_held(2 * len(self.hi))
+            free = np.flatnonzero(self.hi[:, H_USED] == 0)
+        h = int(free[0])
+        self.hi[h] = (1, first_ns, 0)
+        self.held[code] = h
+        return h
+
+    def release(self, code: int) -> None:
+        h = self.held.pop(code)
+        self.hi[h] = 0
+
+    def held_obs(self, h: int) -> tuple[IntArray, FloatArray]:
+        """(k,) ts_ns and (k, 2) floor metres of held slot h, in order."""
+        n = int(self.hi[h, H_LEN])
+        return self.hts[h, :n].copy(), self.hxy[h, :n].copy()
+
+    def add_held_obs(self, h: int, ts_ns: int, x: float, y: float) -> None:
+        n = int(self.hi[h, H_LEN])
+        if n == self.hts.shape[1]:
+            self.grow_held_obs()
+        self.hts[h, n], self.hxy[h, n] = ts_ns, (x, y)
+        self.hi[h, H_LEN] = n + 1
+
+    def ring(self, s: int) -> tuple[IntArray, IntArray, FloatArray]:
+        """Person slot s's recent sightings in order: (k,) ts_ns, (k,) camera codes, (k, 2) floor metres."""
+        head, n = int(self.pi[s, P_RHEAD]), int(self.pi[s, P_RLEN])
+        idx = (head + np.arange(n)) % self.rt.shape[1]
+        return self.rt[s, idx], self.rc[s, idx], self.rxy[s, idx]
+
+    def set_ring(self, s: int, ts: IntArray, cams: IntArray, xy: FloatArray) -> None:
+        while len(ts) >= self.rt.shape[1]:
+            self.grow_ring()
+        n = len(ts)
+        self.rt[s, :n], self.rc[s, :n], self.rxy[s, :n] = ts, cams, xy
+        self.pi[s, P_RHEAD], self.pi[s, P_RLEN] = 0, n
+
+    # -- growth --------------------------------------------------------------------------------------
+
+    def ensure_columns(self, zones: int, lines: int) -> None:
+        if zones > self.zi.shape[1]:
+            extra = np.zeros((len(self.zi), zones - self.zi.shape[1], N_Z), dtype=np.int64)
+            extra[:] = (0, -1, 0, -1)
+            self.zi = np.concatenate([self.zi, extra], axis=1)
+        if lines > self.li.shape[1]:
+            extra = np.zeros((len(self.li), lines - self.li.shape[1], N_L), dtype=np.int64)
+            extra[:] = (0, -1, 0)
+            self.li = np.concatenate([self.li, extra], axis=1)
+
+    def grow_ring(self) -> None:
+        """Double the ring's length, each person's sightings unrolled to start at 0."""
+        size = self.rt.shape[1]
+        rt = np.zeros((len(self.rt), 2 * size), np.int64)
+        rc = np.zeros((len(self.rt), 2 * size), np.int64)
+        rxy = np.zeros((len(self.rt), 2 * size, 2))
+        for s in np.flatnonzero(self.pi[:, P_ALIVE]).tolist():
+            ts, cams, xy = self.ring(s)
+            rt[s, : len(ts)], rc[s, : len(ts)], rxy[s, : len(ts)] = ts, cams, xy
+            self.pi[s, P_RHEAD] = 0
+        self.rt, self.rc, self.rxy = rt, rc, rxy
+
+    def grow_held_obs(self) -> None:
+        size = self.hts.shape[1]
+        self.hts = np.concatenate([self.hts, np.zeros((len(self.hts), size), np.int64)], axis=1)
+        self.hxy = np.concatenate([self.hxy, np.zeros((len(self.hxy), size, 2))], axis=1)
+
+    def _grow_persons(self, n: int) -> None:
+        add = n - len(self.pi)
+        self.pi = np.concatenate([self.pi, np.zeros((add, N_P), np.int64)])
+        self.pf = np.concatenate([self.pf, np.zeros((add, 2))])
+        zi = np.zeros((add, self.zi.shape[1], N_Z), np.int64)
+        zi[:] = (0, -1, 0, -1)
+        self.zi = np.concatenate([self.zi, zi])
+        li = np.zeros((add, self.li.shape[1], N_L), np.int64)
+        li[:] = (0, -1, 0)
+        self.li = np.concatenate([self.li, li])
+        self.rt = np.concatenate([self.rt, np.zeros((add, self.rt.shape[1]), np.int64)])
+        self.rc = np.concatenate([self.rc, np.zeros((add, self.rc.shape[1]), np.int64)])
+        self.rxy = np.concatenate([self.rxy, np.zeros((add, self.rxy.shape[1], 2))])
+
+    def _grow_tracks(self, n: int) -> None:
+        add = np.zeros((n - len(self.ti), N_T), np.int64)
+        add[:, T_PERSON] = -1
+        self.ti = np.concatenate([self.ti, add])
+
+    def _grow_held(self, n: int) -> None:
+        add = n - len(self.hi)
+        self.hi = np.concatenate([self.hi, np.zeros((add, N_H), np.int64)])
+        self.hts = np.concatenate([self.hts, np.zeros((add, self.hts.shape[1]), np.int64)])
+        self.hxy = np.concatenate([self.hxy, np.zeros((add, self.hxy.shape[1], 2))])
+
+
+# -- the steps (hysteresis.py's state machines over arrays) ----------------------------------------------
+
+
+@njit(cache=True)
+def step_zone(zi: IntArray, s: int, c: int, raw: bool, ts: int, need: int, min_ns: int) -> int:
+    """hysteresis.ZoneHysteresis's step on zi[s, c]: the ts_ns a confirmed change is dated at, or NO."""
+    if raw == (zi[s, c, Z_INSIDE] != 0):
+        zi[s, c, Z_CAND], zi[s, c, Z_OBS] = -1, 0
+        return NO
+    if zi[s, c, Z_CAND] < 0:
+        zi[s, c, Z_CAND], zi[s, c, Z_OBS] = ts, 0
+    zi[s, c, Z_OBS] += 1
+    if zi[s, c, Z_OBS] >= need or ts - zi[s, c, Z_CAND] >= min_ns:
+        at = zi[s, c, Z_CAND]
+        zi[s, c, Z_INSIDE], zi[s, c, Z_CAND], zi[s, c, Z_OBS] = 1 if raw else 0, -1, 0
+        return at
+    return NO
+
+
+@njit(cache=True)
+def step_line(
+    li: IntArray, s: int, c: int, distance_m: float, along_m: float, length_m: float, ts: int, min_disp_m: float,
+    end_margin_m: float,
+) -> tuple[bool, int, int]:  # fmt: skip
+    """hysteresis.LineHysteresis's step on li[s, c]: (crossed, new side, ts_ns of the first observation past)."""
+    raw = 1 if distance_m > 0 else (-1 if distance_m < 0 else 0)
+    settled, cand, prov = li[s, c, L_SETTLED], li[s, c, L_CAND], li[s, c, L_PROV]
+    if settled == 0 and prov == 0:
+        prov = raw
+    reference = settled if settled != 0 else prov
+    if reference != 0:
+        if raw == -reference:
+            if cand < 0:
+                cand = ts
+        elif raw == reference:
+            cand = -1
+    beside = -end_margin_m <= along_m <= length_m + end_margin_m
+    crossed, at = False, NO
+    if abs(distance_m) >= min_disp_m and beside:
+        if settled == 0:
+            crossed = prov != 0 and prov != raw
+            at = cand if cand >= 0 else ts
+            settled, cand, prov = raw, -1, 0
+        elif raw != settled:
+            crossed = True
+            at = cand if cand >= 0 else ts
+            settled, cand = raw, -1
+    li[s, c, L_SETTLED], li[s, c, L_CAND], li[s, c, L_PROV] = settled, cand, prov
+    return crossed, raw, at if crossed else NO
+
+
+@njit(cache=True)
+def check(pi: IntArray, s: int, ts: int, version: int) -> int:
+    """0: person s already has an observation at ts or later (skip it); 1: go on; 2: on another layout first."""
+    last = pi[s, P_LAST]
+    if last >= 0 and ts <= last:
+        return 0
+    return 1 if pi[s, P_LAYOUT] == version else 2
+
+
+@njit(cache=True)
+def advance(  # noqa: PLR0917 - a numba kernel: positional arrays
+    pi: IntArray, pf: FloatArray, zi: IntArray, rt: IntArray, rc: IntArray, rxy: FloatArray, s: int, ts: int,
+    x: float, y: float, cam: int, staff_cols: IntArray, horizon_ns: int,
+) -> bool:  # fmt: skip
+    """Date person s's time, position and recent sightings at ts; False (nothing changed) if the ring is full."""
+    size = rt.shape[1]
+    head, n = pi[s, P_RHEAD], pi[s, P_RLEN]
+    cutoff = ts - horizon_ns
+    while n > 0 and rt[s, head] < cutoff:  # fusion.remember: sightings older than the horizon go
+        head = (head + 1) % size
+        n -= 1
+    pi[s, P_RHEAD], pi[s, P_RLEN] = head, n
+    if n == size:
+        return False
+    last = pi[s, P_LAST]
+    dt = ts - last if last >= 0 else 0
+    pi[s, P_SEEN] += dt
+    for c in staff_cols:
+        if zi[s, c, Z_ORDER] >= 0 and zi[s, c, Z_INSIDE]:
+            pi[s, P_STAFF] += dt
+            break
+    pi[s, P_LAST] = ts
+    pf[s, 0], pf[s, 1] = x, y
+    j = (head + n) % size
+    rt[s, j], rc[s, j], rxy[s, j, 0], rxy[s, j, 1] = ts, cam, x, y
+    pi[s, P_RLEN] = n + 1
+    return True
+
+
+@njit(cache=True)
+def lines(  # noqa: PLR0917 - a numba kernel: positional arrays
+    li: IntArray, s: int, dist: FloatArray, along: FloatArray, lcols: IntArray, lengths: FloatArray, ts: int,
+    min_disp_m: float, end_margin_m: float, out: IntArray,
+) -> int:  # fmt: skip
+    """Step every line of the layout for person s; crossings (line index, side, at) go to out; how many."""
+    n = 0
+    for j in range(len(lcols)):
+        crossed, side, at = step_line(li, s, lcols[j], dist[j], along[j], lengths[j], ts, min_disp_m, end_margin_m)
+        if crossed:
+            out[n, 0], out[n, 1], out[n, 2] = j, side, at
+            n += 1
+    return n
+
+
+@njit(cache=True)
+def zones(  # noqa: PLR0917 - a numba kernel: positional arrays
+    zi: IntArray, pi: IntArray, s: int, inside: npt.NDArray[np.bool_], zcols: IntArray, ts: int, need_in: int,
+    need_out: int, min_ns: int, out: IntArray,
+) -> int:  # fmt: skip
+    """Step every zone of the layout for person s; changes (zone index, inside, at) go to out; how many.
+
+    A zone the person was never inside has no state yet (its order -1) and stays so while outside.
+    """
+    n = 0
+    for k in range(len(zcols)):
+        c = zcols[k]
+        raw = inside[k]
+        if zi[s, c, Z_ORDER] < 0:
+            if not raw:
+                continue
+            zi[s, c, Z_INSIDE], zi[s, c, Z_CAND], zi[s, c, Z_OBS], zi[s, c, Z_ORDER] = 0, -1, 0, pi[s, P_ZORDER]
+            pi[s, P_ZORDER] += 1
+        at = step_zone(zi, s, c, raw, ts, need_in if raw else need_out, min_ns)
+        if at != NO:
+            out[n, 0], out[n, 1], out[n, 2] = k, 1 if raw else 0, at
+            n += 1
+    return n
+
+
+@njit(cache=True)
+def _frame_due(pi: IntArray, hi: IntArray, sc: IntArray, ip: IntArray, ts: int) -> bool:
+    """Whether, after a frame at ts, a held track is due, a group check due, a person lost or a tick due."""
+    for h in range(len(hi)):
+        if hi[h, H_USED] and ts - hi[h, H_FIRST] >= ip[I_DEFER_NS]:
+            return True
+    if sc[S_GROUP_DUE] <= ts:
+        return True
+    for s in range(len(pi)):
+        if pi[s, P_ALIVE] and pi[s, P_LAST] >= 0 and ts - pi[s, P_LAST] > ip[I_LOST_NS]:
+            return True
+    return sc[S_NEXT_TICK] < 0 or sc[S_NEXT_TICK] + ip[I_DELAY_NS] < ts
+
+
+@njit(cache=True)
+def fold_run(  # noqa: PLR0913, PLR0917, C901 - a numba kernel: positional arrays
+    f: int, i: int, ts_f: IntArray, off: IntArray, fcam: IntArray, codes: IntArray, xs: FloatArray,
+    ys: FloatArray, inside: npt.NDArray[np.bool_], dist: FloatArray, along: FloatArray, tracks: Dict,
+    held: Dict, pi: IntArray, pf: FloatArray, zi: IntArray, li: IntArray, rt: IntArray, rc: IntArray,
+    rxy: FloatArray, ti: IntArray, hi: IntArray, hts: IntArray, hxy: FloatArray, sc: IntArray, zcols: IntArray,
+    staff_cols: IntArray, lcols: IntArray, lengths: FloatArray, ip: IntArray, fp: FloatArray, out: IntArray,
+) -> tuple[int, int, int, int]:  # fmt: skip
+    """Fold frames f.. (observations from row i) of one store under one layout; (stop, frame, row, outputs).
+
+    Per frame (F,): ts_f, off (F + 1,) its rows, fcam its camera code. Per row (n,): codes (track key), xs,
+    ys (metres), inside (n, zones), dist and along (n, lines, metres). Resume after a row stop at row + 1
+    (after GROW_* at the same row), after FRAME at the next frame's first row.
+    """
+    n_frames = len(ts_f)
+    while f < n_frames:
+        ts = ts_f[f]
+        if sc[S_FIRST] < 0:
+            sc[S_FIRST] = ts
+        cam = fcam[f]
+        while i < off[f + 1]:
+            key = codes[i]
+            if key in held:
+                h = held[key]
+                m = hi[h, H_LEN]
+                if m == hts.shape[1]:
+                    return GROW_HELD, f, i, 0
+                hts[h, m], hxy[h, m, 0], hxy[h, m, 1] = ts, xs[i], ys[i]
+                hi[h, H_LEN] = m + 1
+                i += 1
+                continue
+            if key not in tracks:
+                return NEW_TRACK, f, i, 0
+            t = tracks[key]
+            s = ti[t, T_PERSON]
+            ti[t, T_SEEN] = ts
+            go = check(pi, s, ts, ip[I_VERSION])
+            if go == 0:
+                i += 1
+                continue
+            if go == 2:
+                return LAYOUT, f, i, 0
+            if not advance(pi, pf, zi, rt, rc, rxy, s, ts, xs[i], ys[i], cam, staff_cols, ip[I_HORIZON_NS]):
+                return GROW_RING, f, i, 0
+            n = lines(li, s, dist[i], along[i], lcols, lengths, ts, fp[F_MIN_DISP], fp[F_END_MARGIN], out)
+            if n:
+                return CROSSED, f, i, n
+            n = zones(zi, pi, s, inside[i], zcols, ts, ip[I_NEED_IN], ip[I_NEED_OUT], ip[I_MIN_NS], out)
+            if n:
+                return ZONES, f, i, n
+            i += 1
+        if _frame_due(pi, hi, sc, ip, ts):
+            return FRAME, f, i, 0
+        sc[S_LAST] = max(sc[S_LAST], ts)
+        f += 1
+    return DONE, f, i, 0
