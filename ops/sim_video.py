@@ -65,13 +65,17 @@ def render_video(day: SimulatedDay, path: Path, camera_id: str | None = None, ma
     if not writer.isOpened():
         raise RuntimeError(f"cv2.VideoWriter could not open {path} for mp4v output")
     base = background(day, cam)
-    pos = day.trajectories.pos
-    n = pos.shape[0] if max_frames is None else min(pos.shape[0], max_frames)
+    traj = day.trajectories
+    n = traj.n_frames if max_frames is None else min(traj.n_frames, max_frames)
+    # Rows by frame, people in index order within a frame (the stable sort keeps the person order).
+    order = np.argsort(traj.frame, kind="stable")
+    row_person = np.repeat(np.arange(traj.n_people), np.diff(traj.offsets))[order]
+    bounds = np.searchsorted(traj.frame[order], np.arange(n + 1))
     try:
         for f in range(n):
             img = base.copy()
-            people = np.flatnonzero(~np.isnan(pos[f, :, 0]))
-            pts = pos[f, people]
+            rows = order[bounds[f] : bounds[f + 1]]
+            people, pts = row_person[bounds[f] : bounds[f + 1]], traj.xy[rows]
             seen = (pts[:, 0] >= cam.x_range[0]) & (pts[:, 0] < cam.x_range[1])
             people, pts = people[seen], pts[seen]
             if len(people):

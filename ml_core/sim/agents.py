@@ -81,25 +81,42 @@ class ShopperConfig:
 
 @dataclass(frozen=True)
 class Trajectories:
-    """True positions: pos (F, P, 2) metres, NaN where a person is absent; frame f is at f * frame_period_s.
+    """True positions, one row per (person, frame) a person is present; frame f is at f * frame_period_s.
 
+    Rows are sorted by person, then frame: person p's rows are offsets[p]:offsets[p + 1] of frame (n,) and
+    xy (n, 2) metres. Stored sparse because a long day has thousands of people, each present for minutes.
     kind (P,): CUSTOMER or STAFF. party (P,): party index of a customer, -1 for staff.
     purchases: (n, 2) int64 rows of (frame the service ended, party index).
     """
 
     frame_period_s: float
-    pos: FloatArray
+    n_frames: int
+    frame: IntArray
+    xy: FloatArray
+    offsets: IntArray
     kind: npt.NDArray[np.int8]
     party: IntArray
     purchases: IntArray
 
     @property
-    def n_frames(self) -> int:
-        return int(self.pos.shape[0])
+    def n_people(self) -> int:
+        return int(self.kind.shape[0])
+
+    def frames_of(self, person: int) -> IntArray:
+        """(k,) increasing frames in which `person` is present."""
+        return self.frame[self.offsets[person] : self.offsets[person + 1]]
+
+    def xy_of(self, person: int) -> FloatArray:
+        """(k, 2) true positions (metres) of `person`, one per frame of frames_of(person)."""
+        return self.xy[self.offsets[person] : self.offsets[person + 1]]
 
     @property
-    def n_people(self) -> int:
-        return int(self.pos.shape[1])
+    def pos(self) -> FloatArray:
+        """Dense (F, P, 2) positions, metres, NaN where a person is absent (F * P * 16 bytes: short days only)."""
+        out = np.full((self.n_frames, self.n_people, 2), np.nan)
+        person = np.repeat(np.arange(self.n_people), np.diff(self.offsets))
+        out[self.frame, person] = self.xy
+        return out
 
 
 @dataclass
@@ -115,6 +132,7 @@ class _Mover:
     at_head_since: int = -1
     staff: bool = False
     gone: bool = False
+    queued: bool = False  # in the checkout queue, which moves it
 
 
 def simulate(plan: FloorPlan, config: ShopperConfig, seed: int) -> Trajectories:
@@ -126,7 +144,8 @@ class _Simulation:
     def __init__(self, plan: FloorPlan, config: ShopperConfig, rng: np.random.Generator) -> None:
         self.plan, self.cfg, self.rng = plan, config, rng
         self.dt = config.frame_period_s
-        self.tracks: list[dict[int, tuple[float, float]]] = []  # per person: frame -> position
+        # Per person: frames seen (increasing) and x, y there (metres).
+        self.tracks: list[tuple[list[int], list[float], list[float]]] = []
         self.kinds: list[int] = []
         self.parties: list[int] = []
         self.movers: list[_Mover] = []
@@ -136,7 +155,7 @@ class _Simulation:
         self.product_zones = plan.zones_of_kind("product")
 
     def _new_person(self, kind: int, party: int) -> int:
-        self.tracks.append({})
+        self.tracks.append(([], [], []))
         self.kinds.append(kind)
         self.parties.append(party)
         return len(self.tracks) - 1
@@ -217,9 +236,16 @@ class _Simulation:
         mover.steps.append(("walk", [*back, home.random_spot(self.rng)]))
 
     def _record(self, mover: _Mover, frame: int) -> None:
+        x, y = mover.pos.tolist()
         for k, person in enumerate(mover.members):
             dx, dy = _MEMBER_OFFSETS[k]
-            self.tracks[person][frame] = (float(mover.pos[0] + dx), float(mover.pos[1] + dy))
+            frames, xs, ys = self.tracks[person]
+            if frames and frames[-1] == frame:  # a party is recorded when it spawns and again at the frame's end
+                xs[-1], ys[-1] = x + dx, y + dy
+            else:
+                frames.append(frame)
+                xs.append(x + dx)
+                ys.append(y + dy)
 
     def _step(self, mover: _Mover, frame: int, closing: bool) -> None:
         budget = mover.speed * self.dt
@@ -256,6 +282,7 @@ class _Simulation:
                 budget = 0.0  # a wait ends at a frame; walking resumes on the next
             elif kind == "queue":
                 mover.steps.popleft()
+                mover.queued = True
                 self.queue.append(mover)
                 return
             elif kind == "serve":
@@ -285,6 +312,7 @@ class _Simulation:
             head = self.queue[0]
             if head.at_head_since >= 0 and frame - head.at_head_since >= self._frames(self.cfg.head_wait_s):
                 self.queue.pop(0)
+                head.queued = False
                 self.counter_free = False
                 service = max(self.rng.exponential(self.cfg.service_mean_s), self.cfg.min_service_s)
                 head.steps.append(("walk", [np.array(self.plan.counter)]))
@@ -306,7 +334,7 @@ class _Simulation:
             frame += 1
             closing = frame >= last_arrival
             for mover in self.movers:
-                if not mover.gone and mover not in self.queue:
+                if not mover.gone and not mover.queued:
                     self._step(mover, frame, closing)
             self._step_queue(frame)
             while arrivals and arrivals[0][1] <= frame:
@@ -315,16 +343,21 @@ class _Simulation:
             for mover in self.movers:
                 if not mover.gone:
                     self._record(mover, frame)
-            customers_left = any(not m.gone and not m.staff for m in self.movers)
+            # Gone movers never come back: dropping them keeps each frame's work to the people in the store
+            # (the order of the rest, which fixes the order of random draws, is unchanged).
+            self.movers = [m for m in self.movers if not m.gone]
+            customers_left = any(not m.staff for m in self.movers)
             if (closing and not customers_left and not arrivals) or frame >= limit:
                 break
         end = frame + 1  # staff clock out: nobody is seen from here on
         n_frames = end + self._frames(cfg.tail_s)
-        pos = np.full((n_frames, len(self.tracks), 2), np.nan)
-        for person, by_frame in enumerate(self.tracks):
-            if by_frame:
-                frames = np.fromiter(by_frame.keys(), dtype=np.int64)
-                pos[frames, person] = np.array(list(by_frame.values()))
+        counts = [len(frames) for frames, _, _ in self.tracks]
+        offsets = np.zeros(len(self.tracks) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        frame_col = np.fromiter((f for frames, _, _ in self.tracks for f in frames), np.int64, int(offsets[-1]))
+        xy = np.empty((int(offsets[-1]), 2))
+        xy[:, 0] = np.fromiter((x for _, xs, _ in self.tracks for x in xs), np.float64, int(offsets[-1]))
+        xy[:, 1] = np.fromiter((y for _, _, ys in self.tracks for y in ys), np.float64, int(offsets[-1]))
         purchases = np.array(self.purchases, dtype=np.int64).reshape(-1, 2)
-        return Trajectories(self.dt, pos, np.array(self.kinds, dtype=np.int8), np.array(self.parties, dtype=np.int64),
-                            purchases)  # fmt: skip
+        return Trajectories(self.dt, n_frames, frame_col, xy, offsets, np.array(self.kinds, dtype=np.int8),
+                            np.array(self.parties, dtype=np.int64), purchases)  # fmt: skip

@@ -62,7 +62,7 @@ def observe(traj: Trajectories, noise: NoiseConfig, seed: int) -> Observations:
     frames_out, persons_out, tracks_out, xy_out = [], [], [], []
     next_id = 1
     for person in range(traj.n_people):
-        present = np.flatnonzero(~np.isnan(traj.pos[:, person, 0]))
+        present = traj.frames_of(person)
         if present.size == 0:
             continue
         track = np.empty(present.size, dtype=np.int64)
@@ -83,7 +83,7 @@ def observe(traj: Trajectories, noise: NoiseConfig, seed: int) -> Observations:
             track[k] = current
         if noise.drop_prob:
             keep &= rng.random(present.size) >= noise.drop_prob
-        xy = traj.pos[present, person].copy()
+        xy = traj.xy_of(person).copy()
         if noise.jitter_m:
             xy += rng.normal(0.0, noise.jitter_m, size=xy.shape)
         frames_out.append(present[keep])

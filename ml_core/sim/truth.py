@@ -111,10 +111,10 @@ def compute_truth(traj: Trajectories, plan: FloorPlan, config: TruthConfig, t0_n
     state_zones = {z.zone_id for z in plan.zones if z.kind not in ("entrance", "staff")}
     kind_of = {z.zone_id: z.kind for z in plan.zones}
     for person in range(traj.n_people):
-        present = np.flatnonzero(~np.isnan(traj.pos[:, person, 0]))
+        present = traj.frames_of(person)
         if present.size == 0:
             continue
-        pts = traj.pos[present, person]
+        pts = traj.xy_of(person)
         side = np.sign(signed_distance(pts, door_a, door_b))
         person_visits = _visits_of(present, side, ts)
         for start_ns, end_ns, direction_ns in _crossings_of(present, side, ts):
@@ -248,10 +248,10 @@ def _heat(traj: Trajectories, ts: IntArray, config: TruthConfig) -> dict[tuple[i
     seconds: dict[tuple[int, int, int], int] = defaultdict(int)
     people: dict[tuple[int, int, int], set[int]] = defaultdict(set)
     for person in range(traj.n_people):
-        present = np.flatnonzero(~np.isnan(traj.pos[:, person, 0]))
+        present = traj.frames_of(person)
         if present.size == 0:
             continue
-        pts = traj.pos[present, person]
+        pts = traj.xy_of(person)
         cx = np.floor(pts[:, 0] / config.cell_m).astype(np.int64)
         cy = np.floor(pts[:, 1] / config.cell_m).astype(np.int64)
         t = ts[present]
