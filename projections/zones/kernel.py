@@ -53,7 +53,7 @@ N_F = 2
 DONE, NEW_TRACK, CROSSED, ZONES, LAYOUT, GROW_RING, GROW_HELD, FRAME = range(8)
 
 
-def key_map() -> Dict:  # type: ignore[type-arg]
+def key_map() -> Dict:
     """A typed dict int64 -> int64, the kind fold_run looks track keys up in."""
     return Dict.empty(key_type=types.int64, value_type=types.int64)
 
@@ -216,7 +216,7 @@ class Arrays:
 
 
 @njit(cache=True)
-def step_zone(zi: IntArray, s: int, c: int, raw: bool, ts: int, need: int, min_ns: int) -> int:
+def step_zone(zi: IntArray, s: int, c: int, raw: bool, ts: int, need: int, min_ns: int) -> int:  # noqa: PLR0917
     """hysteresis.ZoneHysteresis's step on zi[s, c]: the ts_ns a confirmed change is dated at, or NO."""
     if raw == (zi[s, c, Z_INSIDE] != 0):
         zi[s, c, Z_CAND], zi[s, c, Z_OBS] = -1, 0
@@ -232,7 +232,7 @@ def step_zone(zi: IntArray, s: int, c: int, raw: bool, ts: int, need: int, min_n
 
 
 @njit(cache=True)
-def step_line(
+def step_line(  # noqa: PLR0917 - a numba kernel: positional arrays
     li: IntArray, s: int, c: int, distance_m: float, along_m: float, length_m: float, ts: int, min_disp_m: float,
     end_margin_m: float,
 ) -> tuple[bool, int, int]:  # fmt: skip
@@ -252,7 +252,7 @@ def step_line(
     crossed, at = False, NO
     if abs(distance_m) >= min_disp_m and beside:
         if settled == 0:
-            crossed = prov != 0 and prov != raw
+            crossed = prov != 0 and prov != raw  # noqa: PLR1714 - numba types this, not a tuple test
             at = cand if cand >= 0 else ts
             settled, cand, prov = raw, -1, 0
         elif raw != settled:
@@ -357,7 +357,7 @@ def _frame_due(pi: IntArray, hi: IntArray, sc: IntArray, ip: IntArray, ts: int) 
 
 
 @njit(cache=True)
-def fold_run(  # noqa: PLR0913, PLR0917, C901 - a numba kernel: positional arrays
+def fold_run(  # noqa: PLR0917 - a numba kernel: positional arrays
     f: int, i: int, ts_f: IntArray, off: IntArray, fcam: IntArray, codes: IntArray, xs: FloatArray,
     ys: FloatArray, inside: npt.NDArray[np.bool_], dist: FloatArray, along: FloatArray, tracks: Dict,
     held: Dict, pi: IntArray, pf: FloatArray, zi: IntArray, li: IntArray, rt: IntArray, rc: IntArray,
@@ -412,3 +412,27 @@ def fold_run(  # noqa: PLR0913, PLR0917, C901 - a numba kernel: positional array
         sc[S_LAST] = max(sc[S_LAST], ts)
         f += 1
     return DONE, f, i, 0
+
+
+@njit(cache=True)
+def near_slots(pi: IntArray, rxy: FloatArray, xy: FloatArray, margin_m: float) -> npt.NDArray[np.bool_]:
+    """(slots,): whether some recent sighting of the person in each live slot is within margin_m of the
+    bounding box of xy (k, 2) metres, by bounding boxes (never False for a sighting that is within)."""
+    size = rxy.shape[1]
+    lo_x, lo_y, hi_x, hi_y = xy[:, 0].min(), xy[:, 1].min(), xy[:, 0].max(), xy[:, 1].max()
+    out = np.zeros(len(pi), dtype=np.bool_)
+    for s in range(len(pi)):
+        n = pi[s, P_RLEN]
+        if not pi[s, P_ALIVE] or n == 0:
+            continue
+        head = pi[s, P_RHEAD]
+        rlo_x = rlo_y = np.inf
+        rhi_x = rhi_y = -np.inf
+        for k in range(n):
+            j = (head + k) % size
+            x, y = rxy[s, j, 0], rxy[s, j, 1]
+            rlo_x, rlo_y, rhi_x, rhi_y = min(rlo_x, x), min(rlo_y, y), max(rhi_x, x), max(rhi_y, y)
+        gx = max(lo_x - rhi_x, rlo_x - hi_x, 0.0)
+        gy = max(lo_y - rhi_y, rlo_y - hi_y, 0.0)
+        out[s] = np.hypot(gx, gy) <= margin_m
+    return out

@@ -151,8 +151,10 @@ class _Person:
     __slots__ = ("camera_id", "counted", "edge_run_id", "entered", "first_ns", "group_checks", "group_id", "keys",
                  "live", "orphan", "pid", "slot", "staff", "track_id", "track_key", "visit_start_ns")  # fmt: skip
 
-    def __init__(self, live: _Live, pid: int, slot: int, camera_id: str, edge_run_id: str, track_id: int,
-                 track_key: int, first_ns: int) -> None:  # fmt: skip
+    def __init__(  # noqa: PLR0917 - private, few callers
+        self, live: _Live, pid: int, slot: int, camera_id: str, edge_run_id: str, track_id: int, track_key: int,
+        first_ns: int,
+    ) -> None:  # fmt: skip
         self.live, self.pid, self.slot = live, pid, slot
         self.camera_id, self.edge_run_id, self.track_id, self.track_key = camera_id, edge_run_id, track_id, track_key
         self.first_ns = first_ns
@@ -162,7 +164,7 @@ class _Person:
         self.group_checks: list[tuple[int, int]] = []
         self.entered: dict[str, int] = {}
         self.counted: list[str] = []
-        self.keys: set[int] = set()
+        self.keys: dict[int, int] = {}  # track key code -> its track slot in the arrays
 
     @property
     def last_ns(self) -> int:
@@ -201,10 +203,8 @@ class _Person:
 
     def cameras_seen_since(self, camera: int, since_ns: int) -> bool:
         """Whether a track of camera (code) mapped to the person was seen at or after since_ns."""
-        arr = self.live.arr
-        return any(
-            arr.ti[t, K.T_CAM] == camera and arr.ti[t, K.T_SEEN] >= since_ns for t in (arr.tracks[k] for k in self.keys)
-        )
+        ti = self.live.arr.ti
+        return any(ti[t, K.T_CAM] == camera and ti[t, K.T_SEEN] >= since_ns for t in self.keys.values())
 
     def recent(self) -> list[Sighting]:
         ts, cams, xy = self.live.arr.ring(self.slot)
@@ -315,8 +315,7 @@ class _Live:
 
     def map(self, person: _Person, code: int, seen_ns: int) -> None:
         camera_id = self.key_of(code)[0]
-        self.arr.map_track(code, person.slot, self.camera(camera_id), seen_ns)
-        person.keys.add(code)
+        person.keys[code] = self.arr.map_track(code, person.slot, self.camera(camera_id), seen_ns)
 
     def unmap_all(self, person: _Person) -> None:
         for code in person.keys:
@@ -360,8 +359,8 @@ class _Live:
         held = {}
         for code, h in self.held.items():
             ts, xy = arr.held_obs(arr.held[code])
-            held[h.key] = PendingTrack(h.track_id, h.first_ns, [(t, x, y) for t, (x, y) in zip(ts.tolist(), xy.tolist(),
-                                                                                              strict=True)])  # fmt: skip
+            obs = [(t, x, y) for t, (x, y) in zip(ts.tolist(), xy.tolist(), strict=True)]
+            held[h.key] = PendingTrack(h.track_id, h.first_ns, obs)
         return StoreState(
             next_pid=self.next_pid, persons=persons, tracks=tracks, held=held,
             first_frame_ns=int(arr.sc[K.S_FIRST]), last_frame_ns=int(arr.sc[K.S_LAST]),
@@ -509,9 +508,18 @@ class ZoneProcessor:
 class _Run:
     """Folds frames a..b of a batch, all of one store under one layout version, through the kernel."""
 
-    def __init__(self, proc: ZoneProcessor, store_id: str, history: LayoutHistory | None, cols: TrackColumns,
+    def __init__(  # noqa: PLR0917 - private, few callers
+        self, proc: ZoneProcessor, store_id: str, history: LayoutHistory | None, cols: TrackColumns,
                  a: int, b: int, rows: npt.NDArray[np.int64], out: list[Event]) -> None:  # fmt: skip
-        self.p, self.store_id, self.history, self.cols, self.a, self.b, self.out = proc, store_id, history, cols, a, b, out
+        self.p, self.store_id, self.history, self.cols, self.a, self.b, self.out = (
+            proc,
+            store_id,
+            history,
+            cols,
+            a,
+            b,
+            out,
+        )
         self.live = proc.live(store_id)
         self.geo = proc.geometry(store_id, history, int(cols.ts_ns[a]))
         self.r0, self.r1 = int(rows[a]), int(rows[b])
@@ -658,7 +666,9 @@ class _Frame:
         """Match held tracks that have waited long enough, and replay their observations."""
         live, geo, arr = self.live, self.geo, self.live.arr
         assert geo is not None
-        due = sorted((h.first_ns, h.key, code) for code, h in live.held.items() if self.ts - h.first_ns >= self.p._defer_ns)
+        due = sorted(
+            (h.first_ns, h.key, code) for code, h in live.held.items() if self.ts - h.first_ns >= self.p._defer_ns
+        )
         now = self.ts
         for _, _, code in due:
             held = live.held[code]
@@ -732,8 +742,13 @@ class _Frame:
         if not obs:
             return None, not final
         last_held_ns = obs[-1][0]
+        # A person whose every sighting is farther than the gate plus the walk allowed (approach_m) from
+        # every held observation is no candidate either way (every pair far, no approach within the gate).
+        margin_m = c.fusion_gate_m + c.stitch_speed_m_s * max(self.p._defer_ns, self.p._skew_ns) / 1e9
+        arr = self.live.arr
+        near = K.near_slots(arr.pi, arr.rxy, np.ascontiguousarray(obs_xy[: len(obs)]), margin_m)
         for person in self.live.persons.values():
-            if person.cameras_seen_since(held.camera, held.first_ns):
+            if not near[person.slot] or person.cameras_seen_since(held.camera, held.first_ns):
                 continue
             recent = person.recent()
             co = co_observe(obs, recent, held.camera_id, c.fusion_gate_m, self.p._skew_ns)
@@ -769,7 +784,7 @@ class _Frame:
                 best = (d, person.pid)
         return None if best is None else self.live.persons[best[1]]
 
-    def _update(
+    def _update(  # noqa: PLR0917 - private, one caller
         self, person: _Person, x: float, y: float, inside: np.ndarray, dist: np.ndarray, along: np.ndarray,
         camera: int,
     ) -> None:  # fmt: skip
