@@ -30,7 +30,7 @@ from projections.layouts import LayoutHistory
 from projections.projection import FoldResult, Rejected, SeqEvent
 from projections.zones import kernel as K
 from projections.zones.config import ZoneProcessorConfig
-from projections.zones.fusion import Sighting, approach_m, co_observe, same_person
+from projections.zones.fusion import CoObservation, Sighting, same_person
 from projections.zones.hysteresis import LineHysteresis, ZoneHysteresis
 from projections.zones.membership import LayoutGeometry
 from schemas.events import (
@@ -738,28 +738,28 @@ class _Frame:
         proven: tuple[float, int] | None = None
         consistent: tuple[float, int] | None = None
         unpaired: tuple[float, int] | None = None
-        obs = [(t, x, y) for t, (x, y) in zip(obs_ts.tolist(), obs_xy.tolist(), strict=True) if t < self.ts]
-        if not obs:
+        k = int(np.searchsorted(obs_ts, self.ts))  # held observations before this frame's time
+        if not k:
             return None, not final
-        last_held_ns = obs[-1][0]
+        last_held_ns = int(obs_ts[k - 1])
         # A person whose every sighting is farther than the gate plus the walk allowed (approach_m) from
         # every held observation is no candidate either way (every pair far, no approach within the gate).
         margin_m = c.fusion_gate_m + c.stitch_speed_m_s * max(self.p._defer_ns, self.p._skew_ns) / 1e9
         arr = self.live.arr
-        near = K.near_slots(arr.pi, arr.rxy, np.ascontiguousarray(obs_xy[: len(obs)]), margin_m)
-        for person in self.live.persons.values():
-            if not near[person.slot] or person.cameras_seen_since(held.camera, held.first_ns):
+        cand, near, far, mean_m, gap_m = K.fusion_scores(
+            arr.pi, arr.rt, arr.rc, arr.rxy, arr.ti, np.ascontiguousarray(obs_ts[:k]),
+            np.ascontiguousarray(obs_xy[:k]), held.camera, held.first_ns, c.fusion_gate_m, self.p._skew_ns,
+            c.stitch_speed_m_s, self.p._defer_ns, margin_m,
+        )  # fmt: skip
+        for s in np.flatnonzero(cand & (far == 0)).tolist():
+            person = self.live.by_slot[s]
+            if not near[s]:
+                if gap_m[s] <= c.fusion_gate_m:
+                    rank = (float(gap_m[s]), person.pid)
+                    unpaired = rank if unpaired is None else min(unpaired, rank)
                 continue
-            recent = person.recent()
-            co = co_observe(obs, recent, held.camera_id, c.fusion_gate_m, self.p._skew_ns)
-            if co.far:
-                continue
-            if not co.near:
-                gap_m = approach_m(obs, recent, held.camera_id, c.stitch_speed_m_s, self.p._defer_ns)
-                if gap_m <= c.fusion_gate_m:
-                    unpaired = (gap_m, person.pid) if unpaired is None else min(unpaired, (gap_m, person.pid))
-                continue
-            rank = (co.mean_dist_m, person.pid)
+            rank = (float(mean_m[s]), person.pid)
+            co = CoObservation(int(near[s]), 0, float(mean_m[s]))
             if same_person(co, c.fusion_min_observations, handed_over=person.last_ns < last_held_ns):
                 proven = rank if proven is None else min(proven, rank)
             else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections import defaultdict
 
 import numpy as np
@@ -10,7 +11,8 @@ import pytest
 
 from projections.layouts import LayoutHistory
 from projections.projection import SeqEvent
-from projections.zones.fusion import CoObservation, approach_m, co_observe, same_person
+from projections.zones import kernel as K
+from projections.zones.fusion import CoObservation, same_person
 from projections.zones.processor import ZoneProcessor
 from schemas.events import Event, OccupancySampled, Track, TrackFrame, VisitEnded, ZoneEntered
 from schemas.layout import CameraCalibration, CountingLine, StoreLayout, Zone, ZoneKind
@@ -240,12 +242,46 @@ CO_CASES = [
 ]
 
 
+def _scores(
+    held: list[tuple[int, float, float]], recent: list[tuple[int, float, float, str]], gate_m: float, skew_ns: int,
+    speed_m_s: float = 1.5, within_ns: int = 0,
+) -> tuple[bool, int, int, float]:  # fmt: skip
+    """kernel.fusion_scores of held (a track of camera "b") against one person who had the sightings recent."""
+    cams = {"a": 0, "b": 1}
+    arr = K.Arrays()
+    s = arr.new_person(1)
+    arr.set_ring(s, np.array([r[0] for r in recent], np.int64), np.array([cams[r[3]] for r in recent], np.int64),
+                 np.array([(r[1], r[2]) for r in recent], np.float64).reshape(-1, 2))  # fmt: skip
+    ts = np.array([h[0] for h in held], np.int64)
+    xy = np.array([(h[1], h[2]) for h in held], np.float64)
+    cand, near, far, _, gap = K.fusion_scores(arr.pi, arr.rt, arr.rc, arr.rxy, arr.ti, ts, xy, cams["b"], 0, gate_m,
+                                              skew_ns, speed_m_s, within_ns, 1e9)  # fmt: skip
+    return bool(cand[s]), int(near[s]), int(far[s]), float(gap[s])
+
+
 @pytest.mark.parametrize(("held", "recent", "near", "far"), CO_CASES)
 def test_co_observe_pairs_by_time_and_camera(
     held: list[tuple[int, float, float]], recent: list[tuple[int, float, float, str]], near: int, far: int
 ) -> None:
-    co = co_observe(held, recent, "b", gate_m=1.0, skew_ns=50)
-    assert (co.near, co.far) == (near, far)
+    assert _scores(held, recent, gate_m=1.0, skew_ns=50)[1:3] == (near, far)
+
+
+def test_a_person_with_a_track_of_the_held_camera_seen_since_is_no_candidate() -> None:
+    arr = K.Arrays()
+    s = arr.new_person(1)
+    arr.set_ring(s, np.array([0], np.int64), np.array([0], np.int64), np.array([[1.0, 1.0]]))
+    arr.map_track(7, s, 1, 100)  # a track of camera 1 (the held one's), seen at 100 ns
+    ts, xy = np.array([0], np.int64), np.array([[1.0, 1.0]])
+    for since_ns, candidate in ((100, False), (101, True)):
+        cand = K.fusion_scores(arr.pi, arr.rt, arr.rc, arr.rxy, arr.ti, ts, xy, 1, since_ns, 1.0, 50, 1.5, 0, 1e9)[0]
+        assert bool(cand[s]) is candidate
+
+
+def test_the_kernel_hypot_is_pythons_bit_for_bit() -> None:
+    rng = np.random.default_rng(11)
+    for x, y in rng.normal(0.0, 5.0, size=(20_000, 2)).tolist():
+        assert K.hypot(x, y) == math.hypot(x, y)
+    assert K.hypot(0.0, 0.0) == 0.0 and K.hypot(3.0, -4.0) == 5.0
 
 
 def test_same_person_needs_no_far_pair_and_enough_near_ones() -> None:
@@ -259,5 +295,6 @@ def test_approach_allows_for_walking_between_sightings_of_other_cameras_only() -
     held = [(1_000_000_000, 2.0, 0.0)]
     recent = [(500_000_000, 1.0, 0.0, "a"), (1_000_000_000, 2.0, 0.0, "b")]
     # 1 m apart half a second apart at 1.5 m/s: 0.25 m unexplained; camera b's own sighting never counts.
-    assert approach_m(held, recent, "b", 1.5, within_ns=1_000_000_000) == pytest.approx(0.25)
-    assert approach_m(held, recent, "b", 1.5, within_ns=100_000_000) == float("inf")
+    # (skew 0: the half-second pair is no co-observation, so only the approach is scored)
+    assert _scores(held, recent, 1.0, 0, within_ns=1_000_000_000)[3] == pytest.approx(0.25)
+    assert _scores(held, recent, 1.0, 0, within_ns=100_000_000)[3] == float("inf")

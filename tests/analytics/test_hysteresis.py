@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from projections.layouts import LayoutHistory
 from projections.projection import SeqEvent
 from projections.zones.config import ZoneProcessorConfig
-from projections.zones.hysteresis import LineHysteresis, ZoneHysteresis, step_line, step_zone
+from projections.zones import kernel as K
 from projections.zones.processor import ZoneProcessor
 from schemas.events import LayoutPublished, LineCrossed, Track, TrackFrame, ZoneEntered, ZoneExited
 from schemas.layout import CameraCalibration, CountingLine, StoreLayout, Zone, ZoneKind
@@ -48,11 +48,12 @@ ZONE_CASES = [
 
 @pytest.mark.parametrize(("flags", "need", "changes"), ZONE_CASES)
 def test_zone_state_machine(flags: list[int], need: int, changes: list[int]) -> None:
-    state = ZoneHysteresis()
+    zi = np.zeros((1, 1, K.N_Z), dtype=np.int64)
+    zi[:] = (0, -1, 0, -1)  # outside, no candidate
     got = []
     for i, flag in enumerate(flags):
-        at = step_zone(state, bool(flag), i * STEP, need, 10**18)
-        if at is not None:
+        at = K.step_zone(zi, 0, 0, bool(flag), i * STEP, need, 10**18)
+        if at != K.NO:
             got.append(at // STEP)
     assert got == changes
 
@@ -90,10 +91,11 @@ def test_jitter_on_a_line_crosses_once(offsets: list[float]) -> None:
 
 
 def test_line_state_machine_dates_the_crossing_at_the_first_point_past_the_line() -> None:
-    state = LineHysteresis()
+    li = np.zeros((1, 1, K.N_L), dtype=np.int64)
+    li[:] = (0, -1, 0)  # no side yet
     distances = [-1.0, -0.1, 0.1, -0.05, 0.2, 0.4]
-    got = [step_line(state, d, 1.0, 10.0, i, min_disp_m=0.3, end_margin_m=0.25) for i, d in enumerate(distances)]
-    assert [g for g in got if g is not None] == [(1, 4)]
+    got = [K.step_line(li, 0, 0, d, 1.0, 10.0, i, 0.3, 0.25) for i, d in enumerate(distances)]
+    assert [(side, at) for crossed, side, at in got if crossed] == [(1, 4)]
 
 
 def test_random_walk_on_a_boundary_never_double_counts() -> None:
