@@ -526,7 +526,8 @@ def fusion_scores(  # noqa: PLR0917 - a numba kernel: positional arrays
             k = np.searchsorted(o_ts[:m], ts)  # bisect_left
             best = -1
             for j in (k - 1, k):
-                if 0 <= j < m and abs(o_ts[j] - ts) <= skew_ns and (best < 0 or abs(o_ts[j] - ts) < abs(o_ts[best] - ts)):
+                dt = abs(o_ts[j] - ts) if 0 <= j < m else skew_ns + 1
+                if dt <= skew_ns and (best < 0 or dt < abs(o_ts[best] - ts)):  # the earlier one on a tie
                     best = j
             if best < 0:
                 continue

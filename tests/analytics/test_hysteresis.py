@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from projections.layouts import LayoutHistory
 from projections.projection import SeqEvent
-from projections.zones.config import ZoneProcessorConfig
 from projections.zones import kernel as K
+from projections.zones.config import ZoneProcessorConfig
 from projections.zones.processor import ZoneProcessor
 from schemas.events import LayoutPublished, LineCrossed, Track, TrackFrame, ZoneEntered, ZoneExited
 from schemas.layout import CameraCalibration, CountingLine, StoreLayout, Zone, ZoneKind
