@@ -16,7 +16,7 @@ Layout per person slot s:
   rt, rc, rxy [s, r]  the ring of recent sightings: ts_ns, camera code, floor x, y (metres)
 Zone and line columns are a store's zone and line ids across layout versions. Per track slot t (a mapped
 track of a person): ti[t, T_*] the person slot, when it was last seen (ts_ns), its camera code. Per held
-track slot h: hi[h, H_*] (used, first_ns, observations) and its observations hts[h, :], hxy[h, :].
+track slot h: hi[h, H_*] (used, first_ns, observations, camera code) and its observations hts[h, :], hxy[h, :].
 """
 
 from __future__ import annotations
@@ -41,15 +41,16 @@ L_SETTLED, L_CAND, L_PROV = range(3)
 N_L = 3
 T_PERSON, T_SEEN, T_CAM = range(3)
 N_T = 3
-H_USED, H_FIRST, H_LEN = range(3)
-N_H = 3
+H_USED, H_FIRST, H_LEN, H_CAM = range(4)
+N_H = 4
 S_FIRST, S_LAST, S_NEXT_TICK, S_GROUP_DUE = range(4)
 N_S = 4
 # Integer parameters (ip) and float parameters (fp) of a run.
-I_NEED_IN, I_NEED_OUT, I_MIN_NS, I_HORIZON_NS, I_LOST_NS, I_DEFER_NS, I_DELAY_NS, I_VERSION = range(8)
-N_I = 8
-F_MIN_DISP, F_END_MARGIN = range(2)
-N_F = 2
+(I_NEED_IN, I_NEED_OUT, I_MIN_NS, I_HORIZON_NS, I_LOST_NS, I_DEFER_NS, I_DELAY_NS, I_VERSION, I_HOLD_NS,
+ I_SKEW_NS) = range(10)
+N_I = 10
+F_MIN_DISP, F_END_MARGIN, F_GATE_M, F_SPEED_M_S, F_MARGIN_M = range(5)
+N_F = 5
 
 # What fold_run stopped for.
 DONE, NEW_TRACK, CROSSED, ZONES, LAYOUT, GROW_RING, GROW_HELD, FRAME = range(8)
@@ -120,13 +121,13 @@ class Arrays:
         t = self.tracks.pop(code)
         self.ti[t, T_PERSON] = -1
 
-    def hold(self, code: int, first_ns: int) -> int:
+    def hold(self, code: int, first_ns: int, cam: int) -> int:
         free = np.flatnonzero(self.hi[:, H_USED] == 0)
         if not len(free):
             self._grow_held(2 * len(self.hi))
             free = np.flatnonzero(self.hi[:, H_USED] == 0)
         h = int(free[0])
-        self.hi[h] = (1, first_ns, 0)
+        self.hi[h] = (1, first_ns, 0, cam)
         self.held[code] = h
         return h
 
@@ -345,17 +346,47 @@ def zones(  # noqa: PLR0917 - a numba kernel: positional arrays
 
 
 @njit(cache=True)
-def _frame_due(pi: IntArray, hi: IntArray, sc: IntArray, ip: IntArray, ts: int) -> bool:
-    """Whether, after a frame at ts, a held track is due, a group check due, a person lost or a tick due."""
-    for h in range(len(hi)):
-        if hi[h, H_USED] and ts - hi[h, H_FIRST] >= ip[I_DEFER_NS]:
+def _held_waits(  # noqa: PLR0917 - a numba kernel: positional arrays
+    pi: IntArray, rt: IntArray, rc: IntArray, rxy: FloatArray, ti: IntArray, hi: IntArray, hts: IntArray,
+    hxy: FloatArray, h: int, ts: int, ip: IntArray, fp: FloatArray,
+) -> bool:  # fmt: skip
+    """Whether the processor's _fusion_candidate would make held slot h wait after a frame at ts (and so
+    change nothing): the hold is not final and some person is a candidate (near pairs and no far one, or
+    an approach within the gate), or no held observation is older than ts yet."""
+    if ts - hi[h, H_FIRST] >= ip[I_HOLD_NS]:
+        return False
+    n = hi[h, H_LEN]
+    k = np.searchsorted(hts[h, :n], ts)
+    if k == 0:
+        return True
+    cand, near, far, _, gap = fusion_scores(pi, rt, rc, rxy, ti, hts[h, :k], hxy[h, :k], hi[h, H_CAM], hi[h, H_FIRST],
+                                            fp[F_GATE_M], ip[I_SKEW_NS], fp[F_SPEED_M_S], ip[I_DEFER_NS],
+                                            fp[F_MARGIN_M])  # fmt: skip
+    for s in range(len(pi)):
+        if cand[s] and far[s] == 0 and (near[s] > 0 or gap[s] <= fp[F_GATE_M]):
             return True
+    return False
+
+
+@njit(cache=True)
+def _frame_due(  # noqa: PLR0917 - a numba kernel: positional arrays
+    pi: IntArray, rt: IntArray, rc: IntArray, rxy: FloatArray, ti: IntArray, hi: IntArray, hts: IntArray,
+    hxy: FloatArray, sc: IntArray, ip: IntArray, fp: FloatArray, ts: int,
+) -> bool:  # fmt: skip
+    """Whether, after a frame at ts, Python has something to do: a held track to decide (one that would
+    only wait again is not), a group check due, a person lost or a sample tick due."""
     if sc[S_GROUP_DUE] <= ts:
+        return True
+    if sc[S_NEXT_TICK] < 0 or sc[S_NEXT_TICK] + ip[I_DELAY_NS] < ts:
         return True
     for s in range(len(pi)):
         if pi[s, P_ALIVE] and pi[s, P_LAST] >= 0 and ts - pi[s, P_LAST] > ip[I_LOST_NS]:
             return True
-    return sc[S_NEXT_TICK] < 0 or sc[S_NEXT_TICK] + ip[I_DELAY_NS] < ts
+    for h in range(len(hi)):
+        if hi[h, H_USED] and ts - hi[h, H_FIRST] >= ip[I_DEFER_NS]:
+            if not _held_waits(pi, rt, rc, rxy, ti, hi, hts, hxy, h, ts, ip, fp):
+                return True
+    return False
 
 
 @njit(cache=True)
@@ -409,7 +440,7 @@ def fold_run(  # noqa: PLR0917 - a numba kernel: positional arrays
             if n:
                 return ZONES, f, i, n
             i += 1
-        if _frame_due(pi, hi, sc, ip, ts):
+        if _frame_due(pi, rt, rc, rxy, ti, hi, hts, hxy, sc, ip, fp, ts):
             return FRAME, f, i, 0
         sc[S_LAST] = max(sc[S_LAST], ts)
         f += 1

@@ -402,7 +402,7 @@ class _Live:
             code = live.code_of(key)
             camera_id = key.split(":", 1)[0]
             live.held[code] = _Held(key, camera_id, live.camera(camera_id), ht.track_id, ht.first_ns)
-            h = arr.hold(code, ht.first_ns)
+            h = arr.hold(code, ht.first_ns, live.camera(camera_id))
             for ts, x, y in ht.obs:
                 arr.add_held_obs(h, ts, x, y)
         arr.sc[K.S_FIRST], arr.sc[K.S_LAST] = state.first_frame_ns, state.last_frame_ns
@@ -445,7 +445,11 @@ class ZoneProcessor:
         # A held track is decided stitch_defer_s after it appears, on a later frame of any camera: twice
         # that (plus the skew) keeps every sighting its observations could pair with.
         self._horizon_ns = 2 * (self._hold_ns + self._skew_ns)
-        self._fp = np.array([c.line_min_displacement_m, c.line_end_margin_m], dtype=np.float64)
+        # A person whose every sighting is farther than the gate plus the walk allowed (approach_m) from
+        # every held observation is no fusion candidate either way (every pair far, no approach in the gate).
+        self._margin_m = c.fusion_gate_m + c.stitch_speed_m_s * max(self._defer_ns, self._skew_ns) / 1e9
+        self._fp = np.array([c.line_min_displacement_m, c.line_end_margin_m, c.fusion_gate_m, c.stitch_speed_m_s,
+                             self._margin_m], dtype=np.float64)  # fmt: skip
 
     def table_ddl(self) -> dict[str, str]:
         return {}
@@ -543,7 +547,7 @@ class _Run:
         self.codes = live.codes(frun[cols.frame[r0:r1] - self.a], cols.track_id[r0:r1])
         ts_f = cols.ts_ns[self.a : self.b]
         ip = np.array([c.enter_observations, c.exit_observations, p._min_ns, p._horizon_ns, p._lost_ns, p._defer_ns,
-                       p._delay_ns, geo.version], dtype=np.int64)  # fmt: skip
+                       p._delay_ns, geo.version, p._hold_ns, p._skew_ns], dtype=np.int64)  # fmt: skip
         buf = np.zeros((max(len(geo.zone_ids), len(geo.lines), 1), 3), dtype=np.int64)
         f = i = 0
         while True:
@@ -642,7 +646,7 @@ class _Frame:
         if not self._arriving(run.dist[i], run.along[i]):
             key = live.key_str(code)
             live.held[code] = _Held(key, self.camera_id, live.camera(self.camera_id), track_id, self.ts)
-            live.arr.add_held_obs(live.arr.hold(code, self.ts), self.ts, x, y)
+            live.arr.add_held_obs(live.arr.hold(code, self.ts, live.camera(self.camera_id)), self.ts, x, y)
             return
         person = self._new_person(code, track_id, x, y, self.ts)
         self.update(person, i)
@@ -742,14 +746,11 @@ class _Frame:
         if not k:
             return None, not final
         last_held_ns = int(obs_ts[k - 1])
-        # A person whose every sighting is farther than the gate plus the walk allowed (approach_m) from
-        # every held observation is no candidate either way (every pair far, no approach within the gate).
-        margin_m = c.fusion_gate_m + c.stitch_speed_m_s * max(self.p._defer_ns, self.p._skew_ns) / 1e9
         arr = self.live.arr
         cand, near, far, mean_m, gap_m = K.fusion_scores(
             arr.pi, arr.rt, arr.rc, arr.rxy, arr.ti, np.ascontiguousarray(obs_ts[:k]),
             np.ascontiguousarray(obs_xy[:k]), held.camera, held.first_ns, c.fusion_gate_m, self.p._skew_ns,
-            c.stitch_speed_m_s, self.p._defer_ns, margin_m,
+            c.stitch_speed_m_s, self.p._defer_ns, self.p._margin_m,
         )  # fmt: skip
         for s in np.flatnonzero(cand & (far == 0)).tolist():
             person = self.live.by_slot[s]
