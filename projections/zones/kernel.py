@@ -362,10 +362,7 @@ def _held_waits(  # noqa: PLR0917 - a numba kernel: positional arrays
     cand, near, far, _, gap = fusion_scores(pi, rt, rc, rxy, ti, hts[h, :k], hxy[h, :k], hi[h, H_CAM], hi[h, H_FIRST],
                                             fp[F_GATE_M], ip[I_SKEW_NS], fp[F_SPEED_M_S], ip[I_DEFER_NS],
                                             fp[F_MARGIN_M])  # fmt: skip
-    for s in range(len(pi)):
-        if cand[s] and far[s] == 0 and (near[s] > 0 or gap[s] <= fp[F_GATE_M]):
-            return True
-    return False
+    return np.any(cand & (far == 0) & ((near > 0) | (gap <= fp[F_GATE_M])))
 
 
 @njit(cache=True)
@@ -383,9 +380,9 @@ def _frame_due(  # noqa: PLR0917 - a numba kernel: positional arrays
         if pi[s, P_ALIVE] and pi[s, P_LAST] >= 0 and ts - pi[s, P_LAST] > ip[I_LOST_NS]:
             return True
     for h in range(len(hi)):
-        if hi[h, H_USED] and ts - hi[h, H_FIRST] >= ip[I_DEFER_NS]:
-            if not _held_waits(pi, rt, rc, rxy, ti, hi, hts, hxy, h, ts, ip, fp):
-                return True
+        due = hi[h, H_USED] and ts - hi[h, H_FIRST] >= ip[I_DEFER_NS]
+        if due and not _held_waits(pi, rt, rc, rxy, ti, hi, hts, hxy, h, ts, ip, fp):
+            return True
     return False
 
 
