@@ -46,8 +46,9 @@ N_H = 4
 S_FIRST, S_LAST, S_NEXT_TICK, S_GROUP_DUE = range(4)
 N_S = 4
 # Integer parameters (ip) and float parameters (fp) of a run.
-(I_NEED_IN, I_NEED_OUT, I_MIN_NS, I_HORIZON_NS, I_LOST_NS, I_DEFER_NS, I_DELAY_NS, I_VERSION, I_HOLD_NS,
- I_SKEW_NS) = range(10)
+(I_NEED_IN, I_NEED_OUT, I_MIN_NS, I_HORIZON_NS, I_LOST_NS, I_DEFER_NS, I_DELAY_NS, I_VERSION, I_HOLD_NS, I_SKEW_NS) = (
+    range(10)
+)
 N_I = 10
 F_MIN_DISP, F_END_MARGIN, F_GATE_M, F_SPEED_M_S, F_MARGIN_M = range(5)
 N_F = 5
@@ -362,7 +363,7 @@ def _held_waits(  # noqa: PLR0917 - a numba kernel: positional arrays
     cand, near, far, _, gap = fusion_scores(pi, rt, rc, rxy, ti, hts[h, :k], hxy[h, :k], hi[h, H_CAM], hi[h, H_FIRST],
                                             fp[F_GATE_M], ip[I_SKEW_NS], fp[F_SPEED_M_S], ip[I_DEFER_NS],
                                             fp[F_MARGIN_M])  # fmt: skip
-    return np.any(cand & (far == 0) & ((near > 0) | (gap <= fp[F_GATE_M])))
+    return bool(np.any(cand & (far == 0) & ((near > 0) | (gap <= fp[F_GATE_M]))))
 
 
 @njit(cache=True)
