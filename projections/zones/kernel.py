@@ -57,9 +57,27 @@ N_F = 5
 DONE, NEW_TRACK, CROSSED, ZONES, LAYOUT, GROW_RING, GROW_HELD, FRAME = range(8)
 
 
+# Typed-dict operations called from the interpreter compile anew in every process (seconds of start-up
+# inside the first batch); through these cached kernels they load from numba's cache instead.
+@njit(cache=True)
 def key_map() -> Dict:
     """A typed dict int64 -> int64, the kind fold_run looks track keys up in."""
     return Dict.empty(key_type=types.int64, value_type=types.int64)
+
+
+@njit(cache=True)
+def _put(d: Dict, key: int, value: int) -> None:
+    d[key] = value
+
+
+@njit(cache=True)
+def _get(d: Dict, key: int) -> int:
+    return d[key]
+
+
+@njit(cache=True)
+def _pop(d: Dict, key: int) -> int:
+    return d.pop(key)
 
 
 class Arrays:
@@ -115,12 +133,18 @@ class Arrays:
             free = np.flatnonzero(self.ti[:, T_PERSON] < 0)
         t = int(free[0])
         self.ti[t] = (s, seen_ns, cam)
-        self.tracks[code] = t
+        _put(self.tracks, code, t)
         return t
 
     def unmap_track(self, code: int) -> None:
-        t = self.tracks.pop(code)
+        t = _pop(self.tracks, code)
         self.ti[t, T_PERSON] = -1
+
+    def track_slot(self, code: int) -> int:
+        return int(_get(self.tracks, code))
+
+    def held_slot(self, code: int) -> int:
+        return int(_get(self.held, code))
 
     def hold(self, code: int, first_ns: int, cam: int) -> int:
         free = np.flatnonzero(self.hi[:, H_USED] == 0)
@@ -129,11 +153,11 @@ class Arrays:
             free = np.flatnonzero(self.hi[:, H_USED] == 0)
         h = int(free[0])
         self.hi[h] = (1, first_ns, 0, cam)
-        self.held[code] = h
+        _put(self.held, code, h)
         return h
 
     def release(self, code: int) -> None:
-        h = self.held.pop(code)
+        h = _pop(self.held, code)
         self.hi[h] = 0
 
     def held_obs(self, h: int) -> tuple[IntArray, FloatArray]:

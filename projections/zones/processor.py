@@ -311,7 +311,7 @@ class _Live:
     # -- people ---------------------------------------------------------------------------------------
 
     def person_of(self, code: int) -> _Person:
-        return self.by_slot[int(self.arr.ti[self.arr.tracks[code], K.T_PERSON])]
+        return self.by_slot[int(self.arr.ti[self.arr.track_slot(code), K.T_PERSON])]
 
     def map(self, person: _Person, code: int, seen_ns: int) -> None:
         camera_id = self.key_of(code)[0]
@@ -346,7 +346,7 @@ class _Live:
             seen_by = {}
             for code in sorted(p.keys):
                 key = self.key_str(code)
-                seen_by[key] = int(arr.ti[arr.tracks[code], K.T_SEEN])
+                seen_by[key] = int(arr.ti[arr.track_slot(code), K.T_SEEN])
                 tracks[key] = pid
             persons[pid] = Person(
                 pid=pid, camera_id=p.camera_id, edge_run_id=p.edge_run_id, track_id=p.track_id,
@@ -358,7 +358,7 @@ class _Live:
             )  # fmt: skip
         held = {}
         for code, h in self.held.items():
-            ts, xy = arr.held_obs(arr.held[code])
+            ts, xy = arr.held_obs(arr.held_slot(code))
             obs = [(t, x, y) for t, (x, y) in zip(ts.tolist(), xy.tolist(), strict=True)]
             held[h.key] = PendingTrack(h.track_id, h.first_ns, obs)
         return StoreState(
@@ -676,7 +676,7 @@ class _Frame:
         now = self.ts
         for _, _, code in due:
             held = live.held[code]
-            obs_ts, obs_xy = arr.held_obs(arr.held[code])
+            obs_ts, obs_xy = arr.held_obs(arr.held_slot(code))
             person, wait = self._fusion_candidate(held, obs_ts, obs_xy, final=now - held.first_ns >= self.p._hold_ns)
             if wait:
                 continue  # another camera's person may be this one: decide on more pairs
