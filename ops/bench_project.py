@@ -14,7 +14,7 @@ from typing import Any
 
 import nats
 
-from ops.runtime import freeze_start_up_objects
+from ops.runtime import freeze_start_up_objects, runner_connections
 from ops.synthetic_tracks import layout_event, synthetic_events
 from projections.batch import SealedBatch
 from projections.columns import TrackBatch
@@ -82,12 +82,11 @@ async def _ordered_read(url: str, expected: int, decode_frames: bool) -> float:
 async def _fold(
     url: str, store: ChdbStore, projections: list[Projection], batch: int
 ) -> tuple[float, dict[str, dict[str, float]]]:
-    nc = await nats.connect(url)
-    runners = [ProjectionRunner(nc, store, p, batch=batch) for p in projections]
-    started = time.perf_counter()
-    results = await asyncio.gather(*(r.run(until_caught_up=True) for r in runners))
-    elapsed = time.perf_counter() - started
-    await nc.close()
+    async with runner_connections(url, [p.name for p in projections]) as connections:
+        runners = [ProjectionRunner(nc, store, p, batch=batch) for nc, p in zip(connections, projections, strict=True)]
+        started = time.perf_counter()
+        results = await asyncio.gather(*(r.run(until_caught_up=True) for r in runners))
+        elapsed = time.perf_counter() - started
     split = {
         r.key: {"fetch_s": round(s.fetch_s, 3), "fold_s": round(s.fold_s, 3), "store_s": round(s.store_s, 3)}
         for r, s in zip(runners, results, strict=True)

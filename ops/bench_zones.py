@@ -22,7 +22,7 @@ import nats
 import numpy as np
 
 from ops.bench_project import _cpus, _ordered_read
-from ops.runtime import freeze_start_up_objects
+from ops.runtime import freeze_start_up_objects, runner_connections
 from ops.simulate import SimulatedDay
 from projections.migrations import migrate
 from projections.registry import PROJECTIONS, make
@@ -93,9 +93,11 @@ async def _zones_alone(url: str, store: ChdbStore, batch: int) -> tuple[float, l
 
 
 async def _every_projection(url: str, store: ChdbStore, batch: int) -> tuple[float, dict[str, dict[str, float]]]:
-    nc = await nats.connect(url, name="footfall-bench-all")
-    try:
-        runners = [ProjectionRunner(nc, store, make(name), batch=batch) for name in PROJECTIONS]
+    names = list(PROJECTIONS)
+    async with runner_connections(url, names) as connections:
+        runners = [
+            ProjectionRunner(nc, store, make(name), batch=batch) for nc, name in zip(connections, names, strict=True)
+        ]
         feeds = [r for r in runners if getattr(r.projection, "emits_events", False)]
         stages = [feeds, [r for r in runners if r not in feeds]]  # as `footfall project --until-caught-up`
         split: dict[str, dict[str, float]] = {}
@@ -106,8 +108,6 @@ async def _every_projection(url: str, store: ChdbStore, batch: int) -> tuple[flo
                 split[runner.key] = {"events": stats.events, "fetch_s": round(stats.fetch_s, 3),
                                      "fold_s": round(stats.fold_s, 3), "store_s": round(stats.store_s, 3)}  # fmt: skip
         return time.perf_counter() - started, split
-    finally:
-        await nc.close()
 
 
 def run_bench(day: SimulatedDay, *, simulate_s: float, batch: int) -> dict[str, Any]:

@@ -67,10 +67,8 @@ def _positive(name: str, value: int) -> None:
 
 
 def _project(args: argparse.Namespace) -> int:
-    import nats
-
     from ops.logging import get_logger
-    from ops.runtime import freeze_start_up_objects, log_url, open_store
+    from ops.runtime import freeze_start_up_objects, log_url, open_store, runner_connections
     from ops.sql_socket import serving
     from projections.migrations import migrate
     from projections.registry import make
@@ -89,9 +87,10 @@ def _project(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        nc = await nats.connect(url, name="footfall-project")
-        try:
-            runners = [ProjectionRunner(nc, store, p, batch=args.batch) for p in projections]
+        async with runner_connections(url, [p.name for p in projections]) as connections:
+            runners = [
+                ProjectionRunner(nc, store, p, batch=args.batch) for nc, p in zip(connections, projections, strict=True)
+            ]
             freeze_start_up_objects()
             # Processors (the zone processor) feed FF_DERIVED: when catching up, they finish first so the
             # projections of their output see all of it.
@@ -113,8 +112,6 @@ def _project(args: argparse.Namespace) -> int:
                 log.info("projection stopped", projection=runner.key, events=stats.events, batches=stats.batches,
                          rows=stats.rows, seq=stats.seq, recovered_batches=stats.recovered_batches,
                          dead_lettered=stats.dead_lettered)  # fmt: skip
-        finally:
-            await nc.close()
 
     with log_url(args) as url, open_store(args.data_dir) as store:
         migrate(store)
