@@ -31,20 +31,22 @@ from projections.projection import FoldResult, Projection, Rejected, SeqEvent
 from projections.sizing import DEFAULT_BATCH
 from projections.store import Store
 from projections.swap import complete_pending_swap
-from schemas.codec import decode, encode
+from schemas.codec import decode
 from schemas.errors import SchemaError
-from schemas.events import Event, LayoutPublished
+from schemas.events import LayoutPublished
 from schemas.frame_columns import FrameColumns, FrameParse
 from stream.consumer import DeliveredBatch, PullConsumer, dead_letter_data
 from stream.layouts import LayoutReader
-from stream.publisher import Publisher
+from stream.publisher import MAX_PAYLOAD_BYTES, Publisher, to_record
 from stream.ranges import read_range
+from stream.spool import SpoolRecord
 
 
 class EventSink(Protocol):
-    """Where a processor's derived events go; publish returns once they are durable."""
+    """Where a processor's derived events go, encoded (subject, Nats-Msg-Id = event id, payload); publish
+    returns once they are durable."""
 
-    async def publish(self, events: Sequence[Event]) -> None: ...
+    async def publish(self, records: Sequence[SpoolRecord]) -> None: ...
 
 
 class LogSink:
@@ -53,9 +55,10 @@ class LogSink:
     def __init__(self, nc: NatsClient) -> None:
         self._publisher = Publisher(nc.jetstream())
 
-    async def publish(self, events: Sequence[Event]) -> None:
-        for event in events:
-            await self._publisher.publish(event)
+    async def publish(self, records: Sequence[SpoolRecord]) -> None:
+        """Publish events encoded already (to_record: the runner encodes them once, for its token too)."""
+        for record in records:
+            await self._publisher.publish_record(record)
         await self._publisher.flush()
 
     @property
@@ -305,8 +308,9 @@ class ProjectionRunner:
                 undecodable.append(Rejected(seq, str(exc)))
         return self.projection.fold(events, self._layouts), undecodable
 
-    def _seal(self, folded: _Folded) -> tuple[list[SealedBatch], str]:
-        """Seal a folded batch's rows per table; the token covers the rows and any derived events.
+    def _seal(self, folded: _Folded) -> tuple[list[SealedBatch], str, list[SpoolRecord]]:
+        """Seal a folded batch's rows per table; the token covers the rows and any derived events, which come
+        back encoded for the log (encoded once, here, for both).
 
         In the writing thread, beside the next fold: the event loop's thread also receives, and is the
         busier of the two.
@@ -317,8 +321,9 @@ class ProjectionRunner:
             for base, rows in sorted(folded.result.rows.items())
             if rows.num_rows
         ]
-        payloads = [encode(event) for event in folded.result.events]
-        return sealed, combined_token(sealed, events_digest(payloads) if payloads else "")
+        records = [to_record(event, MAX_PAYLOAD_BYTES) for event in folded.result.events]
+        digest = events_digest([r.data for r in records]) if records else ""
+        return sealed, combined_token(sealed, digest), records
 
     async def _fold_step(self, messages: _Messages, layout_seq: int) -> _Folded:
         """Fold one batch, in order, under layouts up to layout_seq.
@@ -367,11 +372,11 @@ class ProjectionRunner:
             self.stats.dead_lettered += 1
         store_started = time.perf_counter()
         # In a worker thread, one call when it can be: each hand-over costs a wait for the GIL.
-        sealed, token = await asyncio.to_thread(self._write, folded, mark_done=not result.events)
-        if result.events:  # a processor's: published between its rows and its done mark
+        sealed, token, records = await asyncio.to_thread(self._write, folded, mark_done=not result.events)
+        if records:  # a processor's: published between its rows and its done mark
             if self._sink is None:
                 self._sink = LogSink(self._nc)
-            await self._sink.publish(result.events)
+            await self._sink.publish(records)
             self.stats.published += len(result.events)
             await asyncio.to_thread(self._checkpoints.write_done, first, last, token, layout_seq, folded.snapshot)
         self.stats.store_s += time.perf_counter() - store_started
@@ -380,7 +385,7 @@ class ProjectionRunner:
         self.stats.rows += sum(b.rows.num_rows for b in sealed)
         return token
 
-    def _write(self, folded: _Folded, *, mark_done: bool) -> tuple[list[SealedBatch], str]:
+    def _write(self, folded: _Folded, *, mark_done: bool) -> tuple[list[SealedBatch], str, list[SpoolRecord]]:
         """Seal the batch, record the intent (with the previous batch's done mark), insert its blocks (each
         deduplicated by its token), then leave its own done mark pending (see _pending_done); return the
         sealed blocks and the token.
@@ -388,7 +393,7 @@ class ProjectionRunner:
         Under load a one-row checkpoint insert took 20-40 ms, as long as a batch's rows: a batch now costs
         one of them rather than two.
         """
-        sealed, token = self._seal(folded)
+        sealed, token, records = self._seal(folded)
         first, last = folded.messages.stream_seq[0], folded.messages.stream_seq[-1]
         self._checkpoints.write_intent(first, last, token, folded.layout_seq, after=self._pending_done)
         self._pending_done = None
@@ -396,7 +401,7 @@ class ProjectionRunner:
             self._store.insert(batch)
         if mark_done:
             self._pending_done = BatchMark(first, last, token, folded.layout_seq, folded.snapshot)
-        return sealed, token
+        return sealed, token, records
 
     async def _recover(self, intent: Intent) -> None:
         raw = await read_range(

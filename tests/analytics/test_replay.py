@@ -20,10 +20,11 @@ from projections.replay import replay
 from projections.runner import LogSink, ProjectionRunner
 from projections.store import ChdbStore
 from projections.zones.processor import ZoneProcessor
-from schemas.codec import encode
+from schemas.codec import decode, encode
 from schemas.events import Event, LayoutPublished
 from stream.embedded import EmbeddedNats
 from stream.publisher import Publisher
+from stream.spool import SpoolRecord
 
 SEED = 4
 SHOPPER = ShopperConfig(duration_s=240.0)
@@ -36,9 +37,9 @@ class RecordingSink(LogSink):
         super().__init__(nc)
         self.events: list[Event] = []
 
-    async def publish(self, events: Sequence[Event]) -> None:
-        self.events.extend(events)
-        await super().publish(events)
+    async def publish(self, records: Sequence[SpoolRecord]) -> None:
+        self.events.extend(decode(r.data) for r in records)
+        await super().publish(records)
 
 
 @pytest.fixture()
