@@ -445,6 +445,10 @@ class ZoneProcessor:
         # A held track is decided stitch_defer_s after it appears, on a later frame of any camera: twice
         # that (plus the skew) keeps every sighting its observations could pair with.
         self._horizon_ns = 2 * (self._hold_ns + self._skew_ns)
+        # A track unseen this long is over: a person seen by it alone would have been lost, and no held
+        # track's fusion check (within the horizon) can still see it. Its entry in its person's tracks
+        # is dropped, so a person seen all day (staff, through id switches) keeps only its live tracks.
+        self._track_over_ns = max(self._lost_ns, self._horizon_ns)
         # A person whose every sighting is farther than the gate plus the walk allowed (approach_m) from
         # every held observation is no fusion candidate either way (every pair far, no approach in the gate).
         self._margin_m = c.fusion_gate_m + c.stitch_speed_m_s * max(self._defer_ns, self._skew_ns) / 1e9
@@ -960,6 +964,19 @@ class _Frame:
                 self._uncount(person, STORE_KEY, person.last_ns)
             live.remove(person)
 
+    def _drop_ended_tracks(self) -> None:
+        """Unmap the tracks unseen for track_over_ns from their (still present) persons."""
+        live, ti = self.live, self.live.arr.ti
+        stale = (ti[:, K.T_PERSON] >= 0) & (ti[:, K.T_SEEN] < self.ts - self.p._track_over_ns)
+        if not stale.any():
+            return
+        for slot in np.unique(ti[stale, K.T_PERSON]).tolist():
+            person = live.by_slot[slot]
+            for code, t in list(person.keys.items()):
+                if stale[t]:
+                    live.arr.unmap_track(code)
+                    del person.keys[code]
+
     # -- samples ---------------------------------------------------------------------------------
 
     def _emit_ticks(self, prev_frame_ns: int) -> None:
@@ -971,6 +988,11 @@ class _Frame:
             if prev_frame_ns >= 0 and next_tick <= prev_frame_ns + self.p._stale_ns:
                 self._sample(next_tick)
                 sc[K.S_NEXT_TICK] = next_tick + tick
+                over = self.p._track_over_ns
+                if next_tick // over > (next_tick - tick) // over:
+                    # About once per track_over_ns, at a tick: the kernel hands every tick's frame to
+                    # Python, so where this happens is fixed by the frame times, not by batches.
+                    self._drop_ended_tracks()
             else:  # no frames near these ticks (the store was dark): nothing to sample
                 sc[K.S_NEXT_TICK] = -(-(self.ts - self.p._delay_ns) // tick) * tick
                 break
