@@ -1,4 +1,4 @@
-"""The simulated store's floor plan: zones, the door, an aisle graph, the queue and the checkout (metres).
+"""The simulated store's floor plan: zones, one or more doors, an aisle graph, the queue and the checkout (metres).
 
 The aisle graph's edges keep at least 0.7 m from every zone, so a walk
 between zones enters and leaves only the zones it means to: a passer-by
@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+
+from ml_core.geometry.lines import signed_distance
 
 FloatArray = npt.NDArray[np.float64]
 Point = tuple[float, float]
@@ -57,21 +59,42 @@ class SimZone:
 
 
 @dataclass(frozen=True)
-class FloorPlan:
-    """A store floor: zones, the entrance door line (inward on the left of a->b), the aisle graph and fixtures.
+class Door:
+    """One door: its counting line a -> b (inward on the left, metres), where people appear and vanish
+    beyond it (`outside`, metres), the aisle node just inside it, and its share of arriving parties.
 
-    outside: where customers appear and vanish, beyond the door. door_node: the aisle node inside the door.
+    weight: relative chance that a party arrives by this door (only drawn when a plan has several doors).
+    """
+
+    door_id: str
+    line: tuple[Point, Point]
+    outside: Point
+    node: str
+    label: str = ""
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.line[0] == self.line[1]:
+            raise ValueError(f"door {self.door_id!r} line end points must differ, got {self.line}")
+        if not self.weight > 0:
+            raise ValueError(f"door {self.door_id!r} weight must be > 0, got {self.weight}")
+
+
+@dataclass(frozen=True)
+class FloorPlan:
+    """A store floor: zones, its doors (each a counting line, inward on the left of a->b), the aisle graph and
+    fixtures.
+
+    doors: one or more; the first is the main door (`door`, `outside` and `door_node` are its).
     queue_slots: (s, 2) standing points of the checkout queue, head first. counter: where a customer is
     served. exit_path: points walked from the counter to the outside. till: the cashier's spot.
     bounds: (x_min, y_min, x_max, y_max) of the floor a camera sees.
     """
 
     zones: tuple[SimZone, ...]
-    door: tuple[Point, Point]
-    outside: Point
+    doors: tuple[Door, ...]
     nodes: dict[str, Point]
     edges: tuple[tuple[str, str], ...]
-    door_node: str
     queue_approach: str
     queue_slots: FloatArray
     counter: Point
@@ -82,6 +105,11 @@ class FloorPlan:
     _adjacency: dict[str, list[tuple[float, str]]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if not self.doors:
+            raise ValueError("a floor plan needs at least one door")
+        for door in self.doors:
+            if door.node not in self.nodes:
+                raise ValueError(f"door {door.door_id!r} node {door.node!r} is not a node of the plan")
         for a, b in self.edges:
             for name in (a, b):
                 if name not in self.nodes:
@@ -93,6 +121,47 @@ class FloorPlan:
             if zone.approach is not None and zone.approach not in self.nodes:
                 raise ValueError(f"zone {zone.zone_id!r} approach {zone.approach!r} is not a node of the plan")
 
+    @property
+    def door(self) -> tuple[Point, Point]:
+        """The main (first) door's line, metres."""
+        return self.doors[0].line
+
+    @property
+    def outside(self) -> Point:
+        """Where customers of the main (first) door appear and vanish, metres."""
+        return self.doors[0].outside
+
+    @property
+    def door_node(self) -> str:
+        """The aisle node inside the main (first) door."""
+        return self.doors[0].node
+
+    def door_side(self, points: FloatArray) -> FloatArray:
+        """(n,) +1 where each of (n, 2) points (metres) is inside the store, -1 outside, 0 on a door line.
+
+        Inside is the inward side of every door line: beyond any one door is outside. With one door this is
+        exactly the sign of the signed distance to its line (so single-door truth is what it always was).
+        """
+        if len(self.doors) == 1:
+            a, b = self.doors[0].line
+            return np.sign(signed_distance(points, a, b))
+        sides = np.stack([np.sign(signed_distance(points, *d.line)) for d in self.doors])
+        return np.asarray(np.where((sides < 0).any(axis=0), -1.0, np.where((sides == 0).any(axis=0), 0.0, 1.0)))
+
+    def entry_door(self, rng: np.random.Generator) -> Door:
+        """The door a party arrives by, drawn with the doors' weights; one door draws nothing from rng."""
+        if len(self.doors) == 1:
+            return self.doors[0]
+        weights = np.array([d.weight for d in self.doors], dtype=np.float64)
+        return self.doors[int(rng.choice(len(self.doors), p=weights / weights.sum()))]
+
+    def nearest_door(self, node: str) -> Door:
+        """The door whose node is the shortest aisle walk from `node` (ties: the first listed)."""
+        if len(self.doors) == 1:
+            return self.doors[0]
+        dist = self._distances(node)
+        return min(self.doors, key=lambda d: dist.get(d.node, math.inf))
+
     def zone(self, zone_id: str) -> SimZone:
         for z in self.zones:
             if z.zone_id == zone_id:
@@ -101,6 +170,20 @@ class FloorPlan:
 
     def zones_of_kind(self, kind: str) -> tuple[SimZone, ...]:
         return tuple(z for z in self.zones if z.kind == kind)
+
+    def _distances(self, start: str) -> dict[str, float]:
+        """Shortest aisle distance (metres) from start to every node it reaches."""
+        dist = {start: 0.0}
+        heap = [(0.0, start)]
+        while heap:
+            d, node = heapq.heappop(heap)
+            if d > dist.get(node, math.inf):
+                continue
+            for w, other in self._adjacency.get(node, []):
+                if d + w < dist.get(other, math.inf):
+                    dist[other] = d + w
+                    heapq.heappush(heap, (d + w, other))
+        return dist
 
     def route(self, start: str, goal: str) -> list[FloatArray]:
         """Node positions on the shortest aisle path from start to goal, both included."""
@@ -167,11 +250,9 @@ def default_plan() -> FloorPlan:
     slots = np.array([[17.25, 3.5 + 0.7 * i] for i in range(14)], dtype=np.float64)
     return FloorPlan(
         zones=zones,
-        door=((9.0, 0.0), (11.0, 0.0)),
-        outside=(10.0, -1.8),
+        doors=(Door("door", ((9.0, 0.0), (11.0, 0.0)), (10.0, -1.8), "door", "Main door"),),
         nodes=nodes,
         edges=edges,
-        door_node="door",
         queue_approach="queue-ap",
         queue_slots=slots,
         counter=(17.25, 1.5),
