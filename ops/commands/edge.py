@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from ml_core.mot import MotRows
     from ml_core.track import ByteTrackParams, TrackRelinker
     from ops.cli import CommandTree
-    from schemas.layout import CameraCalibration
+    from schemas.events import TrackFrame
+    from schemas.layout import CameraCalibration, StoreLayout
 
 log = get_logger("footfall.edge")
 
@@ -268,6 +269,28 @@ PETS09_ZONES: dict[str, tuple[tuple[float, float], ...]] = {
     "far-path": ((-16.0, -16.0), (-8.0, -16.0), (-8.0, -12.0), (-16.0, -12.0)),
 }
 
+
+def video_calibration(image_to_floor: HomographyFit, width: int, height: int, camera_id: str) -> CameraCalibration:
+    """A camera's calibration from a pixel homography fit (frames of width x height pixels)."""
+    from ml_core.geometry.homography import pixels_to_normalised
+    from schemas import CameraCalibration
+
+    matrix = tuple(float(v) for v in pixels_to_normalised(image_to_floor.matrix, width, height).reshape(-1))
+    return CameraCalibration(camera_id, matrix, width, height)  # type: ignore[arg-type]
+
+
+def pets09_layout(image_to_floor: HomographyFit, width: int, height: int, camera_id: str) -> StoreLayout:
+    """PETS09-S2L1 as a layout: the camera (`image_to_floor` in pixels, made normalised), the zones and lines
+    above (zones as product zones, lines as in-store lines: the scene is a plaza with no door)."""
+    from schemas.layout import CountingLine, StoreLayout, Zone, ZoneKind
+
+    return StoreLayout(
+        cameras=(video_calibration(image_to_floor, width, height, camera_id),),
+        zones=tuple(Zone(zone_id, ZoneKind.PRODUCT, polygon) for zone_id, polygon in PETS09_ZONES.items()),
+        lines=tuple(CountingLine(line_id, a, b) for line_id, (a, b) in PETS09_LINES.items()),
+    )
+
+
 # The same for ground truth and footfall: a crossing must clear a 0.5 m dead band (about a person's
 # width) and a zone entry must hold for 3 frames, so foot-point jitter on a boundary counts once.
 # Nothing else is applied at counting time: footfall is counted from the floor positions its edge
@@ -294,20 +317,27 @@ class TrackedVideo:
     tracker_params: ByteTrackParams
     relinker: TrackRelinker | None
     floor_gate: FloorPointGate | None
+    published: tuple[TrackFrame, ...] = ()
 
 
 def track_video(
-    video: Path, image_to_floor: HomographyFit, config: DetectorConfig, frame_rate: float, relink: bool = True
+    video: Path,
+    image_to_floor: HomographyFit,
+    config: DetectorConfig,
+    frame_rate: float,
+    relink: bool = True,
+    *,
+    camera_id: str = "eval",
+    edge_run_id: str | None = None,
 ) -> TrackedVideo:
     """Run footfall's edge pipeline (`CameraPipeline`, the edge profile: detect, track, floor, re-link,
-    floor gate) over a video file and collect what its TrackFrames publish."""
+    floor gate) over a video file and collect what its TrackFrames publish (edge_run_id: random if None)."""
     import numpy as np
 
     from ml_core.detect import create_detector
     from ml_core.geometry.homography import pixels_to_normalised
     from ml_core.mot import MotRows
     from ml_core.privacy import FrameBuffer
-    from schemas import CameraCalibration
     from schemas.events import TrackFrame
     from stream.edge import CameraContext, CameraPipeline, SourceFrame, SourceSpec, VideoSource, new_edge_run_id
     from stream.edge.pipeline import edge_floor_gate_params, edge_relink_params, edge_tracker_params
@@ -316,16 +346,16 @@ def track_video(
     params = edge_tracker_params(frame_rate)
     pipeline: CameraPipeline | None = None
     cols: dict[str, list[np.ndarray]] = {"frames": [], "ids": [], "boxes": [], "scores": [], "floor": []}
+    frames: list[TrackFrame] = []
     for item in source.frames():
         if pipeline is None:
             h, w = item.frame.shape[:2]
             h_norm = pixels_to_normalised(image_to_floor.matrix, w, h)
-            matrix = tuple(float(v) for v in h_norm.reshape(-1))
-            calibration = CameraCalibration("eval", matrix, w, h)  # type: ignore[arg-type]
+            calibration = video_calibration(image_to_floor, w, h, camera_id)
             detector = create_detector(config, h_norm)
             detector.warm_up(h, w)
             pipeline = CameraPipeline(
-                CameraContext("eval", "eval", new_edge_run_id(), calibration),
+                CameraContext("eval", camera_id, edge_run_id or new_edge_run_id(), calibration),
                 detector,
                 tracker_params=params,
                 buffer=FrameBuffer(max_age_s=1.0),
@@ -338,6 +368,7 @@ def track_video(
         pipeline.purge(ts_ns)
         published = events[0]
         assert isinstance(published, TrackFrame)
+        frames.append(published)
         t = result.tracks
         floor = np.array(
             [(np.nan, np.nan) if p.floor_x_m is None else (p.floor_x_m, p.floor_y_m) for p in published.tracks],
@@ -370,6 +401,7 @@ def track_video(
         params,
         pipeline.relinker,
         pipeline.floor_gate,
+        tuple(frames),
     )
 
 
