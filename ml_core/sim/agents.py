@@ -7,6 +7,7 @@ events are added by the caller.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ml_core.sim.plan import FloorPlan, SimZone
+from ml_core.sim.queue import CheckoutQueue, group_rows_by_person
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -127,6 +129,7 @@ class _Mover:
     members: list[int]
     pos: FloatArray
     speed: float
+    seq: int = 0  # spawn order, which is the order movers are stepped in (and so the order of random draws)
     steps: deque[tuple[str, object]] = field(default_factory=deque)
     wait_until: int = -1
     at_head_since: int = -1
@@ -144,21 +147,34 @@ class _Simulation:
     def __init__(self, plan: FloorPlan, config: ShopperConfig, rng: np.random.Generator) -> None:
         self.plan, self.cfg, self.rng = plan, config, rng
         self.dt = config.frame_period_s
-        # Per person: frames seen (increasing) and x, y there (metres).
-        self.tracks: list[tuple[list[int], list[float], list[float]]] = []
+        # Rows recorded outside the queue, in frame order: person, frame, x, y (metres).
+        self.rec_person: list[int] = []
+        self.rec_frame: list[int] = []
+        self.rec_x: list[float] = []
+        self.rec_y: list[float] = []
+        # Rows recorded in the queue, one chunk per frame, in frame order: (person, x, y) arrays and the frame.
+        self.queue_rows: list[tuple[IntArray, FloatArray, FloatArray, int]] = []
         self.kinds: list[int] = []
         self.parties: list[int] = []
+        # Movers not gone and not queued, in spawn order (the order they are stepped in).
         self.movers: list[_Mover] = []
+        self.spawned = 0
+        # The queue's movers head first; their positions live in checkout while queued.
         self.queue: list[_Mover] = []
+        self.checkout = CheckoutQueue(plan.queue_slots)
         self.counter_free = True
         self.purchases: list[tuple[int, int]] = []
         self.product_zones = plan.zones_of_kind("product")
 
     def _new_person(self, kind: int, party: int) -> int:
-        self.tracks.append(([], [], []))
         self.kinds.append(kind)
         self.parties.append(party)
-        return len(self.tracks) - 1
+        return len(self.kinds) - 1
+
+    def _add_mover(self, mover: _Mover) -> None:
+        mover.seq = self.spawned
+        self.spawned += 1
+        self.movers.append(mover)
 
     def _arrivals(self) -> list[int]:
         frames: list[int] = []
@@ -204,10 +220,10 @@ class _Simulation:
                 ("walk", [*route, np.array(plan.outside) + np.array([self.rng.uniform(-0.3, 0.3), 0.0])])
             )
             mover.steps.append(("vanish", None))
-        self.movers.append(mover)
-        self._record(mover, frame)
+        # Recorded with everyone at the end of the frame it arrives in.
+        self._add_mover(mover)
 
-    def _spawn_staff(self, frame: int, cashier: bool) -> None:
+    def _spawn_staff(self, cashier: bool) -> None:
         person = self._new_person(STAFF, -1)
         if cashier:
             mover = _Mover(-1, [person], np.array(self.plan.till), 0.0, staff=True)
@@ -215,8 +231,7 @@ class _Simulation:
         else:
             home = self._staff_home()
             mover = _Mover(-1, [person], home.random_spot(self.rng), self._speed(), staff=True)
-        self.movers.append(mover)
-        self._record(mover, frame)
+        self._add_mover(mover)
 
     def _staff_home(self) -> SimZone:
         return next(z for z in self.plan.zones_of_kind("staff") if z.approach is not None)
@@ -239,13 +254,10 @@ class _Simulation:
         x, y = mover.pos.tolist()
         for k, person in enumerate(mover.members):
             dx, dy = _MEMBER_OFFSETS[k]
-            frames, xs, ys = self.tracks[person]
-            if frames and frames[-1] == frame:  # a party is recorded when it spawns and again at the frame's end
-                xs[-1], ys[-1] = x + dx, y + dy
-            else:
-                frames.append(frame)
-                xs.append(x + dx)
-                ys.append(y + dy)
+            self.rec_person.append(person)
+            self.rec_frame.append(frame)
+            self.rec_x.append(x + dx)
+            self.rec_y.append(y + dy)
 
     def _step(self, mover: _Mover, frame: int, closing: bool) -> None:
         budget = mover.speed * self.dt
@@ -284,6 +296,8 @@ class _Simulation:
                 mover.steps.popleft()
                 mover.queued = True
                 self.queue.append(mover)
+                x, y = mover.pos.tolist()
+                self.checkout.join(x, y, mover.speed * self.dt, mover.members, list(_MEMBER_OFFSETS))
                 return
             elif kind == "serve":
                 mover.steps.popleft()
@@ -300,19 +314,16 @@ class _Simulation:
                 raise AssertionError(kind)
 
     def _step_queue(self, frame: int) -> None:
-        for slot, mover in enumerate(self.queue):
-            target = self.plan.queue_slots[min(slot, len(self.plan.queue_slots) - 1)]
-            gap = target - mover.pos
-            dist = float(np.hypot(*gap))
-            step = mover.speed * self.dt
-            mover.pos = target.copy() if dist <= step else mover.pos + gap * (step / dist)
-            if slot == 0 and dist <= step and mover.at_head_since < 0:
-                mover.at_head_since = frame
+        if self.checkout.advance() and self.queue[0].at_head_since < 0:
+            self.queue[0].at_head_since = frame
         if self.queue and self.counter_free:
             head = self.queue[0]
             if head.at_head_since >= 0 and frame - head.at_head_since >= self._frames(self.cfg.head_wait_s):
                 self.queue.pop(0)
+                head.pos = np.array(self.checkout.pop_head())
                 head.queued = False
+                # Back among the movers at its place in the step order (it draws nothing from here on).
+                bisect.insort(self.movers, head, key=lambda m: m.seq)
                 self.counter_free = False
                 service = max(self.rng.exponential(self.cfg.service_mean_s), self.cfg.min_service_s)
                 head.steps.append(("walk", [np.array(self.plan.counter)]))
@@ -324,9 +335,11 @@ class _Simulation:
         cfg = self.cfg
         arrivals = deque(enumerate(self._arrivals()))
         for _ in range(cfg.cashiers):
-            self._spawn_staff(0, cashier=True)
+            self._spawn_staff(cashier=True)
         for _ in range(cfg.floor_staff):
-            self._spawn_staff(0, cashier=False)
+            self._spawn_staff(cashier=False)
+        for mover in self.movers:
+            self._record(mover, 0)
         frame = 0
         last_arrival = math.ceil(cfg.duration_s / self.dt)
         limit = last_arrival + self._frames(cfg.max_extra_s)
@@ -340,24 +353,34 @@ class _Simulation:
             while arrivals and arrivals[0][1] <= frame:
                 party, _ = arrivals.popleft()
                 self._spawn_party(frame, party)
+            # Gone movers never come back, queued ones are moved by the queue: dropping both keeps each frame's
+            # Python work to the people walking or waiting (the order of the rest, which fixes the order of
+            # random draws, is unchanged).
+            self.movers = [m for m in self.movers if not m.gone and not m.queued]
             for mover in self.movers:
-                if not mover.gone:
-                    self._record(mover, frame)
-            # Gone movers never come back: dropping them keeps each frame's work to the people in the store
-            # (the order of the rest, which fixes the order of random draws, is unchanged).
-            self.movers = [m for m in self.movers if not m.gone]
-            customers_left = any(not m.staff for m in self.movers)
+                self._record(mover, frame)
+            if self.queue:
+                person, xs, ys = self.checkout.rows()
+                self.queue_rows.append((person, xs, ys, frame))
+            customers_left = bool(self.queue) or any(not m.staff for m in self.movers)
             if (closing and not customers_left and not arrivals) or frame >= limit:
                 break
         end = frame + 1  # staff clock out: nobody is seen from here on
         n_frames = end + self._frames(cfg.tail_s)
-        counts = [len(frames) for frames, _, _ in self.tracks]
-        offsets = np.zeros(len(self.tracks) + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        frame_col = np.fromiter((f for frames, _, _ in self.tracks for f in frames), np.int64, int(offsets[-1]))
-        xy = np.empty((int(offsets[-1]), 2))
-        xy[:, 0] = np.fromiter((x for _, xs, _ in self.tracks for x in xs), np.float64, int(offsets[-1]))
-        xy[:, 1] = np.fromiter((y for _, _, ys in self.tracks for y in ys), np.float64, int(offsets[-1]))
+        frame_col, xy, offsets = self._rows()
         purchases = np.array(self.purchases, dtype=np.int64).reshape(-1, 2)
         return Trajectories(self.dt, n_frames, frame_col, xy, offsets, np.array(self.kinds, dtype=np.int8),
                             np.array(self.parties, dtype=np.int64), purchases)  # fmt: skip
+
+    def _rows(self) -> tuple[IntArray, FloatArray, IntArray]:
+        """Every recorded row sorted by person, then frame: frame (n,), xy (n, 2) metres, offsets (P + 1,)."""
+        chunks = self.queue_rows
+        person = np.concatenate([np.array(self.rec_person, dtype=np.int64), *(c[0] for c in chunks)])
+        frame = np.concatenate([np.array(self.rec_frame, dtype=np.int64),
+                                *(np.full(len(c[0]), c[3], dtype=np.int64) for c in chunks)])  # fmt: skip
+        x = np.concatenate([np.array(self.rec_x, dtype=np.float64), *(c[1] for c in chunks)])
+        y = np.concatenate([np.array(self.rec_y, dtype=np.float64), *(c[2] for c in chunks)])
+        order, offsets = group_rows_by_person(person, frame, len(self.kinds))
+        xy = np.empty((len(order), 2))
+        xy[:, 0], xy[:, 1] = x[order], y[order]
+        return frame[order], xy, offsets
