@@ -94,12 +94,14 @@ def sim_cameras(plan: FloorPlan, count: int, overlap_m: float = DEFAULT_OVERLAP_
     x0, y0, x1, y1 = plan.bounds
     half = overlap_m / 2
     edges = np.linspace(x0, x1, count + 1)
-    door_lo = min(plan.door[0][0], plan.door[1][0]) - DOOR_CLEARANCE_M
-    door_hi = max(plan.door[0][0], plan.door[1][0]) + DOOR_CLEARANCE_M
-    for i in range(1, count):
-        if edges[i] - half < door_hi and edges[i] + half > door_lo:  # a view edge would fall near the door
-            edges[i] = door_hi + half if door_hi + half < edges[i + 1] else door_lo - half
-    if np.any(np.diff(edges) < overlap_m):
+    spans = [(min(a[0], b[0]) - DOOR_CLEARANCE_M, max(a[0], b[0]) + DOOR_CLEARANCE_M) for a, b in
+             (d.line for d in plan.doors)]  # fmt: skip
+    for door_lo, door_hi in spans:
+        for i in range(1, count):
+            if edges[i] - half < door_hi and edges[i] + half > door_lo:  # a view edge would fall near the door
+                edges[i] = door_hi + half if door_hi + half < edges[i + 1] else door_lo - half
+    near = any(e - half < hi and e + half > lo for e in edges[1:-1] for lo, hi in spans)
+    if near or np.any(np.diff(edges) < overlap_m):
         raise ValueError(f"{count} cameras with {overlap_m} m overlap cannot split the floor clear of the door")
     out = []
     for c in range(count):
@@ -111,7 +113,7 @@ def sim_cameras(plan: FloorPlan, count: int, overlap_m: float = DEFAULT_OVERLAP_
 
 
 def store_layout(plan: FloorPlan, cameras: tuple[SimCamera, ...]) -> StoreLayout:
-    """The plan as a StoreLayout: cameras with their image->floor homographies, zones and the door line."""
+    """The plan as a StoreLayout: cameras with their image->floor homographies, zones and a line per door."""
     return StoreLayout(
         cameras=tuple(
             CameraCalibration(
@@ -127,7 +129,7 @@ def store_layout(plan: FloorPlan, cameras: tuple[SimCamera, ...]) -> StoreLayout
             Zone(z.zone_id, ZoneKind(z.kind), tuple((float(x), float(y)) for x, y in z.polygon), z.label)
             for z in plan.zones
         ),
-        lines=(CountingLine("door", plan.door[0], plan.door[1], "left", "Main door"),),
+        lines=tuple(CountingLine(d.door_id, d.line[0], d.line[1], "left", d.label) for d in plan.doors),
     )
 
 
@@ -142,14 +144,16 @@ def simulate_day(
     t0_ns: int = T0_NS,
     store_id: str = STORE,
     edge_run_id: str = EDGE_RUN,
+    plan: FloorPlan | None = None,
 ) -> SimulatedDay:
     """Simulate a day (seeded), observe it through `noise`, and build events and truth.
 
     Frame ids are camera:edge_run:seq, so two days published to one log need different edge_run_ids.
     Each camera's tracker errs independently (its own noise seed); the first camera's is the single camera's,
     and `observations` holds what that first camera's tracker would report over the whole floor.
+    plan: the store (default: default_plan()).
     """
-    plan = default_plan()
+    plan = plan if plan is not None else default_plan()
     traj = simulate(plan, shopper or ShopperConfig(), seed)
     truth = compute_truth(traj, plan, truth_config or TruthConfig(), t0_ns)
     obs = observe(traj, noise, seed + 1)

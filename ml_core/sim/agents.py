@@ -196,13 +196,14 @@ class _Simulation:
     def _spawn_party(self, frame: int, party: int) -> None:
         size = 1 + int(self.rng.choice(4, p=self.cfg.group_size_probs))
         members = [self._new_person(CUSTOMER, party) for _ in range(size)]
-        start = np.array(self.plan.outside) + np.array([self.rng.uniform(-0.3, 0.3), self.rng.uniform(-0.1, 0.1)])
+        door = self.plan.entry_door(self.rng)  # draws only when the plan has several doors
+        start = np.array(door.outside) + np.array([self.rng.uniform(-0.3, 0.3), self.rng.uniform(-0.1, 0.1)])
         mover = _Mover(party, members, start, self._speed())
         plan = self.plan
         lo, hi = self.cfg.zones_per_visit
         count = int(self.rng.integers(lo, hi + 1))
         chosen = [self.product_zones[i] for i in self.rng.permutation(len(self.product_zones))[:count]]
-        node = plan.door_node
+        node = door.node
         mover.steps.append(("walk", [np.array(plan.nodes[node])]))
         for zone in chosen:
             assert zone.approach is not None
@@ -215,9 +216,10 @@ class _Simulation:
             mover.steps.append(("walk", plan.route(node, plan.queue_approach)[1:]))
             mover.steps.append(("queue", None))
         else:
-            route = plan.route(node, plan.door_node)[1:]
+            leave = plan.nearest_door(node)
+            route = plan.route(node, leave.node)[1:]
             mover.steps.append(
-                ("walk", [*route, np.array(plan.outside) + np.array([self.rng.uniform(-0.3, 0.3), 0.0])])
+                ("walk", [*route, np.array(leave.outside) + np.array([self.rng.uniform(-0.3, 0.3), 0.0])])
             )
             mover.steps.append(("vanish", None))
         # Recorded with everyone at the end of the frame it arrives in.

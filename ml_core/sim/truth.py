@@ -3,9 +3,10 @@
 Definitions (the zone processor is built to the same ones, so on noise-free
 input every measured quantity must equal these):
 
-- a visit is a customer's stay on the inward side of the door line: it starts
-  at the first frame on the inward side and ends at the first frame back on
-  the outward side (or at the last frame seen);
+- a visit is a customer's stay on the inward side of the door lines (of every
+  door: FloorPlan.door_side): it starts at the first frame on the inward side
+  and ends at the first frame back on the outward side (or at the last frame
+  seen);
 - a zone visit is a run of frames inside a zone's polygon: it is entered at
   the run's first frame and exited at the first frame outside (the last frame
   seen if the person vanishes inside); it is clipped to the customer's visit;
@@ -27,7 +28,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from ml_core.geometry.lines import signed_distance
 from ml_core.geometry.polygons import points_in_polygon
 from ml_core.sim.agents import CUSTOMER, STAFF, Trajectories
 from ml_core.sim.plan import FloorPlan
@@ -102,7 +102,6 @@ def compute_truth(traj: Trajectories, plan: FloorPlan, config: TruthConfig, t0_n
     n_frames = traj.n_frames
     ts = t0_ns + np.arange(n_frames, dtype=np.int64) * period_ns
     bucket_ns = config.bucket_s * 1_000_000_000
-    door_a, door_b = plan.door
     visits: list[Visit] = []
     zone_visits: list[ZoneVisit] = []
     crossings: Counter[tuple[int, str]] = Counter()
@@ -115,7 +114,7 @@ def compute_truth(traj: Trajectories, plan: FloorPlan, config: TruthConfig, t0_n
         if present.size == 0:
             continue
         pts = traj.xy_of(person)
-        side = np.sign(signed_distance(pts, door_a, door_b))
+        side = plan.door_side(pts)  # inward of every door line: in the store
         person_visits = _visits_of(present, side, ts)
         for start_ns, end_ns, direction_ns in _crossings_of(present, side, ts):
             crossings[((direction_ns[0] // bucket_ns) * bucket_ns, direction_ns[1])] += 1
