@@ -43,6 +43,8 @@ def register(tree: CommandTree) -> None:
     p.add_argument("--dwell-median-s", type=float, default=30.0, help="median dwell in a product zone (default: 30)")
     p.add_argument("--floor-staff", type=int, default=2, help="staff walking the floor (default: 2)")
     p.add_argument("--cameras", type=int, default=1, help="cameras splitting the floor (default: 1)")
+    p.add_argument("--plan", default=None, metavar="FILE",
+                   help="floor plan (.toml, .json) or a shipped plan, e.g. kiosk (default: built-in)")  # fmt: skip
     p.add_argument("--noise", choices=["none", "realistic"], default="none",
                    help="tracker noise preset (default: none); the flags below override it")  # fmt: skip
     p.add_argument("--drop", type=float, default=None, help="probability an observation is dropped")
@@ -63,6 +65,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from ml_core.sim.agents import ShopperConfig
     from ml_core.sim.noise import NO_NOISE, REALISTIC
+    from ml_core.sim.plan_file import resolve_plan
     from ops.simulate import simulate_day, truth_summary, write_truth
 
     try:
@@ -74,9 +77,10 @@ def _run(args: argparse.Namespace) -> int:
                                        ("id_switch_per_s", args.id_switch_per_s)) if v is not None}  # fmt: skip
         noise = dataclasses.replace(noise, **overrides)
         start_ns = args.start if args.start is not None else yesterday_opening_ns()
+        plan = resolve_plan(args.plan) if args.plan is not None else None
         day = simulate_day(args.seed, shopper=shopper, noise=noise, cameras=args.cameras, store_id=args.store_id,
-                           t0_ns=start_ns)  # fmt: skip
-    except ValueError as exc:
+                           t0_ns=start_ns, plan=plan)  # fmt: skip
+    except ValueError as exc:  # a PlanFileError too: one line per problem, each naming the field
         print(f"footfall simulate: {exc}", file=sys.stderr)
         return 2
     if args.truth:
