@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import nats
+import numpy as np
 
+from ml_core.geometry.lines import crosses_segment
 from ml_core.sim.agents import STAFF, ShopperConfig
 from ml_core.sim.noise import NO_NOISE, REALISTIC, NoiseConfig
+from ml_core.sim.plan import FloorPlan
 from ops.simulate import SimulatedDay, median_dwell, simulate_day, transition_totals
 from ops.store_pipeline import measure, publish_day, queue_mae, run_analytics, total_variation
 from projections.migrations import migrate
@@ -51,6 +54,7 @@ def score(day: SimulatedDay, store: ChdbStore, store_id: str) -> dict[str, Any]:
     tvd = total_variation(m.transitions, transition_totals(truth))
     maes = {z: queue_mae(m.queue.get(z, {}), truth.ticks_ns, truth.occupancy[z]) for z in truth.queue_zones}
     worst_mae = max(maes.values(), default=0.0)
+    doors = _door_entries(day, store)
     flagged = [_person(day, v) for v in m.staff_visits]
     true_staff = sum(1 for p in flagged if p is not None and day.trajectories.kind[p] == STAFF)
     precision = true_staff / len(flagged) if flagged else None
@@ -61,6 +65,7 @@ def score(day: SimulatedDay, store: ChdbStore, store_id: str) -> dict[str, Any]:
         "transitions": m.transitions == transition_totals(truth),
         "queue_length_per_tick": all(v == 0.0 for v in maes.values()),
         "transactions": m.transactions == len(truth.purchases),
+        "entries_per_door": all(d["measured"] == d["truth"] for d in doors.values()),
     }
     return {
         "targets": {
@@ -98,6 +103,7 @@ def score(day: SimulatedDay, store: ChdbStore, store_id: str) -> dict[str, Any]:
         },
         "group_visits": {"measured": m.group_visits, "truth": truth.parties},
         "entries_exits": {"measured": [m.entries, m.exits], "truth_visits": true_visits},
+        "entries_exits_per_door": doors,
         "peak_queue": {
             "measured": m.peak_queue,
             "truth": {z: int(truth.occupancy[z].max()) for z in truth.queue_zones},
@@ -107,19 +113,62 @@ def score(day: SimulatedDay, store: ChdbStore, store_id: str) -> dict[str, Any]:
     }
 
 
+def _door_entries(day: SimulatedDay, store: ChdbStore) -> dict[str, dict[str, list[int]]]:
+    """Per door line: [entries, exits] read back from footfall_lines, and the true crossings of its segment.
+
+    True crossings are steps between a person's consecutive true positions through the door's segment
+    (inward: to its left), which is what the zone processor counts on noise-free input.
+    """
+    db, where = store.database, f"store_id = '{day.layout.store_id}'"
+    rows = store.query_rows(
+        f"SELECT line_id, sum(entries), sum(exits) FROM {db}.footfall_lines WHERE {where} GROUP BY line_id"
+    )
+    measured = {str(line): [int(i), int(o)] for line, i, o in rows}
+    traj = day.trajectories
+    out = {}
+    for door in day.plan.doors:
+        sides = []
+        for person in range(traj.n_people):
+            xy = traj.xy_of(person)
+            if len(xy) > 1:
+                sides.append(crosses_segment(xy[:-1], xy[1:], *door.line))
+        crossed = np.concatenate(sides) if sides else np.zeros(0, dtype=np.int8)
+        truth = [int(np.count_nonzero(crossed > 0)), int(np.count_nonzero(crossed < 0))]
+        out[door.door_id] = {"measured": measured.get(door.door_id, [0, 0]), "truth": truth}
+    return out
+
+
 def _person(day: SimulatedDay, visit_id: str) -> int | None:
     camera, _run, track, _start = visit_id.split(":")
     return day.person_of_track.get((camera, int(track)))
 
 
-def run_eval(seed: int, minutes: float, data_dir: Path | None = None, cameras: int = 1) -> dict[str, Any]:
-    """Score the analytics on a noise-free and a realistic-noise run of the same seeded day."""
-    shopper = ShopperConfig(duration_s=minutes * 60.0)
+def run_eval(
+    seed: int,
+    minutes: float,
+    data_dir: Path | None = None,
+    cameras: int = 1,
+    *,
+    plan: FloorPlan | None = None,
+    shopper: ShopperConfig | None = None,
+) -> dict[str, Any]:
+    """Score the analytics on a noise-free and a realistic-noise run of the same seeded day.
+
+    plan: the store (default: the simulator's default plan); shopper: the day (its duration_s is set from
+    `minutes`).
+    """
+    shopper = replace(shopper or ShopperConfig(), duration_s=minutes * 60.0)
     runs: dict[str, tuple[NoiseConfig, SimulatedDay]] = {}
     for label, noise in (("noise_free", NO_NOISE), ("realistic", REALISTIC)):
         store_id = f"sim-{label.replace('_', '-')}"
         day = simulate_day(
-            seed, shopper=shopper, noise=noise, cameras=cameras, store_id=store_id, edge_run_id=f"{store_id}-1"
+            seed,
+            shopper=shopper,
+            noise=noise,
+            cameras=cameras,
+            store_id=store_id,
+            edge_run_id=f"{store_id}-1",
+            plan=plan,
         )
         runs[label] = (noise, day)
     with tempfile.TemporaryDirectory(prefix="footfall-eval-") as tmp:

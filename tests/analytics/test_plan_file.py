@@ -209,3 +209,11 @@ def parse_spec(plan: dict[str, Any]) -> Any:
     from ml_core.sim.plan_file import PlanSpec
 
     return msgspec.json.decode(json.dumps(plan).encode(), type=PlanSpec)
+
+
+def test_the_readme_example_is_the_shipped_kiosk() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("### Your own store") :]
+    example = section[section.index("```toml\n") + len("```toml\n") : section.index("```\n", section.index("```toml"))]
+    plan = parse_plan(example.encode(), "toml", "README.md")
+    assert spec_of(plan) == spec_of(load_plan(KIOSK))
