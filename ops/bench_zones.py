@@ -22,7 +22,7 @@ import nats
 import numpy as np
 
 from ops.bench_project import _cpus, _ordered_read
-from ops.runtime import freeze_start_up_objects, runner_connections
+from ops.runtime import catch_up_stages, freeze_start_up_objects, runner_connections
 from ops.simulate import SimulatedDay
 from projections.migrations import migrate
 from projections.registry import PROJECTIONS, make
@@ -98,8 +98,7 @@ async def _every_projection(url: str, store: ChdbStore, batch: int) -> tuple[flo
         runners = [
             ProjectionRunner(nc, store, make(name), batch=batch) for nc, name in zip(connections, names, strict=True)
         ]
-        feeds = [r for r in runners if getattr(r.projection, "emits_events", False)]
-        stages = [feeds, [r for r in runners if r not in feeds]]  # as `footfall project --until-caught-up`
+        stages = catch_up_stages(runners)  # as `footfall project --until-caught-up`
         split: dict[str, dict[str, float]] = {}
         started = time.perf_counter()
         for stage in stages:

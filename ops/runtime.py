@@ -14,6 +14,7 @@ from ops.paths import DataDir, add_data_dir_argument
 if TYPE_CHECKING:  # the store pulls in pyarrow; `footfall --help` should not pay for it
     from nats.aio.client import Client as NatsClient
 
+    from projections.runner import ProjectionRunner
     from projections.store import Store
 
 NATS_URL_ENV = "FOOTFALL_NATS_URL"
@@ -87,3 +88,20 @@ async def runner_connections(url: str, keys: list[str]) -> AsyncIterator[list[Na
             stack.push_async_callback(nc.close)
             connections.append(nc)
         yield connections
+
+
+def catch_up_stages(runners: list[ProjectionRunner]) -> list[list[ProjectionRunner]]:
+    """The order in which runners catch up with the log: the readers of what processors publish wait.
+
+    A processor (the zone processor) publishes its events to FF_DERIVED; a projection of FF_DERIVED that
+    ran beside it would see the end of the stream before the processor had written all of it. Everything
+    else (the track projections) runs beside the processor, so its work overlaps the processor's waits on
+    the log.
+    """
+    from schemas.subjects import STREAM_OF_CHANNEL, Channel
+
+    derived = STREAM_OF_CHANNEL[Channel.ZONES]
+    if not any(getattr(r.projection, "emits_events", False) for r in runners):
+        return [runners]
+    first = [r for r in runners if r.projection.stream != derived]
+    return [first, [r for r in runners if r not in first]]

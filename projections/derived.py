@@ -14,6 +14,7 @@ import msgspec
 from projections.layouts import LayoutHistory
 from projections.projection import Rejected, SeqEvent
 from schemas.events import (
+    Event,
     LineCrossed,
     OccupancySampled,
     QueueSampled,
@@ -104,12 +105,18 @@ def zone_kinds(layouts: dict[str, LayoutHistory], store_id: str, version: int) -
 DERIVED_EVENTS = (LineCrossed, VisitEnded, ZoneEntered, ZoneExited, QueueSampled, OccupancySampled)
 
 
+def ignored_except(*folded: type[Event]) -> tuple[type[Event], ...]:
+    """The derived event types a projection folding only `folded` ignores (its `ignored_types`)."""
+    return tuple(t for t in DERIVED_EVENTS if t not in folded)
+
+
 class VisitBuffered:
     """Base of projections that fold whole customer visits: FF_DERIVED, state is the open visits."""
 
     name: str
     stream = "FF_DERIVED"
     filter_subject: str | None = None
+    ignored_types = ignored_except(ZoneEntered, ZoneExited, VisitEnded)
 
     def __init__(self) -> None:
         self._buffer = VisitBuffer()

@@ -11,7 +11,7 @@ from collections import defaultdict
 
 import pyarrow as pa
 
-from projections.derived import DERIVED_EVENTS, bucket_start_s, party_id, visit_id
+from projections.derived import DERIVED_EVENTS, bucket_start_s, ignored_except, party_id, visit_id
 from projections.layouts import LayoutHistory
 from projections.line_table import DDL as LINES_DDL
 from projections.line_table import BucketKey, line_count_rows
@@ -41,6 +41,7 @@ class FootfallProjection(Stateless):
     name = "footfall"
     version = "1"
     stream = "FF_DERIVED"
+    ignored_types = ignored_except(LineCrossed, VisitEnded)
 
     def table_ddl(self) -> dict[str, str]:
         return {"footfall_lines": LINES_DDL, "visits": VISITS_DDL}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from projections.derived import ignored_except
 from projections.layouts import LayoutHistory
 from projections.projection import DEDUP_SETTINGS, FoldResult, SeqEvent, Stateless
 from projections.samples import fold_samples
@@ -40,6 +41,7 @@ class OccupancyProjection(Stateless):
     name = "occupancy"
     version = "1"
     stream = "FF_DERIVED"
+    ignored_types = ignored_except(OccupancySampled)
 
     def table_ddl(self) -> dict[str, str]:
         return {"occupancy_series": DDL}

@@ -55,6 +55,8 @@ class Projection(Protocol):
     version: str  # code version; a change that changes rows needs a replay into a new version
     stream: str  # the stream it folds, e.g. "FF_TRACKS"
     filter_subject: str | None
+    # Optional: `ignored_types`, the event types on its stream it never folds; the runner drops them
+    # unread (their tag is all it reads), so they are neither decoded nor given to fold.
 
     def table_ddl(self) -> dict[str, str]:
         """CREATE TABLE statements keyed by base table name, with {db} and {table} placeholders."""

@@ -68,7 +68,7 @@ def _positive(name: str, value: int) -> None:
 
 def _project(args: argparse.Namespace) -> int:
     from ops.logging import get_logger
-    from ops.runtime import freeze_start_up_objects, log_url, open_store, runner_connections
+    from ops.runtime import catch_up_stages, freeze_start_up_objects, log_url, open_store, runner_connections
     from ops.sql_socket import serving
     from projections.migrations import migrate
     from projections.registry import make
@@ -92,12 +92,7 @@ def _project(args: argparse.Namespace) -> int:
                 ProjectionRunner(nc, store, p, batch=args.batch) for nc, p in zip(connections, projections, strict=True)
             ]
             freeze_start_up_objects()
-            # Processors (the zone processor) feed FF_DERIVED: when catching up, they finish first so the
-            # projections of their output see all of it.
-            stages = [runners]
-            if args.until_caught_up:
-                feeds = [r for r in runners if getattr(r.projection, "emits_events", False)]
-                stages = [feeds, [r for r in runners if r not in feeds]]
+            stages = catch_up_stages(runners) if args.until_caught_up else [runners]
             results = []
             # While this process owns the chDB directory, `footfall sql` asks it over a socket.
             async with serving(store, args.data_dir) as sock:
