@@ -22,7 +22,7 @@ import nats
 import numpy as np
 
 from ops.bench_project import _cpus, _ordered_read
-from ops.runtime import catch_up_stages, freeze_start_up_objects, runner_connections
+from ops.runtime import catch_up, freeze_start_up_objects, runner_connections
 from ops.simulate import SimulatedDay
 from projections.migrations import migrate
 from projections.registry import PROJECTIONS, make
@@ -98,14 +98,11 @@ async def _every_projection(url: str, store: ChdbStore, batch: int) -> tuple[flo
         runners = [
             ProjectionRunner(nc, store, make(name), batch=batch) for nc, name in zip(connections, names, strict=True)
         ]
-        stages = catch_up_stages(runners)  # as `footfall project --until-caught-up`
-        split: dict[str, dict[str, float]] = {}
         started = time.perf_counter()
-        for stage in stages:
-            results = await asyncio.gather(*(r.run(until_caught_up=True) for r in stage))
-            for runner, stats in zip(stage, results, strict=True):
-                split[runner.key] = {"events": stats.events, "fetch_s": round(stats.fetch_s, 3),
-                                     "fold_s": round(stats.fold_s, 3), "store_s": round(stats.store_s, 3)}  # fmt: skip
+        results = await catch_up(runners, lambda r: r.run(until_caught_up=True))  # as `footfall project`
+        split = {runner.key: {"events": stats.events, "fetch_s": round(stats.fetch_s, 3),
+                              "fold_s": round(stats.fold_s, 3), "store_s": round(stats.store_s, 3)}
+                 for runner, stats in zip(runners, results, strict=True)}  # fmt: skip
         return time.perf_counter() - started, split
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,7 @@ from ops.paths import DataDir, add_data_dir_argument
 if TYPE_CHECKING:  # the store pulls in pyarrow; `footfall --help` should not pay for it
     from nats.aio.client import Client as NatsClient
 
-    from projections.runner import ProjectionRunner
+    from projections.runner import ProjectionRunner, RunStats
     from projections.store import Store
 
 NATS_URL_ENV = "FOOTFALL_NATS_URL"
@@ -90,18 +91,26 @@ async def runner_connections(url: str, keys: list[str]) -> AsyncIterator[list[Na
         yield connections
 
 
-def catch_up_stages(runners: list[ProjectionRunner]) -> list[list[ProjectionRunner]]:
-    """The order in which runners catch up with the log: the readers of what processors publish wait.
+async def catch_up(
+    runners: list[ProjectionRunner], run: Callable[[ProjectionRunner], Awaitable[RunStats]]
+) -> list[RunStats]:
+    """Run every runner with `run` until caught up; their stats in the runners' order.
 
-    A processor (the zone processor) publishes its events to FF_DERIVED; a projection of FF_DERIVED that
-    ran beside it would see the end of the stream before the processor had written all of it. Everything
-    else (the track projections) runs beside the processor, so its work overlaps the processor's waits on
-    the log.
+    A processor (the zone processor) publishes to FF_DERIVED, and a projection of FF_DERIVED that ran
+    beside it would find the end of the stream before the processor had written all of it: those start
+    once the processors are done. Everything else (the track projections) runs from the start, beside the
+    processors, so its work overlaps their waits on the log.
     """
     from schemas.subjects import STREAM_OF_CHANNEL, Channel
 
     derived = STREAM_OF_CHANNEL[Channel.ZONES]
-    if not any(getattr(r.projection, "emits_events", False) for r in runners):
-        return [runners]
-    first = [r for r in runners if r.projection.stream != derived]
-    return [first, [r for r in runners if r not in first]]
+    feeds = [r for r in runners if getattr(r.projection, "emits_events", False)]
+    waiting = [r for r in runners if feeds and r.projection.stream == derived and r not in feeds]
+    tasks = {r: asyncio.ensure_future(run(r)) for r in runners if r not in waiting}
+    try:
+        await asyncio.gather(*(tasks[r] for r in feeds))
+        tasks.update({r: asyncio.ensure_future(run(r)) for r in waiting})
+        return list(await asyncio.gather(*(tasks[r] for r in runners)))
+    finally:
+        for task in tasks.values():
+            task.cancel()  # a failure stops the others (a no-op on those done)

@@ -68,7 +68,7 @@ def _positive(name: str, value: int) -> None:
 
 def _project(args: argparse.Namespace) -> int:
     from ops.logging import get_logger
-    from ops.runtime import catch_up_stages, freeze_start_up_objects, log_url, open_store, runner_connections
+    from ops.runtime import catch_up, freeze_start_up_objects, log_url, open_store, runner_connections
     from ops.sql_socket import serving
     from projections.migrations import migrate
     from projections.registry import make
@@ -92,17 +92,14 @@ def _project(args: argparse.Namespace) -> int:
                 ProjectionRunner(nc, store, p, batch=args.batch) for nc, p in zip(connections, projections, strict=True)
             ]
             freeze_start_up_objects()
-            stages = catch_up_stages(runners) if args.until_caught_up else [runners]
-            results = []
             # While this process owns the chDB directory, `footfall sql` asks it over a socket.
             async with serving(store, args.data_dir) as sock:
                 if sock is None:
                     log.warning("sql socket not served: data directory path too long", data_dir=str(args.data_dir))
-                for stage in stages:
-                    results += await asyncio.gather(
-                        *(r.run(until_caught_up=args.until_caught_up, stop=stop) for r in stage)
-                    )
-            runners = [r for stage in stages for r in stage]
+                if args.until_caught_up:
+                    results = await catch_up(runners, lambda r: r.run(until_caught_up=True, stop=stop))
+                else:  # live: every runner follows its stream as it grows
+                    results = await asyncio.gather(*(r.run(until_caught_up=False, stop=stop) for r in runners))
             for runner, stats in zip(runners, results, strict=True):
                 log.info("projection stopped", projection=runner.key, events=stats.events, batches=stats.batches,
                          rows=stats.rows, seq=stats.seq, recovered_batches=stats.recovered_batches,
