@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ops.commands.log",
     "ops.commands.bench_log",
     "ops.commands.bench_zones",
+    "ops.commands.bench_simulate",
     "ops.commands.simulate",
     "ops.commands.heatmap",
     "ops.commands.eval_store",

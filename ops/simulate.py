@@ -21,7 +21,8 @@ from ml_core.sim.agents import CUSTOMER, ShopperConfig, Trajectories, simulate
 from ml_core.sim.noise import NO_NOISE, IntArray, NoiseConfig, Observations, observe
 from ml_core.sim.plan import FloorPlan, default_plan
 from ml_core.sim.truth import GroundTruth, TruthConfig, compute_truth
-from schemas.events import Event, LayoutPublished, PosTransaction, Track, TrackClosed, TrackFrame
+from ops.sim_events import CameraRows, track_events
+from schemas.events import Event, LayoutPublished, PosTransaction
 from schemas.layout import CameraCalibration, CountingLine, StoreLayout, Zone, ZoneKind
 
 STORE = "sim-store"
@@ -222,37 +223,12 @@ def _track_events(
 
     views[c]: what camera c's tracker reports (rows sorted by frame) and the track id of each row.
     """
-    person_of_track: dict[tuple[str, int], int] = {}
-    per_frame: list[list[list[Track]]] = [[[] for _ in cams] for _ in range(traj.n_frames)]
-    closing: dict[int, list[tuple[int, int]]] = {}
-    first_frame: dict[tuple[int, int], int] = {}
-    last_of: dict[tuple[int, int], int] = {}
-    for c, (cam, (rows, track_ids)) in enumerate(zip(cams, views, strict=True)):
-        bl = boxes(cam, rows.xy).tolist()
-        xs, ys = rows.xy[:, 0].tolist(), rows.xy[:, 1].tolist()
-        last_frame: dict[int, int] = {}
-        for i, (f, t, p) in enumerate(zip(rows.frame.tolist(), track_ids.tolist(), rows.person.tolist(),
-                                          strict=True)):  # fmt: skip
-            person_of_track[(cam.camera_id, t)] = p
-            last_frame[t] = f
-            first_frame.setdefault((c, t), f)
-            x1, y1, x2, y2 = bl[i]
-            per_frame[f][c].append(Track(t, x1, y1, x2, y2, 0.9, floor_x_m=xs[i], floor_y_m=ys[i]))
-        for t, f in last_frame.items():
-            last_of[(c, t)] = f
-            closing.setdefault(min(f + 1, traj.n_frames - 1), []).append((c, t))
-    events: list[Event] = []
-    for f in range(traj.n_frames):
-        ts = t0_ns + f * period_ns
-        for c, cam in enumerate(cams):
-            tracks = tuple(sorted(per_frame[f][c], key=lambda t: t.track_id))
-            events.append(TrackFrame(store_id=store_id, ts_ns=ts, camera_id=cam.camera_id, edge_run_id=edge_run_id,
-                                     frame_seq=f, tracks=tracks))  # fmt: skip
-        for c, t in sorted(closing.get(f, [])):
-            events.append(TrackClosed(store_id=store_id, ts_ns=ts, camera_id=cams[c].camera_id, edge_run_id=edge_run_id,
-                                      track_id=t, first_ts_ns=t0_ns + first_frame[(c, t)] * period_ns,
-                                      last_ts_ns=t0_ns + last_of[(c, t)] * period_ns))  # fmt: skip
-    return events, person_of_track
+    rows = [
+        CameraRows(cam.camera_id, obs.frame, track_ids, obs.person, boxes(cam, obs.xy), obs.xy)
+        for cam, (obs, track_ids) in zip(cams, views, strict=True)
+    ]
+    return track_events(rows, n_frames=traj.n_frames, store_id=store_id, edge_run_id=edge_run_id, t0_ns=t0_ns,
+                        period_ns=period_ns)  # fmt: skip
 
 
 def _pos_events(truth: GroundTruth, store_id: str, seed: int) -> list[PosTransaction]:

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 from ml_core.sim.agents import Trajectories
+from ml_core.sim.queue import counting_order
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -56,31 +58,39 @@ class Observations:
 
 
 def observe(traj: Trajectories, noise: NoiseConfig, seed: int) -> Observations:
-    """Turn true trajectories into tracker observations under `noise` (deterministic for a seed)."""
+    """Turn true trajectories into tracker observations under `noise` (deterministic for a seed).
+
+    Per person, in person order: one uniform draw per frame after the first (outside a fragment's gap) for an
+    id switch, one for a fragment (and one more for its gap length), then the drops, then the jitter.
+    """
     rng = np.random.default_rng(seed)
     dt = traj.frame_period_s
+    # Thresholds as the scalar code computed them (rate * dt), so comparisons are bit for bit the same.
+    switch_p, fragment_p = noise.id_switch_per_s * dt, noise.fragment_per_s * dt
+    draws_per_frame = int(bool(noise.id_switch_per_s)) + 2 * int(bool(noise.fragment_per_s))
+    gap_lo, gap_hi = (float(v) for v in noise.fragment_gap_s)
+    gap_range = gap_hi - gap_lo  # what Generator.uniform computes: low + (high - low) * u
+    bitgen = rng.bit_generator
     frames_out, persons_out, tracks_out, xy_out = [], [], [], []
     next_id = 1
     for person in range(traj.n_people):
         present = traj.frames_of(person)
         if present.size == 0:
             continue
-        track = np.empty(present.size, dtype=np.int64)
-        keep = np.ones(present.size, dtype=np.bool_)
-        current = next_id
-        next_id += 1
-        gap_until = -1
-        for k, f in enumerate(present):
-            if f <= gap_until:
-                keep[k] = False
-            elif k > 0:
-                if noise.id_switch_per_s and rng.random() < noise.id_switch_per_s * dt:
-                    current, next_id = next_id, next_id + 1
-                if noise.fragment_per_s and rng.random() < noise.fragment_per_s * dt:
-                    gap_until = int(f) + round(rng.uniform(*noise.fragment_gap_s) / dt)
-                    current, next_id = next_id, next_id + 1
-                    keep[k] = False
-            track[k] = current
+        if draws_per_frame:
+            # Draw the most the frames could use, let the kernel use what the scalar loop would have drawn,
+            # then rewind and draw exactly that many, so the stream goes on where the scalar loop left it.
+            state = bitgen.state
+            uniforms = rng.random(draws_per_frame * (present.size - 1))
+            track, keep, used, next_id = _track_ids(present, uniforms, next_id, bool(noise.id_switch_per_s),
+                                                    switch_p, bool(noise.fragment_per_s), fragment_p, gap_lo,
+                                                    gap_range, dt)  # fmt: skip
+            bitgen.state = state
+            rng.random(used)
+        else:
+            track = np.full(present.size, next_id, dtype=np.int64)
+            keep = np.ones(present.size, dtype=np.bool_)
+            next_id += 1
         if noise.drop_prob:
             keep &= rng.random(present.size) >= noise.drop_prob
         xy = traj.xy_of(person).copy()
@@ -94,5 +104,52 @@ def observe(traj: Trajectories, noise: NoiseConfig, seed: int) -> Observations:
     person_arr = np.concatenate(persons_out) if persons_out else np.zeros(0, dtype=np.int64)
     track_arr = np.concatenate(tracks_out) if tracks_out else np.zeros(0, dtype=np.int64)
     xy_arr = np.concatenate(xy_out) if xy_out else np.zeros((0, 2))
-    order = np.lexsort((track_arr, frame))
+    # Track ids never decrease along these rows (they are handed out in person order, and only grow within a
+    # person), and (frame, track) is unique: a stable counting sort by frame gives the (frame, track) order.
+    order, _ = counting_order(frame, traj.n_frames)
     return Observations(frame[order], person_arr[order], track_arr[order], xy_arr[order])
+
+
+@njit(cache=True)
+def _track_ids(  # noqa: PLR0917 - numba kernels take their arguments positionally
+    present: IntArray,
+    uniforms: FloatArray,
+    next_id: int,
+    switches: bool,
+    switch_p: float,
+    fragments: bool,
+    fragment_p: float,
+    gap_lo_s: float,
+    gap_range_s: float,
+    dt_s: float,
+) -> tuple[IntArray, npt.NDArray[np.bool_], int, int]:
+    """One person's tracker ids per frame, whether each frame is kept (not in a fragment's gap), how many
+    uniforms were used, and the next free id: the scalar loop's logic, drawing from `uniforms` in order."""
+    n = present.shape[0]
+    track = np.empty(n, dtype=np.int64)
+    keep = np.ones(n, dtype=np.bool_)
+    current = next_id
+    next_id += 1
+    gap_until = -1
+    used = 0
+    for k in range(n):
+        f = present[k]
+        if f <= gap_until:
+            keep[k] = False
+        elif k > 0:
+            if switches:
+                u = uniforms[used]
+                used += 1
+                if u < switch_p:
+                    current, next_id = next_id, next_id + 1
+            if fragments:
+                u = uniforms[used]
+                used += 1
+                if u < fragment_p:
+                    gap_s = gap_lo_s + gap_range_s * uniforms[used]
+                    used += 1
+                    gap_until = f + int(np.rint(gap_s / dt_s))  # Python's round(): half to even, as rint
+                    current, next_id = next_id, next_id + 1
+                    keep[k] = False
+        track[k] = current
+    return track, keep, used, next_id

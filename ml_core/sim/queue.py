@@ -88,17 +88,18 @@ class CheckoutQueue:
 
 
 @njit(cache=True)
-def _counting_order(person: IntArray, n_people: int) -> tuple[IntArray, IntArray]:
-    counts = np.zeros(n_people + 1, dtype=np.int64)
-    for p in person:
-        counts[p + 1] += 1
+def counting_order(key: IntArray, n_keys: int) -> tuple[IntArray, IntArray]:
+    """The stable order that sorts `key` (values in 0..n_keys-1), and the (n_keys + 1,) offsets of each key's rows."""
+    counts = np.zeros(n_keys + 1, dtype=np.int64)
+    for k in key:
+        counts[k + 1] += 1
     offsets = np.cumsum(counts)
     cursor = offsets[:-1].copy()
-    order = np.empty(person.shape[0], dtype=np.int64)
-    for i in range(person.shape[0]):
-        p = person[i]
-        order[cursor[p]] = i
-        cursor[p] += 1
+    order = np.empty(key.shape[0], dtype=np.int64)
+    for i in range(key.shape[0]):
+        k = key[i]
+        order[cursor[k]] = i
+        cursor[k] += 1
     return order, offsets
 
 
@@ -109,5 +110,5 @@ def group_rows_by_person(person: IntArray, frame: IntArray, n_people: int) -> tu
     keeps that order within a person): linear where the rows come as a few runs already in frame order.
     """
     by_frame = np.argsort(frame, kind="stable")
-    order, offsets = _counting_order(person[by_frame], n_people)
+    order, offsets = counting_order(person[by_frame], n_people)
     return by_frame[order], offsets

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ml_core.geometry.polygons import points_in_polygon
+from ml_core.sim import truth_scan
 from ml_core.sim.agents import CUSTOMER, STAFF, Trajectories
 from ml_core.sim.plan import FloorPlan
 
@@ -109,26 +110,27 @@ def compute_truth(traj: Trajectories, plan: FloorPlan, config: TruthConfig, t0_n
     stages: dict[int, str] = {}
     state_zones = {z.zone_id for z in plan.zones if z.kind not in ("entrance", "staff")}
     kind_of = {z.zone_id: z.kind for z in plan.zones}
-    for person in range(traj.n_people):
-        present = traj.frames_of(person)
-        if present.size == 0:
-            continue
-        pts = traj.xy_of(person)
-        side = plan.door_side(pts)  # inward of every door line: in the store
-        person_visits = _visits_of(present, side, ts)
-        for start_ns, end_ns, direction_ns in _crossings_of(present, side, ts):
-            crossings[((direction_ns[0] // bucket_ns) * bucket_ns, direction_ns[1])] += 1
-            del start_ns, end_ns
-        if traj.kind[person] != CUSTOMER:
-            continue
+    frame, offsets = traj.frame, traj.offsets
+    side = plan.door_side(traj.xy)  # inward of every door line: in the store
+    for cross_ns, inward in zip(*(a.tolist() for a in truth_scan.crossings(side, frame, offsets, ts)), strict=True):
+        crossings[((cross_ns // bucket_ns) * bucket_ns, "in" if inward else "out")] += 1
+    visits_of = _by_person(*truth_scan.visits(side, frame, offsets, ts))
+    customers = np.flatnonzero((traj.kind == CUSTOMER) & (np.diff(offsets) > 0)).astype(np.int64)
+    # Zone runs of every customer, per zone in plan order: person -> [(zone_id, first frame, end frame)].
+    runs_of: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
+    for zone in plan.zones:
+        inside = _inside(traj.xy, zone.polygon)
+        for person, f0, f1 in zip(*(a.tolist() for a in truth_scan.runs(inside, frame, offsets, customers)),
+                                  strict=True):  # fmt: skip
+            runs_of[person].append((zone.zone_id, f0, f1))
+    for person in customers.tolist():
+        person_visits = visits_of.get(person, [])
         runs: list[ZoneVisit] = []
-        for zone in plan.zones:
-            inside = points_in_polygon(pts, zone.polygon)
-            for f0, f1 in _runs(inside, present):
-                for v_start, v_end in person_visits:
-                    enter, leave = max(int(ts[f0]), v_start), min(int(ts[f1]), v_end)
-                    if enter < leave:
-                        runs.append(ZoneVisit(person, zone.zone_id, enter, leave))
+        for zone_id, f0, f1 in runs_of.get(person, []):
+            for v_start, v_end in person_visits:
+                enter, leave = max(int(ts[f0]), v_start), min(int(ts[f1]), v_end)
+                if enter < leave:
+                    runs.append(ZoneVisit(person, zone_id, enter, leave))
         runs.sort(key=lambda r: (r.enter_ns, r.zone_id))
         zone_visits.extend(runs)
         for v_start, v_end in person_visits:
@@ -153,50 +155,30 @@ def compute_truth(traj: Trajectories, plan: FloorPlan, config: TruthConfig, t0_n
                        parties)  # fmt: skip
 
 
-def _visits_of(present: IntArray, side: npt.NDArray[np.float64], ts: IntArray) -> list[tuple[int, int]]:
-    out, start, last = [], None, 0.0
-    for k, f in enumerate(present):
-        s = side[k]
-        if s == 0:
-            continue
-        if s > 0 and last < 0 and start is None:
-            start = int(ts[f])
-        elif s < 0 and start is not None:
-            out.append((start, int(ts[f])))
-            start = None
-        last = s
-    if start is not None:
-        out.append((start, int(ts[present[-1]])))
+def _by_person(person: IntArray, start_ns: IntArray, end_ns: IntArray) -> dict[int, list[tuple[int, int]]]:
+    """person -> their visits (start_ns, end_ns) in order."""
+    out: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for p, start, end in zip(person.tolist(), start_ns.tolist(), end_ns.tolist(), strict=True):
+        out[p].append((start, end))
     return out
 
 
-def _crossings_of(
-    present: IntArray, side: npt.NDArray[np.float64], ts: IntArray
-) -> list[tuple[int, int, tuple[int, str]]]:
-    out, last = [], 0.0
-    for k, f in enumerate(present):
-        s = side[k]
-        if s == 0:
-            continue
-        if last not in (0, s):
-            out.append((0, 0, (int(ts[f]), "in" if s > 0 else "out")))
-        last = s
-    return out
+# Candidate rows tested against a polygon at once: points_in_polygon's temporaries are rows x vertices.
+_POLYGON_CHUNK_ROWS = 1 << 20
 
 
-def _runs(inside: npt.NDArray[np.bool_], present: IntArray) -> list[tuple[int, int]]:
-    """(first frame inside, first frame outside or last frame seen) of each run of inside frames."""
-    out = []
-    k, n = 0, len(inside)
-    while k < n:
-        if not inside[k]:
-            k += 1
-            continue
-        j = k
-        while j < n and inside[j]:
-            j += 1
-        out.append((int(present[k]), int(present[j]) if j < n else int(present[n - 1])))
-        k = j
+def _inside(xy: npt.NDArray[np.float64], polygon: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    """points_in_polygon over a day's rows, tested only where it can say yes (each point's answer is its own).
+
+    Its even-odd ray casting counts edges that straddle the point's y ((y1 > y) != (y2 > y)): none do unless
+    min y <= y < max y of the polygon, so rows outside that band are outside, exactly as it would say.
+    """
+    out = np.zeros(len(xy), dtype=np.bool_)
+    y = xy[:, 1]
+    rows = np.flatnonzero((y >= polygon[:, 1].min()) & (y < polygon[:, 1].max()))
+    for lo in range(0, len(rows), _POLYGON_CHUNK_ROWS):
+        chunk = rows[lo : lo + _POLYGON_CHUNK_ROWS]
+        out[chunk] = points_in_polygon(xy[chunk], polygon)
     return out
 
 
@@ -242,21 +224,36 @@ def _occupancy(
 
 
 def _heat(traj: Trajectories, ts: IntArray, config: TruthConfig) -> dict[tuple[int, int, int], tuple[float, int]]:
+    """(bucket_start_ns, cell_x, cell_y) -> (presence seconds, distinct people), keys in order of first row.
+
+    Sums are integer nanoseconds, so grouping all rows at once gives exactly what a per-row loop gave.
+    """
+    if len(traj.frame) == 0:
+        return {}
     bucket_ns = config.bucket_s * 1_000_000_000
     gap_ns = round(config.max_presence_gap_s * 1e9)
-    seconds: dict[tuple[int, int, int], int] = defaultdict(int)
-    people: dict[tuple[int, int, int], set[int]] = defaultdict(set)
-    for person in range(traj.n_people):
-        present = traj.frames_of(person)
-        if present.size == 0:
-            continue
-        pts = traj.xy_of(person)
-        cx = np.floor(pts[:, 0] / config.cell_m).astype(np.int64)
-        cy = np.floor(pts[:, 1] / config.cell_m).astype(np.int64)
-        t = ts[present]
-        dt = np.minimum(np.diff(t, prepend=t[0]), gap_ns)
-        buckets = (t // bucket_ns) * bucket_ns
-        for b, x, y, d in zip(buckets.tolist(), cx.tolist(), cy.tolist(), dt.tolist(), strict=True):
-            seconds[(b, x, y)] += d
-            people[(b, x, y)].add(person)
-    return {k: (seconds[k] / 1e9, len(people[k])) for k in seconds}
+    person = np.repeat(np.arange(traj.n_people, dtype=np.int64), np.diff(traj.offsets))
+    cx = np.floor(traj.xy[:, 0] / config.cell_m).astype(np.int64)
+    cy = np.floor(traj.xy[:, 1] / config.cell_m).astype(np.int64)
+    t = ts[traj.frame]
+    dt = np.diff(t, prepend=t[0])
+    dt[traj.offsets[:-1][np.diff(traj.offsets) > 0]] = 0  # a person's first row adds nothing
+    dt = np.minimum(dt, gap_ns)
+    bucket = (t // bucket_ns) * bucket_ns
+    # One int64 per (bucket, cell): the ranges are small (a day of 5-minute buckets, a floor of 0.5 m cells).
+    b_idx = (bucket - bucket.min()) // bucket_ns
+    x_idx, y_idx = cx - cx.min(), cy - cy.min()
+    nx, ny = int(x_idx.max()) + 1, int(y_idx.max()) + 1
+    key = (b_idx * nx + x_idx) * ny + y_idx
+    keys, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    seconds = np.zeros(len(keys), dtype=np.int64)
+    np.add.at(seconds, inverse, dt)
+    pairs = np.unique(inverse * traj.n_people + person)  # distinct (cell, person)
+    people = np.bincount(pairs // traj.n_people, minlength=len(keys))
+    by_first = np.argsort(first, kind="stable")
+    rows = first[by_first]
+    return {
+        (b, x, y): (sec / 1e9, n)
+        for b, x, y, sec, n in zip(bucket[rows].tolist(), cx[rows].tolist(), cy[rows].tolist(),
+                                   seconds[by_first].tolist(), people[by_first].tolist(), strict=True)
+    }  # fmt: skip
