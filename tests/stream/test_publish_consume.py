@@ -115,3 +115,16 @@ async def test_requests_capped_in_bytes_still_fill_a_batch_in_order(
         await nc.close()
     assert seen == list(range(1, len(frames) + 1))
     assert sizes == [25, 25, 10]
+
+
+def test_hpub_is_the_command_nats_py_would_write() -> None:
+    from nats.protocol.command import hpub_cmd
+
+    from stream.publisher import _hpub
+
+    data = schemas.encode(sample_events()[0])
+    ours = _hpub("ff.v1.s1.cam1.tracks", "_INBOX.abc.12", "cam1:run:7", data)
+    header = b"NATS/1.0\r\nNats-Msg-Id: cam1:run:7\r\n\r\n"  # what Client._send_publish builds for one header
+    assert ours == hpub_cmd("ff.v1.s1.cam1.tracks", "_INBOX.abc.12", header, data)
+    with pytest.raises(ValueError, match="line break"):
+        _hpub("ff.v1.s1.cam1.tracks", "_INBOX.abc.13", "cam1:run:7\r\nX: y", data)
