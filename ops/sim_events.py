@@ -19,6 +19,8 @@ FloatArray = npt.NDArray[np.float64]
 
 # The detector score every simulated track reports.
 SCORE = 0.9
+# Rows turned into Track structs at a time.
+_CHUNK_ROWS = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -55,14 +57,10 @@ def track_events(
     person_of_track, first, last = _track_spans(views, cam, frame, track, person)
 
     order = np.lexsort((track, cam, frame))
-    tracked = TrackState.TRACKED
-    b, p = box[order], xy[order]
-    tracks = [
-        Track(t, x1, y1, x2, y2, SCORE, tracked, fx, fy)
-        for t, x1, y1, x2, y2, fx, fy in zip(track[order].tolist(), b[:, 0].tolist(), b[:, 1].tolist(),
-                                             b[:, 2].tolist(), b[:, 3].tolist(), p[:, 0].tolist(), p[:, 1].tolist(),
-                                             strict=True)
-    ]  # fmt: skip
+    tracks: list[Track] = []
+    # In chunks: the Python floats of a whole day's columns at once would be gigabytes more at the peak.
+    for lo in range(0, len(order), _CHUNK_ROWS):
+        tracks.extend(_tracks(order[lo : lo + _CHUNK_ROWS], track, box, xy))
     bounds = np.zeros(n_frames * n_cams + 1, dtype=np.int64)
     np.cumsum(np.bincount(frame * n_cams + cam, minlength=n_frames * n_cams), out=bounds[1:])
     bounds_list = bounds.tolist()
@@ -84,6 +82,17 @@ def track_events(
                                       last_ts_ns=t0_ns + f1 * period_ns))  # fmt: skip
             k += 1
     return events, person_of_track
+
+
+def _tracks(rows: IntArray, track: IntArray, box: FloatArray, xy: FloatArray) -> list[Track]:
+    tracked = TrackState.TRACKED
+    b, p = box[rows], xy[rows]
+    return [
+        Track(t, x1, y1, x2, y2, SCORE, tracked, fx, fy)
+        for t, x1, y1, x2, y2, fx, fy in zip(track[rows].tolist(), b[:, 0].tolist(), b[:, 1].tolist(),
+                                             b[:, 2].tolist(), b[:, 3].tolist(), p[:, 0].tolist(), p[:, 1].tolist(),
+                                             strict=True)
+    ]  # fmt: skip
 
 
 def _track_spans(
