@@ -6,15 +6,17 @@ message can still be parsed, the offending value.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
+import msgspec.inspect as mi
 
 from schemas.errors import SchemaError
 from schemas.events import AnyEvent, Event, TrackFrame
-from schemas.layout import StoreLayout
+from schemas.layout import Config, StoreLayout
 
 T = TypeVar("T")
 
@@ -56,7 +58,17 @@ def decode_track_frame(data: bytes) -> TrackFrame:
 
 
 def decode_layout_json(data: bytes | str) -> StoreLayout:
-    """Decode a store layout config from JSON (unknown keys are an error)."""
+    """Decode a store layout config file from JSON: unknown keys at any level are an error.
+
+    The layout types themselves ignore unknown fields (a layout inside a `LayoutPublished`
+    read from the log must survive newer writers, DESIGN.md §2), so the strictness of
+    config input is this explicit pass over the parsed document first.
+    """
+    try:
+        raw = msgspec.json.decode(data)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise _translate(exc, data, None) from None
+    check_known_fields(raw, StoreLayout)
     return _decode(_json_layout_decoder.decode, data, msgspec.json.decode)
 
 
@@ -68,11 +80,66 @@ def _decode(decode_raw: Callable[[Any], T], data: bytes | str, parse: Any) -> T:
 
 
 def convert(obj: Any, type_: type[T]) -> T:
-    """Validate already-parsed builtins (a dict from YAML or a test) into a contract type."""
+    """Validate already-parsed builtins (a dict from YAML or a test) into a contract type.
+
+    A config type (a layout type) is config input here: unknown keys are an error, as in
+    decode_layout_json. An event type ignores them, as decode does.
+    """
+    if isinstance(type_, type) and issubclass(type_, Config):
+        check_known_fields(obj, type_)
     try:
         return msgspec.convert(obj, type_)
     except msgspec.ValidationError as exc:
         raise _translate(exc, obj, None) from None
+
+
+def check_known_fields(obj: Any, type_: type[msgspec.Struct]) -> None:
+    """Raise SchemaError naming the path and value of the first key in `obj` that `type_` does not declare.
+
+    `obj` is parsed builtins (dicts, lists); the check walks it against the struct's fields at every
+    nesting level (layout, cameras, zones, lines, rules) and leaves everything else (types, bounds,
+    missing fields) to the decoder, so a malformed document passes through here untouched.
+    """
+    _check_known(obj, _type_info(type_), "$")
+
+
+@functools.cache
+def _type_info(type_: type[msgspec.Struct]) -> mi.Type:
+    return mi.type_info(type_)
+
+
+def _check_known(obj: Any, info: mi.Type, path: str) -> None:
+    while isinstance(info, mi.Metadata):
+        info = info.type
+    if isinstance(info, mi.StructType):
+        if not isinstance(obj, dict):
+            return
+        fields = {f.encode_name: f.type for f in info.fields}
+        # An object's own keys before its children's, as go-ingest/contract does (the same first error).
+        for key, value in obj.items():
+            if key not in fields and not (info.tag_field is not None and key == info.tag_field):
+                raise SchemaError(f"Object contains unknown field `{key}`", f"{path}.{key}", value, has_value=True)
+        for key, value in obj.items():
+            if key in fields:
+                _check_known(value, fields[key], f"{path}.{key}")
+    elif isinstance(info, (mi.ListType, mi.VarTupleType, mi.SetType, mi.FrozenSetType)):
+        if isinstance(obj, (list, tuple)):
+            for i, item in enumerate(obj):
+                _check_known(item, info.item_type, f"{path}[{i}]")
+    elif isinstance(info, mi.TupleType):
+        if isinstance(obj, (list, tuple)):
+            for i, (item, item_info) in enumerate(zip(obj, info.item_types, strict=False)):
+                _check_known(item, item_info, f"{path}[{i}]")
+    elif isinstance(info, mi.DictType):
+        if isinstance(obj, dict):
+            for key, value in obj.items():
+                _check_known(value, info.value_type, f"{path}.{key}")
+    elif isinstance(info, mi.UnionType):
+        structs = [t for t in info.types if isinstance(t, mi.StructType)]
+        if isinstance(obj, dict) and structs:
+            tagged = [t for t in structs if t.tag_field is not None and obj.get(t.tag_field) == t.tag]
+            if tagged or len(structs) == 1:
+                _check_known(obj, (tagged or structs)[0], path)
 
 
 def _translate(exc: Exception, data: Any, parse: Any) -> SchemaError:

@@ -9,9 +9,12 @@ import msgspec
 from schemas.codec import encode_json
 from schemas.events import EVENT_TYPES, event_tag
 from schemas.layout import StoreLayout
-from schemas.samples import sample_values
+from schemas.samples import sample_newer_layout_published, sample_values
 
 VECTORS_DIR = Path(__file__).with_name("vectors")
+# Vectors of messages from a newer writer (fields unknown to this version), kept out of the
+# top level where every file is one event type's sample (the Go tests list those by tag).
+EVOLUTION_DIR = "evolution"
 _msgpack = msgspec.msgpack.Encoder()
 
 
@@ -20,7 +23,7 @@ def json_schemas() -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {}
     for event_type in EVENT_TYPES:
         out[event_tag(event_type)] = _with_dialect(msgspec.json.schema(event_type))
-    out["store_layout"] = _with_dialect(msgspec.json.schema(StoreLayout))
+    out["store_layout"] = _strict_objects(_with_dialect(msgspec.json.schema(StoreLayout)))
     return out
 
 
@@ -41,7 +44,15 @@ def vector_files() -> dict[str, bytes]:
     for stem, value in sample_values().items():
         files[f"{stem}.msgpack"] = _msgpack.encode(value)
         files[f"{stem}.json"] = encode_json(value) + b"\n"
+    for stem, doc in evolution_values().items():
+        files[f"{EVOLUTION_DIR}/{stem}.msgpack"] = _msgpack.encode(doc)
+        files[f"{EVOLUTION_DIR}/{stem}.json"] = msgspec.json.encode(doc) + b"\n"
     return files
+
+
+def evolution_values() -> dict[str, dict[str, object]]:
+    """The newer-writer messages of `schemas/vectors/evolution/`, as builtins, keyed by file stem."""
+    return {"layout_published_newer": sample_newer_layout_published()}
 
 
 def write_vectors(directory: Path = VECTORS_DIR) -> list[Path]:
@@ -50,9 +61,24 @@ def write_vectors(directory: Path = VECTORS_DIR) -> list[Path]:
     written = []
     for name, content in vector_files().items():
         path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
         written.append(path)
     return written
+
+
+def _strict_objects(schema: dict[str, object]) -> dict[str, object]:
+    """Mark every object of a config schema closed: a layout file refuses unknown keys.
+
+    The types ignore unknown fields (a layout inside LayoutPublished is event content and stays
+    open in the event schemas); config strictness is the codec's explicit pass, mirrored here.
+    """
+    defs = schema.get("$defs")
+    if isinstance(defs, dict):
+        for definition in defs.values():
+            if isinstance(definition, dict) and definition.get("type") == "object":
+                definition["additionalProperties"] = False
+    return schema
 
 
 def _with_dialect(schema: dict[str, object]) -> dict[str, object]:

@@ -1,4 +1,10 @@
-"""Store layout types: cameras, zones, lines and alert rules (config: unknown fields are forbidden).
+"""Store layout types: cameras, zones, lines and alert rules.
+
+A layout is both config and event content (DESIGN.md §2). The types ignore unknown
+fields, so a layout read from the log inside `LayoutPublished` survives a newer
+writer; a layout given as a config file is checked strictly by
+`schemas.codec.decode_layout_json` / `schemas.codec.convert`, which refuse any
+unknown key (`check_known_fields`) before decoding.
 
 Floor coordinates are metres in the store's own floor frame. A camera's
 `image_to_floor` homography maps normalised image coordinates (x right, y
@@ -29,8 +35,12 @@ class ZoneKind(enum.Enum):
     STAFF = "staff"
 
 
-class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Base of every config type: immutable, unknown keys are an error (a typo must not pass silently)."""
+class Config(msgspec.Struct, frozen=True):
+    """Base of every layout type: immutable; unknown keys are ignored by the types themselves.
+
+    Config input must go through `schemas.codec.decode_layout_json` or `schemas.codec.convert`,
+    whose strict pass refuses an unknown key at any level (a typo must not pass silently).
+    """
 
 
 class CameraCalibration(Config, frozen=True):

@@ -161,3 +161,31 @@ def sample_values() -> dict[str, msgspec.Struct]:
         values[tag] = event
     values["store_layout"] = sample_layout()
     return values
+
+
+# Fields a newer writer might add, unknown to this version: one per nesting level of a layout
+# (and one on the event itself). The "future_" prefix keeps them from ever clashing with a real
+# field. go-ingest/contract/samples.go NewerLayoutFields mirrors this exactly.
+NEWER_LAYOUT_FIELDS: dict[str, dict[str, Any]] = {
+    "": {"future_origin": "layout-service-2"},
+    "layout": {"future_floors": [{"level": 0, "name": "ground"}]},
+    "layout.cameras.0": {"future_fov_deg": 90.0},
+    "layout.zones.1": {"future_capacity": 40},
+    "layout.lines.0": {"future_height_m": 2.1},
+    "layout.rules.0": {"future_notify": {"channel": "webhook", "after_s": 30}},
+}
+
+
+def sample_newer_layout_published() -> dict[str, Any]:
+    """The sample LayoutPublished as a newer writer would send it: NEWER_LAYOUT_FIELDS added last at each level.
+
+    Builtins, not a struct: this version's types cannot carry the fields. Its known content decodes
+    equal to the sample; its layout as a config file is refused at the first unknown key.
+    """
+    doc: dict[str, Any] = msgspec.to_builtins(next(e for e in sample_events() if isinstance(e, LayoutPublished)))
+    for path, extra in NEWER_LAYOUT_FIELDS.items():
+        node: Any = doc
+        for part in path.split(".") if path else ():
+            node = node[part] if isinstance(node, dict) else node[int(part)]
+        node.update(extra)
+    return doc

@@ -283,11 +283,14 @@ func asPoint(v any, p *path) (Point, *FieldError) {
 	return pt, nil
 }
 
-// done checks for unknown fields in config objects and returns the first error.
+// done checks for unknown fields in config objects and returns the first
+// error; outside config (an event, a layout read from the log) unknown fields
+// are ignored.
 func (f *fields) done() *FieldError {
 	if f.err != nil || !f.config || len(f.m) <= len(f.known) {
 		return f.err
 	}
+	first, seen := "", false
 	for k := range f.m {
 		found := false
 		for _, n := range f.known {
@@ -296,18 +299,27 @@ func (f *fields) done() *FieldError {
 				break
 			}
 		}
-		if !found {
-			f.err = newFieldError(f.p.field(k).String(), "Object contains unknown field `"+k+"`")
-			break
+		if !found && (!seen || k < first) { // the smallest: the same error every run
+			first, seen = k, true
 		}
+	}
+	if seen {
+		f.err = valueError(f.p.field(first).String(), "Object contains unknown field `"+first+"`", f.m[first])
 	}
 	return f.err
 }
 
 // EventFromValue converts a generic value (from ReadMsgpack or ReadJSON) into
 // a typed event, applying types and defaults but not bounds; call Validate
-// (or use DecodeMsgpack/DecodeJSON) for the full contract.
-func EventFromValue(v any) (Event, error) {
+// (or use DecodeMsgpack/DecodeJSON) for the full contract. Unknown fields are
+// ignored at every level, a LayoutPublished's layout included (DESIGN.md §2:
+// a layout read from the log must survive newer writers).
+func EventFromValue(v any) (Event, error) { return eventFrom(v, false) }
+
+// eventFrom is EventFromValue; strictLayout treats a LayoutPublished's layout
+// as config input (unknown fields refused), for writers (see
+// DecodeSubmittedValue).
+func eventFrom(v any, strictLayout bool) (Event, error) {
 	var errp *FieldError
 	f := newFields(v, nil, false, &errp)
 	if f.err != nil {
@@ -346,7 +358,7 @@ func EventFromValue(v any) (Event, error) {
 		lp := &LayoutPublished{StoreID: f.str("store_id"), TsNs: f.int("ts_ns"), Version: f.int("version"),
 			EffectiveFromNs: f.int("effective_from_ns")}
 		if lv, ok := f.get("layout", true); ok {
-			layout, err := layoutFrom(lv, f.p.field("layout"))
+			layout, err := layoutFrom(lv, f.p.field("layout"), strictLayout)
 			f.fail(err)
 			lp.Layout = layout
 		}
@@ -435,19 +447,22 @@ func alertFrom(f *fields) Alert {
 	}
 }
 
-// LayoutFromValue converts a generic value into a StoreLayout, applying types,
-// defaults and the no-unknown-fields rule but not bounds.
+// LayoutFromValue converts a generic value (a layout config file) into a
+// StoreLayout, applying types, defaults and the no-unknown-fields rule of
+// config input (at every level) but not bounds.
 func LayoutFromValue(v any) (StoreLayout, error) {
-	l, err := layoutFrom(v, nil)
+	l, err := layoutFrom(v, nil, true)
 	if err != nil {
 		return StoreLayout{}, err
 	}
 	return l, nil
 }
 
-func layoutFrom(v any, p *path) (StoreLayout, *FieldError) {
+// layoutFrom converts a layout; config refuses unknown fields (a config file),
+// otherwise they are ignored (a layout inside an event read from the log).
+func layoutFrom(v any, p *path, config bool) (StoreLayout, *FieldError) {
 	var errp *FieldError
-	f := newFields(v, p, true, &errp)
+	f := newFields(v, p, config, &errp)
 	if f.err != nil {
 		return StoreLayout{}, f.err
 	}
@@ -460,7 +475,7 @@ func layoutFrom(v any, p *path) (StoreLayout, *FieldError) {
 		return l, err
 	}
 	for i, cv := range cams {
-		c := newFields(cv, f.p.field("cameras").elem(i), true, &errp)
+		c := newFields(cv, f.p.field("cameras").elem(i), config, &errp)
 		cam := CameraCalibration{CameraID: c.str("camera_id")}
 		if hv, ok := c.get("image_to_floor", true); ok {
 			h, err := asArray(hv, c.p.field("image_to_floor"))
@@ -481,7 +496,7 @@ func layoutFrom(v any, p *path) (StoreLayout, *FieldError) {
 		l.Cameras = append(l.Cameras, cam)
 	}
 	for i, zv := range zones {
-		z := newFields(zv, f.p.field("zones").elem(i), true, &errp)
+		z := newFields(zv, f.p.field("zones").elem(i), config, &errp)
 		zone := Zone{ZoneID: z.str("zone_id"), Kind: ZoneKind(z.str("kind"))}
 		pts := z.array("polygon", true)
 		if z.err == nil {
@@ -499,7 +514,7 @@ func layoutFrom(v any, p *path) (StoreLayout, *FieldError) {
 		l.Zones = append(l.Zones, zone)
 	}
 	for i, lv := range lines {
-		c := newFields(lv, f.p.field("lines").elem(i), true, &errp)
+		c := newFields(lv, f.p.field("lines").elem(i), config, &errp)
 		line := CountingLine{LineID: c.str("line_id"), A: c.point("a", true), B: c.point("b", true),
 			Inward: c.strOr("inward", "left", false), Label: c.strOr("label", "", false)}
 		if err := c.done(); err != nil {
@@ -508,7 +523,7 @@ func layoutFrom(v any, p *path) (StoreLayout, *FieldError) {
 		l.Lines = append(l.Lines, line)
 	}
 	for i, rv := range rules {
-		c := newFields(rv, f.p.field("rules").elem(i), true, &errp)
+		c := newFields(rv, f.p.field("rules").elem(i), config, &errp)
 		rule := AlertRule{RuleID: c.str("rule_id"), ZoneID: c.str("zone_id"), Metric: c.str("metric"),
 			Threshold: c.float("threshold"), MinDurationS: c.floatOr("min_duration_s", 0, false)}
 		if err := c.done(); err != nil {

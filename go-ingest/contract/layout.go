@@ -57,7 +57,10 @@ type AlertRule struct {
 }
 
 // StoreLayout is everything a fold needs to know about a store's floor at one
-// layout version. It is config: unknown fields are an error when decoding.
+// layout version. Unknown fields are ignored inside a LayoutPublished read
+// from the log (DecodeMsgpack, DecodeJSON) and are an error in a config file
+// (DecodeLayoutMsgpack, DecodeLayoutJSON) and in a layout submitted for
+// publishing (DecodeSubmittedValue).
 type StoreLayout struct {
 	Cameras []CameraCalibration `json:"cameras"`
 	Zones   []Zone              `json:"zones"`

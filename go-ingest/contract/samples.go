@@ -1,5 +1,10 @@
 package contract
 
+import (
+	"strconv"
+	"strings"
+)
+
 // Sample values mirroring schemas/samples.py: one fixed, valid instance of
 // every contract type. They are the source of the Go-produced vectors in
 // schemas/vectors/go/.
@@ -70,4 +75,61 @@ func SampleEvents() []Event {
 		&PosTransaction{StoreID: sampleStore, TsNs: sampleTs, TerminalID: "till-2", TransactionID: "t-000981",
 			ItemCount: 3, AmountMinor: 1299, Currency: "EUR"},
 	}
+}
+
+// EvolutionDir is the subdirectory of the vectors holding messages from a
+// newer writer (fields unknown to this version), as schemas/export.py names it.
+const EvolutionDir = "evolution"
+
+// NewerLayoutFields are the fields a newer writer adds to the sample
+// LayoutPublished, by dotted place ("" is the event itself), one per level of
+// the layout: schemas/samples.py NEWER_LAYOUT_FIELDS, exactly.
+func NewerLayoutFields() map[string]map[string]any {
+	return map[string]map[string]any{
+		"":                 {"future_origin": "layout-service-2"},
+		"layout":           {"future_floors": []any{map[string]any{"level": int64(0), "name": "ground"}}},
+		"layout.cameras.0": {"future_fov_deg": 90.0},
+		"layout.zones.1":   {"future_capacity": int64(40)},
+		"layout.lines.0":   {"future_height_m": 2.1},
+		"layout.rules.0":   {"future_notify": map[string]any{"channel": "webhook", "after_s": int64(30)}},
+	}
+}
+
+// SampleNewerLayoutPublished returns the sample LayoutPublished as a generic
+// tree with NewerLayoutFields added: what a newer writer would send. Its known
+// content decodes equal to the sample.
+func SampleNewerLayoutPublished() (map[string]any, error) {
+	var sample Event
+	for _, e := range SampleEvents() {
+		if e.Tag() == TagLayoutPublished {
+			sample = e
+		}
+	}
+	mp, err := MarshalMsgpack(sample)
+	if err != nil {
+		return nil, err
+	}
+	v, err := ReadMsgpack(mp)
+	if err != nil {
+		return nil, err
+	}
+	doc := v.(map[string]any)
+	for place, extra := range NewerLayoutFields() {
+		node := any(doc)
+		if place != "" {
+			for _, part := range strings.Split(place, ".") {
+				switch n := node.(type) {
+				case map[string]any:
+					node = n[part]
+				case []any:
+					i, _ := strconv.Atoi(part)
+					node = n[i]
+				}
+			}
+		}
+		for k, x := range extra {
+			node.(map[string]any)[k] = x
+		}
+	}
+	return doc, nil
 }

@@ -1,10 +1,14 @@
 package contract
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // VectorsEnv names an environment variable that, when set, overrides where
@@ -40,8 +44,9 @@ func FindVectorsDir() (string, error) {
 }
 
 // GoVectors returns the Go-produced encodings of every sample value, keyed
-// by file name (<tag>.msgpack and <tag>.json, plus store_layout.*), as written
-// to schemas/vectors/go/.
+// by file name (<tag>.msgpack and <tag>.json, plus store_layout.* and the
+// newer-writer evolution/layout_published_newer.*), as written to
+// schemas/vectors/go/.
 func GoVectors() (map[string][]byte, error) {
 	out := map[string][]byte{}
 	for _, e := range SampleEvents() {
@@ -67,6 +72,24 @@ func GoVectors() (map[string][]byte, error) {
 	}
 	out["store_layout.msgpack"] = mp
 	out["store_layout.json"] = js
+	newer, err := SampleNewerLayoutPublished()
+	if err != nil {
+		return nil, err
+	}
+	// A generic tree has no declaration order: keys sorted, so writing is deterministic.
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	enc.SetSortMapKeys(true)
+	enc.UseCompactInts(true)
+	if err := enc.Encode(newer); err != nil {
+		return nil, err
+	}
+	js, err = json.Marshal(newer)
+	if err != nil {
+		return nil, err
+	}
+	out[EvolutionDir+"/layout_published_newer.msgpack"] = buf.Bytes()
+	out[EvolutionDir+"/layout_published_newer.json"] = append(js, '\n')
 	return out, nil
 }
 
@@ -81,6 +104,9 @@ func WriteGoVectors(dir string) error {
 		return fmt.Errorf("writing Go vectors: %w", err)
 	}
 	for name, b := range vectors {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			return fmt.Errorf("writing Go vectors: %w", err)
+		}
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			return fmt.Errorf("writing Go vectors: %w", err)
 		}

@@ -3,6 +3,7 @@ package contract
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 var update = flag.Bool("update", false, "rewrite schemas/vectors/go from the Go samples")
@@ -255,7 +258,16 @@ func TestGoVectorsUpToDate(t *testing.T) {
 			t.Errorf("%s is stale: regenerate with `go run ./cmd/vectors`", name)
 		}
 		py := readVector(t, name)
-		if strings.HasSuffix(name, ".msgpack") {
+		if strings.HasPrefix(name, EvolutionDir+"/") {
+			// Generic trees: Go writes keys sorted, Python in declaration order; the content must agree.
+			gen := genericJSON
+			if strings.HasSuffix(name, ".msgpack") {
+				gen = genericMsgpack
+			}
+			if !sameContent(gen(t, want), gen(t, py)) {
+				t.Errorf("%s: Go content differs from Python's", name)
+			}
+		} else if strings.HasSuffix(name, ".msgpack") {
 			if !bytes.Equal(want, py) {
 				t.Errorf("%s: Go msgpack differs from Python's:\n got %x\nwant %x", name, want, py)
 			}
@@ -263,13 +275,123 @@ func TestGoVectorsUpToDate(t *testing.T) {
 			t.Errorf("%s: Go JSON differs in content from Python's", name)
 		}
 	}
-	entries, err := os.ReadDir(goDir)
+	err = filepath.WalkDir(goDir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(goDir, p)
+		if err != nil {
+			return err
+		}
+		if _, ok := vectors[filepath.ToSlash(rel)]; !ok {
+			t.Errorf("unexpected file %s in %s", rel, goDir)
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range entries {
-		if _, ok := vectors[e.Name()]; !ok {
-			t.Errorf("unexpected file %s in %s", e.Name(), goDir)
+}
+
+// layoutLevels are the unknown fields of NewerLayoutFields inside the layout,
+// and the path a config file's error names for each: the same as Python's
+// (tests/schemas/test_layout_evolution.py LAYOUT_LEVELS).
+var layoutLevels = []struct{ place, path string }{
+	{"layout", "$.future_floors"},
+	{"layout.cameras.0", "$.cameras[0].future_fov_deg"},
+	{"layout.zones.1", "$.zones[1].future_capacity"},
+	{"layout.lines.0", "$.lines[0].future_height_m"},
+	{"layout.rules.0", "$.rules[0].future_notify"},
+}
+
+func sampleLayoutPublished() Event {
+	for _, e := range SampleEvents() {
+		if e.Tag() == TagLayoutPublished {
+			return e
 		}
+	}
+	panic("no LayoutPublished sample")
+}
+
+// TestNewerLayoutVector: the LayoutPublished a newer writer sent (Python's
+// vector, and Go's own) decodes, its unknown fields ignored at every level, to
+// the sample; its layout as a config file is refused at the same path as in
+// Python.
+func TestNewerLayoutVector(t *testing.T) {
+	want := sampleLayoutPublished()
+	for _, dir := range []string{EvolutionDir, "go/" + EvolutionDir} {
+		mp := readVector(t, dir+"/layout_published_newer.msgpack")
+		js := readVector(t, dir+"/layout_published_newer.json")
+		generic := genericMsgpack(t, mp).(map[string]any)
+		zone := generic["layout"].(map[string]any)["zones"].([]any)[1].(map[string]any)
+		if zone["future_capacity"] != int64(40) {
+			t.Fatalf("%s: the vector lacks its newer fields: %v", dir, zone)
+		}
+		fromMP, err := DecodeMsgpack(mp)
+		if err != nil {
+			t.Fatalf("%s: decoding newer msgpack: %v", dir, err)
+		}
+		fromJS, err := DecodeJSON(js)
+		if err != nil {
+			t.Fatalf("%s: decoding newer JSON: %v", dir, err)
+		}
+		if !reflect.DeepEqual(fromMP, want) || !reflect.DeepEqual(fromJS, want) {
+			t.Fatalf("%s: known content differs from the sample:\n%#v\n%#v", dir, fromMP, want)
+		}
+		// Submitted for publishing, the same event is refused: this writer would drop the fields.
+		if _, err := DecodeSubmittedValue(generic); err == nil || !strings.Contains(err.Error(), "$.layout.future_floors") {
+			t.Fatalf("%s: DecodeSubmittedValue = %v, want the unknown layout field refused", dir, err)
+		}
+		layoutJS, err := json.Marshal(genericJSON(t, js).(map[string]any)["layout"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = DecodeLayoutJSON(layoutJS)
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Path != "$.future_floors" {
+			t.Fatalf("%s: config decode of the newer layout = %v, want an error at $.future_floors", dir, err)
+		}
+	}
+}
+
+// TestUnknownLayoutFieldAtEachLevel: one unknown field at a time is ignored
+// in the event and refused in a config file (JSON and MessagePack) naming its
+// path and value, like Python's decode_layout_json.
+func TestUnknownLayoutFieldAtEachLevel(t *testing.T) {
+	want := sampleLayoutPublished()
+	extras := NewerLayoutFields()
+	for _, lv := range layoutLevels {
+		t.Run(lv.place, func(t *testing.T) {
+			doc := base(t, TagLayoutPublished)
+			for k, v := range extras[lv.place] {
+				set(doc, lv.place+"."+k, v, false)
+			}
+			mp, err := msgpack.Marshal(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev, err := DecodeMsgpack(mp); err != nil || !reflect.DeepEqual(ev, want) {
+				t.Fatalf("event decode = %v, %v; want the sample", ev, err)
+			}
+			layoutMP, err := msgpack.Marshal(doc["layout"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			layoutJS, err := json.Marshal(doc["layout"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, errMP := DecodeLayoutMsgpack(layoutMP)
+			_, errJS := DecodeLayoutJSON(layoutJS)
+			for _, err := range []error{errMP, errJS} {
+				var fe *FieldError
+				if !errors.As(err, &fe) || fe.Path != lv.path || !errors.Is(err, ErrInvalid) {
+					t.Fatalf("config decode = %v, want an error at %s", err, lv.path)
+				}
+				if !fe.HasValue || !strings.Contains(fe.Reason, "unknown field") {
+					t.Errorf("config error %v does not name the unknown field with its value", err)
+				}
+			}
+		})
 	}
 }

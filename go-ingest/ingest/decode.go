@@ -73,7 +73,9 @@ func DecodeBatch(enc Encoding, body []byte, store string) ([]Item, error) {
 	}
 	items := make([]Item, len(events))
 	for i, v := range events {
-		ev, err := contract.DecodeValue(v)
+		// Submitted for publishing: a layout with fields this writer does not know is refused, not
+		// re-encoded without them.
+		ev, err := contract.DecodeSubmittedValue(v)
 		switch {
 		case err != nil:
 			items[i].Err = err
