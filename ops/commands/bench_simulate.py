@@ -7,6 +7,7 @@ import json
 import sys
 
 from ops.cli import CommandTree
+from ops.commands.simulate import add_balk_argument
 
 _HELP = """\
 Simulate a store day (by default the crowded setting: 4 hours of arrivals at
@@ -27,6 +28,7 @@ def register(tree: CommandTree) -> None:
     p.add_argument("--noise", choices=["none", "realistic"], default="realistic", help="default: realistic")
     p.add_argument("--seed", type=int, default=1, help="simulator seed (default: 1)")
     p.add_argument("--no-publish", action="store_true", help="only simulate (publish_s is then null)")
+    add_balk_argument(p)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -35,7 +37,8 @@ def _run(args: argparse.Namespace) -> int:
     from ops.bench_simulate import run_bench
 
     try:
-        shopper = ShopperConfig(duration_s=args.hours * 3600.0, parties_per_hour=args.parties_per_hour)
+        shopper = ShopperConfig(duration_s=args.hours * 3600.0, parties_per_hour=args.parties_per_hour,
+                                balk_at_parties=args.balk_at_parties)  # fmt: skip
     except ValueError as exc:
         print(f"footfall bench simulate: {exc}", file=sys.stderr)
         return 2

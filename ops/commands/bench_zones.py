@@ -8,6 +8,7 @@ import sys
 import time
 
 from ops.cli import CommandTree
+from ops.commands.simulate import add_balk_argument
 
 _HELP = """\
 Simulate a crowded store day (by default the setting the zone processor is
@@ -30,6 +31,7 @@ def register(tree: CommandTree) -> None:
     p.add_argument("--noise", choices=["none", "realistic"], default="realistic", help="default: realistic")
     p.add_argument("--seed", type=int, default=1, help="simulator seed (default: 1)")
     p.add_argument("--batch", type=int, default=None, help="runner batch size (default: the runner's)")
+    add_balk_argument(p)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -50,7 +52,8 @@ def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         day = simulate_day(args.seed, shopper=ShopperConfig(duration_s=args.hours * 3600.0,
-                                                            parties_per_hour=args.parties_per_hour),
+                                                            parties_per_hour=args.parties_per_hour,
+                                                            balk_at_parties=args.balk_at_parties),
                            noise=REALISTIC if args.noise == "realistic" else NO_NOISE, cameras=args.cameras,
                            t0_ns=start_ns)  # fmt: skip
     except ValueError as exc:

@@ -30,6 +30,14 @@ def _start_ns(value: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def add_balk_argument(parser: argparse.ArgumentParser) -> None:
+    """--balk-at-parties, shared by the commands that simulate a day."""
+    parser.add_argument("--balk-at-parties", type=int, default=0, metavar="N",
+                        help="a party finding N parties queued gives up and leaves without buying (default: 0, "
+                        "as many as the queue has slots; a large N: nobody balks and a busy store's queue "
+                        "grows all day)")  # fmt: skip
+
+
 def register(tree: CommandTree) -> None:
     p = tree.add("simulate", "Simulate a store day: events, exact ground truth, optional video.", _run,
                  description=_HELP)  # fmt: skip
@@ -42,6 +50,7 @@ def register(tree: CommandTree) -> None:
     p.add_argument("--service-mean-s", type=float, default=30.0, help="mean checkout service time (default: 30)")
     p.add_argument("--dwell-median-s", type=float, default=30.0, help="median dwell in a product zone (default: 30)")
     p.add_argument("--floor-staff", type=int, default=2, help="staff walking the floor (default: 2)")
+    add_balk_argument(p)
     p.add_argument("--cameras", type=int, default=1, help="cameras splitting the floor (default: 1)")
     p.add_argument("--plan", default=None, metavar="FILE",
                    help="floor plan (.toml, .json) or a shipped plan, e.g. kiosk (default: built-in)")  # fmt: skip
@@ -71,7 +80,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         shopper = ShopperConfig(duration_s=args.minutes * 60.0, parties_per_hour=args.parties_per_hour,
                                 service_mean_s=args.service_mean_s, dwell_median_s=args.dwell_median_s,
-                                floor_staff=args.floor_staff)  # fmt: skip
+                                floor_staff=args.floor_staff, balk_at_parties=args.balk_at_parties)  # fmt: skip
         noise = REALISTIC if args.noise == "realistic" else NO_NOISE
         overrides = {k: v for k, v in (("drop_prob", args.drop), ("jitter_m", args.jitter_m),
                                        ("id_switch_per_s", args.id_switch_per_s)) if v is not None}  # fmt: skip

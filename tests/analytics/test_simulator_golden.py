@@ -19,8 +19,10 @@ from ops.simulate import simulate_day, truth_json
 from schemas.codec import encode
 
 DURATION_S = 1200.0
-# A crowded hour: arrivals outrun the till, so the queue grows past its slots (the queue's own code path).
-CROWDED = ShopperConfig(duration_s=3600.0, parties_per_hour=300.0)
+# A crowded hour: arrivals outrun the till. Nobody balks, so the queue grows past its slots (the queue's own
+# code path, recorded before parties balked at a full queue); and the same hour as the simulator now has it.
+CROWDED = ShopperConfig(duration_s=3600.0, parties_per_hour=300.0, balk_at_parties=10**6)
+BALKING = ShopperConfig(duration_s=3600.0, parties_per_hour=300.0)
 
 # (seed, cameras) -> (events, POS transactions, sha256 of the messages, sha256 of the truth JSON),
 # digests as their first 16 hex digits.
@@ -34,6 +36,7 @@ GOLDEN = {
 }
 
 CROWDED_GOLDEN = (44392, 182, "7a271f1ba5d51b0a", "295981e2a36d1d06")
+BALKING_GOLDEN = (29613, 114, "214094c751a271c5", "2e23cc10231e867b")
 
 
 def _digest(seed: int, cameras: int, shopper: ShopperConfig | None = None) -> tuple[int, int, str, str]:
@@ -58,7 +61,12 @@ def test_crowded_day_is_unchanged() -> None:
     assert _digest(4, 3, CROWDED) == CROWDED_GOLDEN
 
 
+def test_crowded_day_with_balking_is_unchanged() -> None:
+    assert _digest(4, 3, BALKING) == BALKING_GOLDEN
+
+
 if __name__ == "__main__":  # prints the tables, for recording them on purpose
     for key in sorted(GOLDEN):
         print(f"    {key}: {_digest(*key)!r},")
     print(f"CROWDED_GOLDEN = {_digest(4, 3, CROWDED)!r}")
+    print(f"BALKING_GOLDEN = {_digest(4, 3, BALKING)!r}")
