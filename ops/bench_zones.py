@@ -27,6 +27,7 @@ from ops.simulate import SimulatedDay
 from projections.migrations import migrate
 from projections.registry import PROJECTIONS, make
 from projections.runner import Progress, ProjectionRunner
+from projections.sizing import DEFAULT_BATCH, SMALL_MESSAGE_BATCH
 from projections.store import ChdbStore
 from projections.zones.processor import ZoneProcessor
 from schemas.events import TrackFrame
@@ -80,7 +81,7 @@ def _rates(seconds: float, frames: int, observations: int) -> dict[str, float]:
     }
 
 
-async def _zones_alone(url: str, store: ChdbStore, batch: int) -> tuple[float, list[Progress]]:
+async def _zones_alone(url: str, store: ChdbStore, batch: int | None) -> tuple[float, list[Progress]]:
     marks: list[Progress] = []
     nc = await nats.connect(url, name="footfall-bench-zones")
     try:
@@ -92,7 +93,7 @@ async def _zones_alone(url: str, store: ChdbStore, batch: int) -> tuple[float, l
         await nc.close()
 
 
-async def _every_projection(url: str, store: ChdbStore, batch: int) -> tuple[float, dict[str, dict[str, float]]]:
+async def _every_projection(url: str, store: ChdbStore, batch: int | None) -> tuple[float, dict[str, dict[str, float]]]:
     names = list(PROJECTIONS)
     async with runner_connections(url, names) as connections:
         runners = [
@@ -106,7 +107,7 @@ async def _every_projection(url: str, store: ChdbStore, batch: int) -> tuple[flo
         return time.perf_counter() - started, split
 
 
-def run_bench(day: SimulatedDay, *, simulate_s: float, batch: int) -> dict[str, Any]:
+def run_bench(day: SimulatedDay, *, simulate_s: float, batch: int | None) -> dict[str, Any]:
     """Publish `day`, then time the raw read, the zone processor alone and every projection; the JSON report."""
     from ops.store_pipeline import publish_day
 
@@ -170,5 +171,5 @@ def run_bench(day: SimulatedDay, *, simulate_s: float, batch: int) -> dict[str, 
             "ratio_to_raw_read": round(raw_s / all_s, 4),
             "per_projection": split,
         },
-        "batch": batch,
+        "batch": batch or {"FF_TRACKS": DEFAULT_BATCH, "others": SMALL_MESSAGE_BATCH},
     }

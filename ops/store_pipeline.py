@@ -16,7 +16,6 @@ from nats.aio.client import Client as NatsClient
 from ops.simulate import SimulatedDay
 from projections.registry import ANALYTICS, make
 from projections.runner import Progress, ProjectionRunner, RunStats
-from projections.sizing import DEFAULT_BATCH
 from projections.store import Store
 from projections.zones.processor import ZoneProcessor
 from stream.provision import LogConfig, ensure_streams
@@ -37,7 +36,7 @@ async def publish_day(nc: NatsClient, day: SimulatedDay) -> int:
 
 
 async def run_analytics(
-    nc: NatsClient, store: Store, *, batch: int = DEFAULT_BATCH, progress: Callable[[str, Progress], None] | None = None
+    nc: NatsClient, store: Store, *, batch: int | None = None, progress: Callable[[str, Progress], None] | None = None
 ) -> dict[str, RunStats]:
     """Run the zone processor until caught up, then every analytics projection until caught up."""
     stats = {}

@@ -41,7 +41,7 @@ async def replay(
     *,
     from_seq: int = 1,
     restart: bool = False,
-    batch: int = 1000,
+    batch: int | None = None,
     progress: Callable[[Progress], None] | None = None,
 ) -> ReplayResult:
     """Build `projection` from stream sequence `from_seq` into new tables, then swap them in.

@@ -29,7 +29,7 @@ from projections.checkpoints import BatchMark, Checkpoints, Intent
 from projections.columns import TrackBatch, TrackFold
 from projections.layouts import LayoutHistory
 from projections.projection import FoldResult, Projection, Rejected, SeqEvent
-from projections.sizing import DEFAULT_BATCH
+from projections.sizing import default_batch
 from projections.store import Store
 from projections.swap import complete_pending_swap
 from schemas.codec import decode
@@ -171,7 +171,7 @@ class ProjectionRunner:
         *,
         key: str | None = None,
         table_suffix: str = "",
-        batch: int = DEFAULT_BATCH,
+        batch: int | None = None,
         idle_timeout_s: float = 0.5,
         ack_wait_s: float = 60.0,
         progress: Callable[[Progress], None] | None = None,
@@ -187,7 +187,7 @@ class ProjectionRunner:
         self.projection = projection
         self.key = key or projection.name
         self.tables = {base: f"{base}{table_suffix}" for base in projection.table_ddl()}
-        self._batch = batch
+        self._batch = batch or default_batch(projection.stream)
         self._idle_timeout_s = idle_timeout_s
         self._ack_wait_s = ack_wait_s
         self._progress = progress

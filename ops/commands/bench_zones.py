@@ -39,7 +39,6 @@ def _run(args: argparse.Namespace) -> int:
     from ml_core.sim.noise import NO_NOISE, REALISTIC
     from ops.bench_zones import HOUR_NS, run_bench
     from ops.simulate import simulate_day
-    from projections.sizing import DEFAULT_BATCH
 
     if args.hours < 1.0:
         print(f"footfall bench zones: --hours must be at least 1 (a first and a last hour), got {args.hours}",
@@ -60,6 +59,6 @@ def _run(args: argparse.Namespace) -> int:
         print(f"footfall bench zones: {exc}", file=sys.stderr)
         return 2
     simulate_s = time.perf_counter() - started
-    report = run_bench(day, simulate_s=simulate_s, batch=args.batch or DEFAULT_BATCH)
+    report = run_bench(day, simulate_s=simulate_s, batch=args.batch)
     print(json.dumps(report, indent=2))
     return 0

@@ -9,7 +9,7 @@ import sys
 
 from ops.cli import CommandTree
 from ops.runtime import add_log_arguments
-from projections.sizing import DEFAULT_BATCH
+from projections.sizing import BATCH_HELP, DEFAULT_BATCH
 
 _PROJECT_HELP = """\
 Run projections (all, or the ones named) from their checkpoints until stopped
@@ -36,7 +36,7 @@ def register(tree: CommandTree) -> None:
                        description=_PROJECT_HELP + f"\nprojections: {names}")  # fmt: skip
     project.add_argument("names", nargs="*", metavar="PROJECTION", help=f"projections to run (default: all: {names})")
     project.add_argument("--until-caught-up", action="store_true", help="stop when nothing is pending")
-    project.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="messages per batch (default: %(default)s)")
+    project.add_argument("--batch", type=int, default=None, help=BATCH_HELP)
     add_log_arguments(project)
 
     replay = tree.add("replay", "Rebuild a projection from the log into new tables and swap them in.", _replay,
@@ -44,7 +44,7 @@ def register(tree: CommandTree) -> None:
     replay.add_argument("name", metavar="PROJECTION", help=f"one of: {names}")
     replay.add_argument("--from-seq", type=int, default=1, help="first stream sequence to fold (default: 1)")
     replay.add_argument("--restart", action="store_true", help="discard an unfinished build and start over")
-    replay.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="messages per batch (default: %(default)s)")
+    replay.add_argument("--batch", type=int, default=None, help=BATCH_HELP)
     add_log_arguments(replay)
 
     tree.group("bench", "Measure throughput against a peer in the same run (prints JSON).")
@@ -61,8 +61,8 @@ def register(tree: CommandTree) -> None:
                        help="rounds of all measurements; the report gives medians (default: %(default)s)")  # fmt: skip
 
 
-def _positive(name: str, value: int) -> None:
-    if value < 1:
+def _positive(name: str, value: int | None) -> None:
+    if value is not None and value < 1:
         raise SystemExit(f"footfall: {name} must be at least 1, got {value}")
 
 
