@@ -58,8 +58,7 @@ class LogSink:
 
     async def publish(self, records: Sequence[SpoolRecord]) -> None:
         """Publish events encoded already (to_record: the runner encodes them once, for its token too)."""
-        for record in records:
-            await self._publisher.publish_record(record)
+        await self._publisher.publish_records(records)
         await self._publisher.flush()
 
     @property

@@ -777,11 +777,14 @@ class _Frame:
     def _stitch_candidate(self, x: float, y: float, first_ns: int) -> _Person | None:
         """The nearest person lost before first_ns (and not seen since) within the gap and distance gates."""
         best: tuple[float, int] | None = None
-        for person in self.live.persons.values():
-            last_ns = person.last_ns
-            gap = first_ns - last_ns
-            if last_ns < 0 or gap <= 0 or gap > self.p._stitch_ns:
-                continue
+        pi = self.live.arr.pi
+        last = pi[:, K.P_LAST]
+        gap_ns = first_ns - last
+        # The gap gate over every person's slot at once: a crowded queue holds a hundred people, few lost.
+        slots = np.flatnonzero((pi[:, K.P_ALIVE] != 0) & (last >= 0) & (gap_ns > 0) & (gap_ns <= self.p._stitch_ns))
+        for s in slots.tolist():
+            person = self.live.by_slot[s]
+            gap = int(gap_ns[s])
             d = math.hypot(x - person.x_m, y - person.y_m)
             if d > self.c.stitch_max_dist_m + self.c.stitch_speed_m_s * gap / 1e9:
                 continue

@@ -43,6 +43,21 @@ async def test_same_event_twice_is_stored_once(js: JetStreamContext) -> None:
     assert info.state.messages == 1
 
 
+async def test_records_published_in_pieces_of_the_window_keep_their_order(js: JetStreamContext) -> None:
+    from stream.publisher import MAX_PAYLOAD_BYTES, to_record
+
+    await ensure_streams(js, LogConfig())
+    frames = [msgspec.structs.replace(FRAME, frame_seq=i, ts_ns=FRAME.ts_ns + i) for i in range(95)]
+    records = [to_record(f, MAX_PAYLOAD_BYTES) for f in frames]
+    publisher = Publisher(js, max_in_flight=10)  # 95 records: ten pieces, the window full between them
+    await publisher.publish_records(records[:60])
+    await publisher.publish_records(records)  # the first 60 again: dropped by their ids
+    result = await publisher.flush()
+    assert (result.stored, result.duplicates) == (95, 60)
+    stored = [await js.get_msg("FF_TRACKS", seq) for seq in range(1, 96)]
+    assert [m.data for m in stored] == [r.data for r in records]
+
+
 async def test_oversized_payload_is_refused(js: JetStreamContext) -> None:
     await ensure_streams(js, LogConfig())
     publisher = Publisher(js, max_payload_bytes=200)
