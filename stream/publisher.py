@@ -95,10 +95,14 @@ def _raw_send_problem(nc: NatsClient) -> str | None:
     return None
 
 
-def _hpub(subject: str, reply: str, msg_id: str, data: bytes) -> bytes:
-    """The HPUB command of one message with its Nats-Msg-Id header, as nats-py would write it."""
+def _check_msg_id(msg_id: str) -> None:
     if "\r" in msg_id or "\n" in msg_id:
         raise ValueError(f"a Nats-Msg-Id cannot hold a line break, got {msg_id!r}")
+
+
+def _hpub(subject: str, reply: str, msg_id: str, data: bytes) -> bytes:
+    """The HPUB command of one message with its Nats-Msg-Id header, as nats-py would write it."""
+    _check_msg_id(msg_id)
     header = b"".join((_HEADER_START, msg_id.encode(), _HEADER_END))
     head = f"HPUB {subject} {reply} {len(header)} {len(header) + len(data)}\r\n".encode()
     return b"".join((head, header, data, b"\r\n"))
@@ -182,7 +186,14 @@ class _AckedSender:
 
     async def _send_many(self, nc: NatsClient, entries: list[_Entry]) -> None:
         """Send entries as one piece of HPUB commands: nats-py's publish, less what footfall's records make
-        needless (see the module docstring). Only on the raw path."""
+        needless (see the module docstring). Only on the raw path.
+
+        The entries are in flight before anything can fail, as with nats-py's publish: a publisher that loses
+        its connection here finds them among the unacknowledged (the spooling publisher spools them again).
+        """
+        for e in entries:  # refused before any is in flight: it would never be acknowledged
+            _check_msg_id(e.record.msg_id)
+        tokens = [self._track(e) for e in entries]
         if nc.is_closed:
             raise nats.errors.ConnectionClosedError
         if nc.is_draining_pubs:
@@ -193,7 +204,10 @@ class _AckedSender:
         if not nc.is_connected and (nc._max_pending_size <= 0 or size + nc._pending_data_size > nc._max_pending_size):
             raise nats.errors.OutboundBufferLimitError
         prefix = self._prefix
-        commands = [_hpub(e.record.subject, prefix + self._track(e), e.record.msg_id, e.record.data) for e in entries]
+        commands = [
+            _hpub(e.record.subject, prefix + token, e.record.msg_id, e.record.data)
+            for e, token in zip(entries, tokens, strict=True)
+        ]
         await nc._send_command(b"".join(commands))
         nc.stats["out_msgs"] += len(entries)
         nc.stats["out_bytes"] += size
