@@ -24,7 +24,7 @@ from schemas.events import (
     event_tag,
 )
 from schemas.ids import ID_PATTERN, is_valid_id
-from schemas.layout import AlertRule, CameraCalibration, CountingLine, StoreLayout, Zone, ZoneKind
+from schemas.layout import AlertRule, CameraCalibration, CountingLine, StoreLayout, TimeWindow, Zone, ZoneKind
 from schemas.subjects import Channel, Subject, channel_of, dlq_subject, parse_subject, subject, subject_for
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "SchemaError",
     "StoreLayout",
     "Subject",
+    "TimeWindow",
     "Track",
     "TrackClosed",
     "TrackFrame",

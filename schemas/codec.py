@@ -16,7 +16,7 @@ import msgspec.inspect as mi
 
 from schemas.errors import SchemaError
 from schemas.events import AnyEvent, Event, TrackFrame
-from schemas.layout import Config, StoreLayout
+from schemas.layout import AlertRule, Config, StoreLayout, config_rule_fault
 
 T = TypeVar("T")
 
@@ -29,6 +29,10 @@ _msgpack_frame_decoder = msgspec.msgpack.Decoder(TrackFrame)
 _json_layout_decoder = msgspec.json.Decoder(StoreLayout)
 
 _PATH_RE = re.compile(r" - at `(\$[^`]*)`$")
+# A layout's own checks name the rule (or time_zone) and field in the reason; the path points at them.
+_RULE_REASON_RE = re.compile(r"^rules\[(\d+)\] \(rule_id '[^']*'\): ([a-z_]+) ")
+_TIME_ZONE_REASON_RE = re.compile(r"^time_zone ")
+_RULE_PATH_RE = re.compile(r"\.rules\[(\d+)\]")
 _TOKEN_RE = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 
 
@@ -69,7 +73,9 @@ def decode_layout_json(data: bytes | str) -> StoreLayout:
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise _translate(exc, data, None) from None
     check_known_fields(raw, StoreLayout)
-    return _decode(_json_layout_decoder.decode, data, msgspec.json.decode)
+    layout = _decode(_json_layout_decoder.decode, data, msgspec.json.decode)
+    check_config_rules(layout, raw)
+    return layout
 
 
 def _decode(decode_raw: Callable[[Any], T], data: bytes | str, parse: Any) -> T:
@@ -88,9 +94,33 @@ def convert(obj: Any, type_: type[T]) -> T:
     if isinstance(type_, type) and issubclass(type_, Config):
         check_known_fields(obj, type_)
     try:
-        return msgspec.convert(obj, type_)
+        value = msgspec.convert(obj, type_)
     except msgspec.ValidationError as exc:
         raise _translate(exc, obj, None) from None
+    if isinstance(value, (StoreLayout, AlertRule)):
+        check_config_rules(value, obj)
+    return value
+
+
+def check_config_rules(value: StoreLayout | AlertRule, raw: Any = None) -> None:
+    """Raise SchemaError if a rule names a metric or severity this version does not know.
+
+    Config input only: the types keep such a rule (a newer writer's layout read from the log,
+    DESIGN.md §2); a config file or a layout this version is asked to publish must not carry it.
+    `raw` is the parsed document, for the offending value.
+    """
+    if isinstance(value, AlertRule):
+        rule_fault = config_rule_fault(value)
+        if rule_fault is not None:
+            field, reason = rule_fault
+            raise SchemaError(
+                f"rule_id {value.rule_id!r}: {field} {reason}", f"$.{field}", getattr(value, field), has_value=True
+            )
+        return
+    fault = value.config_fault()
+    if fault is not None:
+        i, field, reason = fault
+        raise SchemaError(reason, f"$.rules[{i}].{field}", getattr(value.rules[i], field), has_value=True)
 
 
 def check_known_fields(obj: Any, type_: type[msgspec.Struct]) -> None:
@@ -149,19 +179,40 @@ def _translate(exc: Exception, data: Any, parse: Any) -> SchemaError:
     message = str(exc)
     match = _PATH_RE.search(message)
     if match is None:
-        reason = message if isinstance(exc, msgspec.ValidationError) else f"malformed message: {message}"
-        return SchemaError(reason, "$")
-    reason, path = message[: match.start()], match.group(1)
+        if not isinstance(exc, msgspec.ValidationError):
+            return SchemaError(f"malformed message: {message}", "$")
+        reason, path = message, "$"  # msgspec names no path for the top level
+    else:
+        reason, path = message[: match.start()], match.group(1)
+    rule = _RULE_REASON_RE.match(reason)
+    if rule is not None:
+        path = f"{path}.rules[{rule.group(1)}].{rule.group(2)}"
+    elif _TIME_ZONE_REASON_RE.match(reason):
+        path = f"{path}.time_zone"
+    elif match is None:
+        return SchemaError(reason, path)
     raw = data
     if parse is not None:
         try:
             raw = parse(data)
         except (msgspec.DecodeError, ValueError, RecursionError):
             return SchemaError(reason, path)
+    reason = _name_rule(reason, raw, path)
     found, value = _lookup(raw, path)
     if found and repr(value) in reason:  # msgspec already named it ("Invalid value 'x'")
         found = False
     return SchemaError(reason, path, value, has_value=found)
+
+
+def _name_rule(reason: str, raw: Any, path: str) -> str:
+    """Prefix an error inside a layout's rule (`$.rules[2].threshold`) with the rule's index, id and field."""
+    match = _RULE_PATH_RE.search(path)
+    if match is None or reason.startswith("rules["):
+        return reason
+    found, rule_id = _lookup(raw, path[: match.end()] + ".rule_id")
+    name = f" (rule_id {rule_id!r})" if found and isinstance(rule_id, str) else ""
+    field = path[match.end() :].lstrip(".")
+    return f"rules[{match.group(1)}]{name}: {field + ': ' if field else ''}{reason}"
 
 
 def _lookup(raw: Any, path: str) -> tuple[bool, Any]:

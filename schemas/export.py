@@ -6,15 +6,18 @@ from pathlib import Path
 
 import msgspec
 
-from schemas.codec import encode_json
+from schemas.codec import decode_layout_json, encode_json
+from schemas.errors import SchemaError
 from schemas.events import EVENT_TYPES, event_tag
-from schemas.layout import StoreLayout
-from schemas.samples import sample_newer_layout_published, sample_values
+from schemas.layout import METRICS, SEVERITIES, StoreLayout
+from schemas.samples import invalid_rule_layouts, sample_newer_layout_published, sample_values
 
 VECTORS_DIR = Path(__file__).with_name("vectors")
 # Vectors of messages from a newer writer (fields unknown to this version), kept out of the
 # top level where every file is one event type's sample (the Go tests list those by tag).
 EVOLUTION_DIR = "evolution"
+# Layouts whose rules are invalid, with the path and reason of their refusal (shared with Go).
+INVALID_RULES_FILE = "rules/invalid_layouts.json"
 _msgpack = msgspec.msgpack.Encoder()
 
 
@@ -47,7 +50,25 @@ def vector_files() -> dict[str, bytes]:
     for stem, doc in evolution_values().items():
         files[f"{EVOLUTION_DIR}/{stem}.msgpack"] = _msgpack.encode(doc)
         files[f"{EVOLUTION_DIR}/{stem}.json"] = msgspec.json.encode(doc) + b"\n"
+    files[INVALID_RULES_FILE] = msgspec.json.format(msgspec.json.encode(invalid_rule_cases()), indent=1) + b"\n"
     return files
+
+
+def invalid_rule_cases() -> list[dict[str, object]]:
+    """Each invalid-rule layout with the path and reason Python refuses it with (as a config file).
+
+    go-ingest/contract's tests refuse each at the same path, with the same reason where the fault is a
+    rule's cross-field check (a bound or format is worded by each side's decoder).
+    """
+    cases: list[dict[str, object]] = []
+    for name, doc in invalid_rule_layouts().items():
+        try:
+            decode_layout_json(msgspec.json.encode(doc))
+        except SchemaError as exc:
+            cases.append({"name": name, "layout": doc, "path": exc.path, "reason": exc.reason})
+        else:
+            raise AssertionError(f"invalid rule case {name!r} was accepted")
+    return cases
 
 
 def evolution_values() -> dict[str, dict[str, object]]:
@@ -68,7 +89,7 @@ def write_vectors(directory: Path = VECTORS_DIR) -> list[Path]:
 
 
 def _strict_objects(schema: dict[str, object]) -> dict[str, object]:
-    """Mark every object of a config schema closed: a layout file refuses unknown keys.
+    """Mark every object of a config schema closed (a layout file refuses unknown keys), metrics known.
 
     The types ignore unknown fields (a layout inside LayoutPublished is event content and stays
     open in the event schemas); config strictness is the codec's explicit pass, mirrored here.
@@ -78,6 +99,15 @@ def _strict_objects(schema: dict[str, object]) -> dict[str, object]:
         for definition in defs.values():
             if isinstance(definition, dict) and definition.get("type") == "object":
                 definition["additionalProperties"] = False
+        # A config file names only the metrics and severities this version knows (on the wire they are
+        # open strings, so an older reader keeps a newer writer's rule; schemas/layout.py METRICS).
+        rule = defs.get("AlertRule")
+        properties = rule.get("properties") if isinstance(rule, dict) else None
+        if isinstance(properties, dict):
+            for name, known in (("metric", METRICS), ("severity", SEVERITIES)):
+                prop = properties.get(name)
+                if isinstance(prop, dict):
+                    prop["enum"] = list(known)
     return schema
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 import math
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
@@ -108,23 +109,141 @@ class CountingLine(Config, frozen=True):
             raise ValueError(f"line end points must be at least 0.05 m apart, got a={self.a!r} b={self.b!r}")
 
 
-class AlertRule(Config, frozen=True):
-    """Raise an alert when `metric` in `zone_id` stays above `threshold` for `min_duration_s` seconds."""
+# Metric names (DESIGN.md §2 evolution): on the wire a rule's metric and severity are plain strings,
+# so an older reader decoding a newer writer's LayoutPublished from the log keeps a rule whose metric
+# (or severity) it does not know instead of refusing the whole layout; the alert processor skips such
+# a rule (`AlertRule.is_known`). Config input (`schemas.codec.decode_layout_json`, `schemas.codec.convert`,
+# and go-ingest's submit endpoint) refuses an unknown metric or severity (`check_config_rules`), so a
+# layout that names one is never published by this version. A new metric is added to METRICS (and
+# go-ingest/contract's list) with its zone requirements below.
+METRICS: tuple[str, ...] = (
+    "queue_length",
+    "wait_s",
+    "occupancy",
+    "density_per_m2",
+    "unattended_dwell_s",
+    "customers_per_staff",
+)
+# Metrics with a whole-store meaning: only these may omit zone_id.
+STORE_WIDE_METRICS = frozenset({"occupancy", "customers_per_staff"})
+# Metrics that need a zone of one kind.
+METRIC_ZONE_KIND: dict[str, ZoneKind] = {
+    "queue_length": ZoneKind.QUEUE,
+    "wait_s": ZoneKind.QUEUE,
+    "unattended_dwell_s": ZoneKind.PRODUCT,
+}
+# Metrics that take `radius_m` (and require it).
+RADIUS_METRICS = frozenset({"unattended_dwell_s"})
+SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
+
+_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}(?!\n)$"
+MetricName = Annotated[
+    str, msgspec.Meta(pattern=_NAME_PATTERN, description="a metric name; config files allow only METRICS")
+]
+SeverityName = Annotated[
+    str, msgspec.Meta(pattern=_NAME_PATTERN, description="info, warning or critical; config files allow only these")
+]
+ClockTime = Annotated[
+    str,
+    msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9](?!\n)$", description="local time of day HH:MM (00:00-23:59)"),
+]
+PositiveMetres = Annotated[float, msgspec.Meta(gt=0.0, le=1e5, description="a distance in metres, > 0")]
+TimeZoneName = Annotated[str, msgspec.Meta(max_length=64, description="IANA time zone name, e.g. Europe/Paris")]
+
+
+class TimeWindow(Config, frozen=True):
+    """A window of local time of day, [start, end) in the store's time zone.
+
+    `end` before `start` wraps past midnight (22:00-06:00); `end` 00:00 means until midnight.
+    `start` equal to `end` is refused (empty or whole day: ambiguous; omit `active_hours` for always).
+    """
+
+    start: ClockTime
+    end: ClockTime
+
+    def __post_init__(self) -> None:
+        if self.start == self.end:
+            raise ValueError(f"window {self.start}-{self.end} is empty (start equals end)")
+
+    @property
+    def start_minute(self) -> int:
+        """Minutes after local midnight at which the window opens."""
+        return _minute_of_day(self.start)
+
+    @property
+    def end_minute(self) -> int:
+        """Minutes after local midnight at which the window closes (may be before start_minute: it wraps)."""
+        return _minute_of_day(self.end)
+
+    def contains(self, minute_of_day: int) -> bool:
+        """Whether a local minute of the day (0-1439) is inside the window."""
+        start, end = self.start_minute, self.end_minute
+        if start < end:
+            return start <= minute_of_day < end
+        return minute_of_day >= start or minute_of_day < end
+
+
+def _minute_of_day(hhmm: str) -> int:
+    return int(hhmm[:2]) * 60 + int(hhmm[3:])
+
+
+class AlertRule(Config, frozen=True, kw_only=True):
+    """Raise an alert when `metric` (in `zone_id`, or the whole store) stays above `threshold`.
+
+    - `zone_id`: a zone of the layout; None (or omitted) for the whole store, which only
+      occupancy and customers_per_staff allow. queue_length and wait_s need a queue zone,
+      density_per_m2 a zone, unattended_dwell_s a product zone.
+    - `metric`: one of METRICS in a config file; a str on the wire (schemas/layout.py METRICS: the
+      evolution rule: a rule read from the log with an unknown metric is kept and skipped).
+    - `threshold` >= 0; the condition is `value > threshold`, held `min_duration_s` seconds of
+      frame time before the alert is raised.
+    - `clear_below` (default: the threshold, must be <= it): the alert clears once the value
+      has stayed below it for `clear_after_s` seconds (default 0), so an alert does not flap.
+    - `active_hours`: local time-of-day windows in the layout's `time_zone`; empty means always.
+    - `severity`: info, warning (default) or critical.
+    - `radius_m` (> 0): required for unattended_dwell_s (no staff within this radius of the
+      customer), refused for every other metric.
+
+    Keyword-only: `zone_id` may be omitted while later fields are required.
+    """
 
     rule_id: Id
-    zone_id: Id
-    metric: Literal["queue_length", "occupancy", "wait_s"]
+    zone_id: Id | None = None
+    metric: MetricName
     threshold: NonNegFloat
     min_duration_s: NonNegFloat = 0.0
+    clear_below: NonNegFloat | None = None
+    clear_after_s: NonNegFloat = 0.0
+    active_hours: Annotated[tuple[TimeWindow, ...], msgspec.Meta(max_length=48)] = ()
+    severity: SeverityName = "warning"
+    radius_m: PositiveMetres | None = None
+
+    @property
+    def is_known(self) -> bool:
+        """Whether this version knows the rule's metric and severity (a newer writer's rule may not)."""
+        return self.metric in METRICS and self.severity in SEVERITIES
+
+    @property
+    def clear_level(self) -> float:
+        """The value the metric must fall below to clear: `clear_below`, else the threshold."""
+        return self.threshold if self.clear_below is None else self.clear_below
+
+    def is_active(self, minute_of_day: int) -> bool:
+        """Whether the rule applies at a local minute of the day (always, without active hours)."""
+        return not self.active_hours or any(w.contains(minute_of_day) for w in self.active_hours)
 
 
 class StoreLayout(Config, frozen=True):
-    """Everything a fold needs to know about a store's floor at one layout version."""
+    """Everything a fold needs to know about a store's floor at one layout version.
+
+    `time_zone` is the store's IANA time zone (rules' active hours are local time there).
+    """
 
     cameras: tuple[CameraCalibration, ...] = ()
     zones: tuple[Zone, ...] = ()
     lines: tuple[CountingLine, ...] = ()
     rules: tuple[AlertRule, ...] = ()
+    time_zone: TimeZoneName = "UTC"
 
     def __post_init__(self) -> None:
         for kind, ids in (
@@ -138,10 +257,36 @@ class StoreLayout(Config, frozen=True):
                 if value in seen:
                     raise ValueError(f"{kind} must be unique within a layout, got {value!r} twice")
                 seen.add(value)
-        zone_ids = {z.zone_id for z in self.zones}
-        for rule in self.rules:
-            if rule.zone_id not in zone_ids:
-                raise ValueError(f"rule {rule.rule_id!r} names zone_id {rule.zone_id!r}, which the layout lacks")
+        check_time_zone(self.time_zone)
+        zones = {z.zone_id: z for z in self.zones}
+        for i, rule in enumerate(self.rules):
+            reason = rule_reason(rule, zones)
+            if reason is not None:
+                field, text = reason
+                raise ValueError(f"rules[{i}] (rule_id {rule.rule_id!r}): {field} {text}")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The store's time zone."""
+        return ZoneInfo(self.time_zone)
+
+    def config_fault(self) -> tuple[int, str, str] | None:
+        """The first rule this version must not accept as config, as (index, field, reason), or None.
+
+        A layout read from the log keeps a rule whose metric or severity this version does not
+        know (a newer writer's); one given to this version to publish must not carry it.
+        """
+        for i, rule in enumerate(self.rules):
+            fault = config_rule_fault(rule)
+            if fault is not None:
+                return i, fault[0], f"rules[{i}] (rule_id {rule.rule_id!r}): {fault[0]} {fault[1]}"
+        return None
+
+    def check_config_rules(self) -> None:
+        """Raise ValueError naming the rule and field if `config_fault` finds one (config input only)."""
+        fault = self.config_fault()
+        if fault is not None:
+            raise ValueError(fault[2])
 
     def camera(self, camera_id: str) -> CameraCalibration:
         """Return the calibration of `camera_id`; KeyError names the known cameras."""
@@ -150,6 +295,56 @@ class StoreLayout(Config, frozen=True):
                 return cam
         known = ", ".join(c.camera_id for c in self.cameras) or "none"
         raise KeyError(f"layout has no camera {camera_id!r} (cameras: {known})")
+
+
+def check_time_zone(name: str) -> None:
+    """Raise ValueError naming `time_zone` and the value unless `name` is an IANA time zone."""
+    if name in ("", "Local"):
+        raise ValueError(f"time_zone {name!r} is not an IANA time zone name (e.g. 'UTC', 'Europe/Paris')")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"time_zone {name!r} is not an IANA time zone name (e.g. 'UTC', 'Europe/Paris')") from None
+
+
+def config_rule_fault(rule: AlertRule) -> tuple[str, str] | None:
+    """(field, reason) if `rule` names a metric or severity this version does not know, else None."""
+    if rule.metric not in METRICS:
+        return "metric", f"{rule.metric!r} is not a known metric (metrics: {', '.join(METRICS)})"
+    if rule.severity not in SEVERITIES:
+        return "severity", f"{rule.severity!r} is not one of {', '.join(SEVERITIES)}"
+    return None
+
+
+def rule_reason(rule: AlertRule, zones: dict[str, Zone]) -> tuple[str, str] | None:
+    """The first fault of `rule` in a layout with `zones`, as (field, reason), or None.
+
+    Metric-specific checks apply to the metrics this version knows; a rule with another metric
+    (a newer writer's, read from the log) is only checked for what every rule shares.
+    """
+    if rule.clear_below is not None and rule.clear_below > rule.threshold:
+        return "clear_below", f"{rule.clear_below!r} must be <= threshold {rule.threshold!r}"
+    if rule.zone_id is not None and rule.zone_id not in zones:
+        known = ", ".join(zones) or "none"
+        return "zone_id", f"{rule.zone_id!r} is not a zone of this layout (zones: {known})"
+    if rule.metric not in METRICS:
+        return None
+    if rule.zone_id is None:
+        if rule.metric not in STORE_WIDE_METRICS:
+            wide = ", ".join(sorted(STORE_WIDE_METRICS))
+            return "zone_id", f"is required for metric {rule.metric!r} (only {wide} may cover the whole store)"
+    else:
+        want = METRIC_ZONE_KIND.get(rule.metric)
+        kind = zones[rule.zone_id].kind
+        if want is not None and kind is not want:
+            return "zone_id", (
+                f"{rule.zone_id!r} has kind {kind.value}; metric {rule.metric!r} needs a zone of kind {want.value}"
+            )
+    if rule.metric in RADIUS_METRICS and rule.radius_m is None:
+        return "radius_m", f"is required for metric {rule.metric!r} (no staff within this many metres)"
+    if rule.metric not in RADIUS_METRICS and rule.radius_m is not None:
+        return "radius_m", f"applies only to unattended_dwell_s, not to metric {rule.metric!r}"
+    return None
 
 
 def _check_simple_polygon(points: tuple[Point, ...]) -> None:

@@ -24,7 +24,7 @@ from schemas.events import (
     ZoneEntered,
     ZoneExited,
 )
-from schemas.layout import AlertRule, CameraCalibration, CountingLine, StoreLayout, Zone, ZoneKind
+from schemas.layout import AlertRule, CameraCalibration, CountingLine, StoreLayout, TimeWindow, Zone, ZoneKind
 
 STORE = "store-001"
 CAMERA = "cam-entrance"
@@ -34,7 +34,7 @@ PROCESSOR = "zones-1.0.0"
 
 
 def sample_layout() -> StoreLayout:
-    """A small store: one calibrated camera, an entrance, a product zone, a queue, a line and a rule."""
+    """A small store: one calibrated camera, an entrance, a product zone, a queue, a line, a rule of every metric."""
     return StoreLayout(
         cameras=(
             CameraCalibration(
@@ -51,7 +51,40 @@ def sample_layout() -> StoreLayout:
             Zone("queue-1", ZoneKind.QUEUE, ((0.0, 6.0), (2.0, 6.0), (2.0, 9.5), (0.0, 9.5))),
         ),
         lines=(CountingLine("door", (0.0, 1.0), (4.0, 1.0), "left", "Main door"),),
-        rules=(AlertRule("long-queue", "queue-1", "queue_length", 5.0, 60.0),),
+        rules=(
+            AlertRule(
+                rule_id="long-queue", zone_id="queue-1", metric="queue_length", threshold=5.0, min_duration_s=60.0
+            ),
+            AlertRule(
+                rule_id="slow-till",
+                zone_id="queue-1",
+                metric="wait_s",
+                threshold=180.0,
+                min_duration_s=30.0,
+                clear_below=120.0,
+                clear_after_s=60.0,
+                severity="critical",
+            ),
+            AlertRule(
+                rule_id="store-full",
+                metric="occupancy",
+                threshold=120.0,
+                clear_below=100.0,
+                active_hours=(TimeWindow("08:00", "12:30"), TimeWindow("22:00", "02:00")),
+                severity="info",
+            ),
+            AlertRule(rule_id="crowd-door", zone_id="entrance", metric="density_per_m2", threshold=1.5),
+            AlertRule(
+                rule_id="help-produce",
+                zone_id="produce",
+                metric="unattended_dwell_s",
+                threshold=90.0,
+                radius_m=3.5,
+                active_hours=(TimeWindow("09:00", "21:00"),),
+            ),
+            AlertRule(rule_id="staff-gap", metric="customers_per_staff", threshold=15.0, min_duration_s=300.0),
+        ),
+        time_zone="Europe/Paris",
     )
 
 
@@ -189,3 +222,44 @@ def sample_newer_layout_published() -> dict[str, Any]:
             node = node[part] if isinstance(node, dict) else node[int(part)]
         node.update(extra)
     return doc
+
+
+# Edits that make the sample layout's rules (or time zone) invalid, by dotted place as in
+# NEWER_LAYOUT_FIELDS. schemas/vectors/rules/invalid_layouts.json holds each edited layout with
+# the path and reason Python refuses it with; go-ingest/contract refuses it at the same path.
+INVALID_RULE_EDITS: dict[str, dict[str, Any]] = {
+    "unknown zone": {"rules.2.zone_id": "queu"},
+    "negative threshold": {"rules.0.threshold": -1.0},
+    "unknown metric": {"rules.0.metric": "footfall"},
+    "metric not a name": {"rules.0.metric": "Queue Length"},
+    "unknown severity": {"rules.2.severity": "urgent"},
+    "clear_below above threshold": {"rules.1.clear_below": 500.0},
+    "negative min_duration_s": {"rules.5.min_duration_s": -5.0},
+    "negative clear_after_s": {"rules.1.clear_after_s": -1.0},
+    "radius_m missing": {"rules.4.radius_m": None},
+    "radius_m zero": {"rules.4.radius_m": 0.0},
+    "radius_m on another metric": {"rules.0.radius_m": 2.0},
+    "queue metric on a product zone": {"rules.0.zone_id": "produce"},
+    "wait_s on the whole store": {"rules.1.zone_id": None},
+    "density without a zone": {"rules.3.zone_id": None},
+    "unattended dwell off a product zone": {"rules.4.zone_id": "entrance"},
+    "bad time zone": {"time_zone": "Mars/Olympus"},
+    "empty time zone": {"time_zone": ""},
+    "active hours not HH:MM": {"rules.2.active_hours.0.start": "25:00"},
+    "active hours empty window": {"rules.2.active_hours.1.end": "22:00"},
+}
+
+
+def invalid_rule_layouts() -> dict[str, dict[str, Any]]:
+    """The sample layout as builtins with each INVALID_RULE_EDITS entry applied, keyed by case name."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, edits in INVALID_RULE_EDITS.items():
+        doc: dict[str, Any] = msgspec.to_builtins(sample_layout())
+        for place, value in edits.items():
+            *parents, last = place.split(".")
+            node: Any = doc
+            for part in parents:
+                node = node[part] if isinstance(node, dict) else node[int(part)]
+            node[last] = value
+        out[name] = doc
+    return out

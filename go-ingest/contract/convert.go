@@ -471,6 +471,7 @@ func layoutFrom(v any, p *path, config bool) (StoreLayout, *FieldError) {
 	zones := f.array("zones", false)
 	lines := f.array("lines", false)
 	rules := f.array("rules", false)
+	l.TimeZone = f.strOr("time_zone", "UTC", false)
 	if err := f.done(); err != nil {
 		return l, err
 	}
@@ -524,10 +525,22 @@ func layoutFrom(v any, p *path, config bool) (StoreLayout, *FieldError) {
 	}
 	for i, rv := range rules {
 		c := newFields(rv, f.p.field("rules").elem(i), config, &errp)
-		rule := AlertRule{RuleID: c.str("rule_id"), ZoneID: c.str("zone_id"), Metric: c.str("metric"),
-			Threshold: c.float("threshold"), MinDurationS: c.floatOr("min_duration_s", 0, false)}
+		rule := AlertRule{RuleID: c.str("rule_id"), ZoneID: c.optStr("zone_id", false), Metric: c.str("metric"),
+			Threshold: c.float("threshold"), MinDurationS: c.floatOr("min_duration_s", 0, false),
+			ClearBelow: c.optFloat("clear_below"), ClearAfterS: c.floatOr("clear_after_s", 0, false)}
+		windows := c.array("active_hours", false)
+		rule.Severity = c.strOr("severity", "warning", false)
+		rule.RadiusM = c.optFloat("radius_m")
 		if err := c.done(); err != nil {
 			return l, err
+		}
+		for j, wv := range windows {
+			w := newFields(wv, c.p.field("active_hours").elem(j), config, &errp)
+			window := TimeWindow{Start: w.str("start"), End: w.str("end")}
+			if err := w.done(); err != nil {
+				return l, err
+			}
+			rule.ActiveHours = append(rule.ActiveHours, window)
 		}
 		l.Rules = append(l.Rules, rule)
 	}

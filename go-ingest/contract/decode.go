@@ -27,6 +27,12 @@ func DecodeSubmittedValue(v any) (Event, error) {
 	if err := ev.Validate(); err != nil {
 		return nil, err
 	}
+	if lp, ok := ev.(*LayoutPublished); ok {
+		// A rule with a metric or severity this version does not know is not published by it.
+		if fe := lp.Layout.configFault("$.layout"); fe != nil {
+			return nil, fe
+		}
+	}
 	return ev, nil
 }
 
@@ -58,6 +64,9 @@ func decodeLayoutValue(v any) (*StoreLayout, error) {
 	}
 	if err := l.Validate(); err != nil {
 		return nil, err
+	}
+	if fe := l.configFault("$"); fe != nil {
+		return nil, fe
 	}
 	return &l, nil
 }

@@ -204,7 +204,7 @@ func (e *LayoutPublished) encodeMsgpack(w *mpWriter) {
 }
 
 func (l *StoreLayout) encodeMsgpack(w *mpWriter) {
-	w.mapLen(4)
+	w.mapLen(5)
 	w.key("cameras")
 	w.arrayLen(len(l.Cameras))
 	for i := range l.Cameras {
@@ -251,13 +251,28 @@ func (l *StoreLayout) encodeMsgpack(w *mpWriter) {
 	w.arrayLen(len(l.Rules))
 	for i := range l.Rules {
 		r := &l.Rules[i]
-		w.mapLen(5)
+		w.mapLen(10)
 		w.kstr("rule_id", r.RuleID)
-		w.kstr("zone_id", r.ZoneID)
+		w.key("zone_id")
+		w.optStr(r.ZoneID)
 		w.kstr("metric", r.Metric)
 		w.kfloat("threshold", r.Threshold)
 		w.kfloat("min_duration_s", r.MinDurationS)
+		w.key("clear_below")
+		w.optFloat(r.ClearBelow)
+		w.kfloat("clear_after_s", r.ClearAfterS)
+		w.key("active_hours")
+		w.arrayLen(len(r.ActiveHours))
+		for _, win := range r.ActiveHours {
+			w.mapLen(2)
+			w.kstr("start", win.Start)
+			w.kstr("end", win.End)
+		}
+		w.kstr("severity", r.Severity)
+		w.key("radius_m")
+		w.optFloat(r.RadiusM)
 	}
+	w.kstr("time_zone", l.TimeZone)
 }
 
 func (d *TrackDerived) encodeBase(w *mpWriter, tag string, extra int) {
@@ -412,6 +427,16 @@ func (l StoreLayout) MarshalJSON() ([]byte, error) {
 	}
 	if a.Rules == nil {
 		a.Rules = []AlertRule{}
+	}
+	return json.Marshal(a)
+}
+
+// MarshalJSON writes the rule with its active hours present ([] when empty).
+func (r AlertRule) MarshalJSON() ([]byte, error) {
+	type alias AlertRule
+	a := alias(r)
+	if a.ActiveHours == nil {
+		a.ActiveHours = []TimeWindow{}
 	}
 	return json.Marshal(a)
 }

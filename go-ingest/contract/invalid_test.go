@@ -164,7 +164,10 @@ var acceptCases = []struct {
 	{"unknown camera field ignored", "layout_published", "layout.cameras.0.fov", 90.0},
 	{"unknown zone field ignored", "layout_published", "layout.zones.1.capacity", int64(40)},
 	{"unknown line field ignored", "layout_published", "layout.lines.0.height_m", 2.1},
-	{"unknown rule field ignored", "layout_published", "layout.rules.0.severity", "high"},
+	{"unknown rule field ignored", "layout_published", "layout.rules.0.escalate_to", "duty-manager"},
+	// A newer writer's severity or metric is kept from the log (refused only in config and submitted layouts).
+	{"unknown severity from the log kept", "layout_published", "layout.rules.0.severity", "high"},
+	{"unknown metric from the log kept", "layout_published", "layout.rules.0.metric", "basket_abandonment"},
 	{"int for float field", "track_frame", "tracks.0.score", int64(1)},
 	{"default state", "track_frame", "tracks.0.state", deleted{}},
 	{"default floor both missing", "track_frame", "tracks.1.floor_x_m", deleted{}},

@@ -46,14 +46,58 @@ type CountingLine struct {
 	Label  string `json:"label"`
 }
 
-// AlertRule raises an alert when Metric in ZoneID stays above Threshold for
-// MinDurationS seconds. Metric is "queue_length", "occupancy" or "wait_s".
+// Alert rule metrics, severities and zone requirements: schemas/layout.py
+// METRICS, SEVERITIES, STORE_WIDE_METRICS, METRIC_ZONE_KIND, RADIUS_METRICS.
+// On the wire Metric and Severity are plain strings: a rule read from the log
+// with a metric or severity this version does not know (a newer writer's) is
+// kept, not refused, and an alert processor skips it (AlertRule.IsKnown). A
+// config file and a layout submitted for publishing refuse it.
+var (
+	Metrics          = []string{"queue_length", "wait_s", "occupancy", "density_per_m2", "unattended_dwell_s", "customers_per_staff"}
+	Severities       = []string{"info", "warning", "critical"}
+	storeWideMetrics = map[string]bool{"occupancy": true, "customers_per_staff": true}
+	metricZoneKind   = map[string]ZoneKind{"queue_length": ZoneKindQueue, "wait_s": ZoneKindQueue, "unattended_dwell_s": ZoneKindProduct}
+	radiusMetrics    = map[string]bool{"unattended_dwell_s": true}
+)
+
+// TimeWindow is a window of local time of day [Start, End), "HH:MM" in the
+// store's time zone; End before Start wraps past midnight.
+type TimeWindow struct {
+	Start string `json:"start"`
+	End   string `json:"end"`
+}
+
+// AlertRule raises an alert when Metric in ZoneID (nil: the whole store, for
+// occupancy and customers_per_staff only) stays above Threshold for
+// MinDurationS seconds, and clears it once the value has stayed below
+// ClearBelow (nil: the threshold) for ClearAfterS seconds. ActiveHours
+// (empty: always) are local time in the layout's TimeZone. RadiusM is required
+// for unattended_dwell_s and refused for other metrics. See schemas/layout.py.
 type AlertRule struct {
-	RuleID       string  `json:"rule_id"`
-	ZoneID       string  `json:"zone_id"`
-	Metric       string  `json:"metric"`
-	Threshold    float64 `json:"threshold"`
-	MinDurationS float64 `json:"min_duration_s"`
+	RuleID       string       `json:"rule_id"`
+	ZoneID       *string      `json:"zone_id"`
+	Metric       string       `json:"metric"`
+	Threshold    float64      `json:"threshold"`
+	MinDurationS float64      `json:"min_duration_s"`
+	ClearBelow   *float64     `json:"clear_below"`
+	ClearAfterS  float64      `json:"clear_after_s"`
+	ActiveHours  []TimeWindow `json:"active_hours"`
+	Severity     string       `json:"severity"`
+	RadiusM      *float64     `json:"radius_m"`
+}
+
+// IsKnown reports whether this version knows the rule's metric and severity.
+func (r *AlertRule) IsKnown() bool {
+	return contains(Metrics, r.Metric) && contains(Severities, r.Severity)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
 }
 
 // StoreLayout is everything a fold needs to know about a store's floor at one
@@ -66,4 +110,6 @@ type StoreLayout struct {
 	Zones   []Zone              `json:"zones"`
 	Lines   []CountingLine      `json:"lines"`
 	Rules   []AlertRule         `json:"rules"`
+	// TimeZone is the store's IANA time zone ("UTC" by default).
+	TimeZone string `json:"time_zone"`
 }

@@ -34,7 +34,19 @@ func SampleLayout() StoreLayout {
 			{ZoneID: "queue-1", Kind: ZoneKindQueue, Polygon: []Point{{0, 6}, {2, 6}, {2, 9.5}, {0, 9.5}}},
 		},
 		Lines: []CountingLine{{LineID: "door", A: Point{0, 1}, B: Point{4, 1}, Inward: "left", Label: "Main door"}},
-		Rules: []AlertRule{{RuleID: "long-queue", ZoneID: "queue-1", Metric: "queue_length", Threshold: 5, MinDurationS: 60}},
+		Rules: []AlertRule{
+			{RuleID: "long-queue", ZoneID: ptr("queue-1"), Metric: "queue_length", Threshold: 5, MinDurationS: 60,
+				Severity: "warning"},
+			{RuleID: "slow-till", ZoneID: ptr("queue-1"), Metric: "wait_s", Threshold: 180, MinDurationS: 30,
+				ClearBelow: ptr(120.0), ClearAfterS: 60, Severity: "critical"},
+			{RuleID: "store-full", Metric: "occupancy", Threshold: 120, ClearBelow: ptr(100.0),
+				ActiveHours: []TimeWindow{{"08:00", "12:30"}, {"22:00", "02:00"}}, Severity: "info"},
+			{RuleID: "crowd-door", ZoneID: ptr("entrance"), Metric: "density_per_m2", Threshold: 1.5, Severity: "warning"},
+			{RuleID: "help-produce", ZoneID: ptr("produce"), Metric: "unattended_dwell_s", Threshold: 90,
+				ActiveHours: []TimeWindow{{"09:00", "21:00"}}, Severity: "warning", RadiusM: ptr(3.5)},
+			{RuleID: "staff-gap", Metric: "customers_per_staff", Threshold: 15, MinDurationS: 300, Severity: "warning"},
+		},
+		TimeZone: "Europe/Paris",
 	}
 }
 

@@ -3,6 +3,9 @@ package contract
 import (
 	"math"
 	"strconv"
+	"strings"
+	"time"
+	_ "time/tzdata" // time zones of layouts are checked the same on every host
 	"unicode/utf8"
 )
 
@@ -18,6 +21,9 @@ const (
 	// also bounds the O(n²) simple-polygon check: without it one zone in a
 	// 16 MB body could hold ~900k points and take hours to validate.
 	maxPolygonPoints = 1000
+	// maxActiveHours is schemas/layout.py's max_length on AlertRule.active_hours.
+	maxActiveHours = 48
+	maxTimeZoneLen = 64
 )
 
 // IsValidID reports whether s matches ^[a-z0-9][a-z0-9_-]{0,31}$ (store,
@@ -117,6 +123,33 @@ func (c *checker) finite(p string, v float64)  { c.floatRange(p, v, -maxBigFloat
 func (c *checker) label(p string, s string) {
 	if c.err == nil && utf8.RuneCountInString(s) > maxLabelRunes {
 		c.fail(p, "Expected `str` of length <= 64", s)
+	}
+}
+
+// name checks a metric or severity name: ^[a-z][a-z0-9_]{0,63}$ (schemas/layout.py _NAME_PATTERN).
+func (c *checker) name(p, s string) {
+	if c.err != nil {
+		return
+	}
+	ok := len(s) >= 1 && len(s) <= 64 && s[0] >= 'a' && s[0] <= 'z'
+	for i := 1; ok && i < len(s); i++ {
+		ch := s[i]
+		ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_'
+	}
+	if !ok {
+		c.fail(p, "Expected `str` matching regex '^[a-z][a-z0-9_]{0,63}$'", s)
+	}
+}
+
+// clock checks a local time of day HH:MM, 00:00 to 23:59.
+func (c *checker) clock(p, s string) {
+	if c.err != nil {
+		return
+	}
+	ok := len(s) == 5 && s[2] == ':' && s[0] >= '0' && s[0] <= '2' && s[1] >= '0' && s[1] <= '9' &&
+		s[3] >= '0' && s[3] <= '5' && s[4] >= '0' && s[4] <= '9' && (s[0] < '2' || s[1] <= '3')
+	if !ok {
+		c.fail(p, "Expected `str` matching regex '^([01][0-9]|2[0-3]):[0-5][0-9]$'", s)
 	}
 }
 
@@ -409,18 +442,17 @@ func validateLayout(c *checker, l *StoreLayout, root string) {
 		}
 	}
 	for i := range l.Rules {
-		r := &l.Rules[i]
-		c.id(at("rules", i, ".rule_id"), r.RuleID)
-		c.id(at("rules", i, ".zone_id"), r.ZoneID)
-		c.oneOf(at("rules", i, ".metric"), r.Metric, "queue_length", "occupancy", "wait_s")
-		c.nonNegF(at("rules", i, ".threshold"), r.Threshold)
-		c.nonNegF(at("rules", i, ".min_duration_s"), r.MinDurationS)
+		if c.err != nil {
+			break
+		}
+		validateRuleFields(c, &l.Rules[i], root, i)
+	}
+	if c.err == nil && utf8.RuneCountInString(l.TimeZone) > maxTimeZoneLen {
+		c.fail(root+".time_zone", "Expected `str` of length <= 64", l.TimeZone)
 	}
 	if c.err != nil {
 		return
 	}
-	// unique returns the set of ids it saw, so the rule check below looks
-	// zones up in it instead of scanning every zone for every rule.
 	unique := func(list, kind string, n int, id func(int) string) map[string]bool {
 		seen := make(map[string]bool, n)
 		for i := 0; i < n && c.err == nil; i++ {
@@ -433,14 +465,149 @@ func validateLayout(c *checker, l *StoreLayout, root string) {
 		return seen
 	}
 	unique("cameras", "camera_id", len(l.Cameras), func(i int) string { return l.Cameras[i].CameraID })
-	zoneIDs := unique("zones", "zone_id", len(l.Zones), func(i int) string { return l.Zones[i].ZoneID })
+	unique("zones", "zone_id", len(l.Zones), func(i int) string { return l.Zones[i].ZoneID })
 	unique("lines", "line_id", len(l.Lines), func(i int) string { return l.Lines[i].LineID })
 	unique("rules", "rule_id", len(l.Rules), func(i int) string { return l.Rules[i].RuleID })
+	if c.err != nil {
+		return
+	}
+	if reason := timeZoneReason(l.TimeZone); reason != "" {
+		c.err = newFieldError(root+".time_zone", reason)
+		return
+	}
+	kinds := make(map[string]ZoneKind, len(l.Zones))
+	names := make([]string, len(l.Zones))
+	for i := range l.Zones {
+		kinds[l.Zones[i].ZoneID] = l.Zones[i].Kind
+		names[i] = l.Zones[i].ZoneID
+	}
 	for i := range l.Rules {
-		if !zoneIDs[l.Rules[i].ZoneID] {
-			c.fail(at("rules", i, ".zone_id"), "rule names a zone_id the layout lacks", l.Rules[i].ZoneID)
+		if field, reason := ruleReason(&l.Rules[i], kinds, names); field != "" {
+			c.err = newFieldError(at("rules", i, "."+field), rulePrefix(i, &l.Rules[i])+field+" "+reason)
+			return
 		}
 	}
+}
+
+// rulePrefix is how schemas/layout.py names a rule in a reason: rules[2] (rule_id 'q-long'): .
+func rulePrefix(i int, r *AlertRule) string {
+	return "rules[" + strconv.Itoa(i) + "] (rule_id '" + r.RuleID + "'): "
+}
+
+// validateRuleFields checks one rule's own fields (bounds and formats); a
+// fault's reason names the rule as Python's codec does.
+func validateRuleFields(c *checker, r *AlertRule, root string, i int) {
+	at := func(field string) string { return root + ".rules[" + strconv.Itoa(i) + "]" + field }
+	c.id(at(".rule_id"), r.RuleID)
+	if r.ZoneID != nil {
+		c.id(at(".zone_id"), *r.ZoneID)
+	}
+	c.name(at(".metric"), r.Metric)
+	c.nonNegF(at(".threshold"), r.Threshold)
+	c.nonNegF(at(".min_duration_s"), r.MinDurationS)
+	if r.ClearBelow != nil {
+		c.nonNegF(at(".clear_below"), *r.ClearBelow)
+	}
+	c.nonNegF(at(".clear_after_s"), r.ClearAfterS)
+	if c.err == nil && len(r.ActiveHours) > maxActiveHours {
+		c.err = newFieldError(at(".active_hours"), "Expected `array` of length <= "+strconv.Itoa(maxActiveHours))
+	}
+	for j, w := range r.ActiveHours {
+		wat := at(".active_hours[" + strconv.Itoa(j) + "]")
+		c.clock(wat+".start", w.Start)
+		c.clock(wat+".end", w.End)
+		if c.err == nil && w.Start == w.End {
+			c.err = newFieldError(wat, "window "+w.Start+"-"+w.End+" is empty (start equals end)")
+		}
+	}
+	c.name(at(".severity"), r.Severity)
+	if r.RadiusM != nil && c.err == nil && !(*r.RadiusM > 0 && *r.RadiusM <= maxMetres) {
+		c.fail(at(".radius_m"), "Expected `float` in (0, 100000]", *r.RadiusM)
+	}
+	if c.err != nil && !strings.HasPrefix(c.err.Reason, "rules[") {
+		// As Python's codec words it: rules[2] (rule_id 'x'): threshold: Expected ...
+		field := strings.TrimPrefix(strings.TrimPrefix(c.err.Path, at("")), ".")
+		if field != "" {
+			field += ": "
+		}
+		c.err.Reason = rulePrefix(i, r) + field + c.err.Reason
+	}
+}
+
+// ruleReason mirrors schemas/layout.py rule_reason: the first cross-field
+// fault of a rule as (field, reason), or ("", ""). Metric-specific checks
+// apply only to the metrics this version knows.
+func ruleReason(r *AlertRule, kinds map[string]ZoneKind, zones []string) (string, string) {
+	if r.ClearBelow != nil && *r.ClearBelow > r.Threshold {
+		return "clear_below", pyFloat(*r.ClearBelow) + " must be <= threshold " + pyFloat(r.Threshold)
+	}
+	if r.ZoneID != nil {
+		if _, ok := kinds[*r.ZoneID]; !ok {
+			known := strings.Join(zones, ", ")
+			if known == "" {
+				known = "none"
+			}
+			return "zone_id", "'" + *r.ZoneID + "' is not a zone of this layout (zones: " + known + ")"
+		}
+	}
+	if !contains(Metrics, r.Metric) {
+		return "", ""
+	}
+	if r.ZoneID == nil {
+		if !storeWideMetrics[r.Metric] {
+			return "zone_id", "is required for metric '" + r.Metric + "' (only customers_per_staff, occupancy may cover the whole store)"
+		}
+	} else if want, ok := metricZoneKind[r.Metric]; ok && kinds[*r.ZoneID] != want {
+		return "zone_id", "'" + *r.ZoneID + "' has kind " + string(kinds[*r.ZoneID]) + "; metric '" + r.Metric +
+			"' needs a zone of kind " + string(want)
+	}
+	if radiusMetrics[r.Metric] && r.RadiusM == nil {
+		return "radius_m", "is required for metric '" + r.Metric + "' (no staff within this many metres)"
+	}
+	if !radiusMetrics[r.Metric] && r.RadiusM != nil {
+		return "radius_m", "applies only to unattended_dwell_s, not to metric '" + r.Metric + "'"
+	}
+	return "", ""
+}
+
+// ConfigFault reports a rule whose metric or severity this version does not
+// know: refused in config input (a layout file, a layout submitted for
+// publishing), kept in a layout read from the log. schemas/layout.py
+// StoreLayout.config_fault; the path is under root ("$" or "$.layout").
+func (l *StoreLayout) configFault(root string) *FieldError {
+	for i := range l.Rules {
+		r := &l.Rules[i]
+		if !contains(Metrics, r.Metric) {
+			return valueError(root+".rules["+strconv.Itoa(i)+"].metric", rulePrefix(i, r)+"metric '"+r.Metric+
+				"' is not a known metric (metrics: "+strings.Join(Metrics, ", ")+")", r.Metric)
+		}
+		if !contains(Severities, r.Severity) {
+			return valueError(root+".rules["+strconv.Itoa(i)+"].severity", rulePrefix(i, r)+"severity '"+r.Severity+
+				"' is not one of "+strings.Join(Severities, ", "), r.Severity)
+		}
+	}
+	return nil
+}
+
+// timeZoneReason mirrors schemas/layout.py check_time_zone.
+func timeZoneReason(name string) string {
+	bad := "time_zone '" + name + "' is not an IANA time zone name (e.g. 'UTC', 'Europe/Paris')"
+	if name == "" || name == "Local" {
+		return bad
+	}
+	if _, err := time.LoadLocation(name); err != nil {
+		return bad
+	}
+	return ""
+}
+
+// pyFloat formats a float as Python's repr does for the values a rule holds (5.0, 0.25, 1e+20).
+func pyFloat(v float64) string {
+	s := strconv.FormatFloat(v, 'g', -1, 64)
+	if !strings.ContainsAny(s, ".eEnN") {
+		s += ".0"
+	}
+	return s
 }
 
 // singularReason mirrors CameraCalibration.__post_init__ (same expression order).
