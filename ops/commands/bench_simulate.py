@@ -7,7 +7,7 @@ import json
 import sys
 
 from ops.cli import CommandTree
-from ops.commands.simulate import add_balk_argument
+from ops.commands.simulate import add_bench_day_arguments, bench_day_shopper
 
 _HELP = """\
 Simulate a store day (by default the crowded setting: 4 hours of arrivals at
@@ -22,28 +22,18 @@ def register(tree: CommandTree) -> None:
     tree.group("bench", "Measure throughput against a peer in the same run (prints JSON).")
     p = tree.add("bench simulate", "Time simulating a store day and publishing it to the log.", _run,
                  description=_HELP)  # fmt: skip
-    p.add_argument("--hours", type=float, default=4.0, help="hours of arrivals to simulate (default: 4)")
-    p.add_argument("--parties-per-hour", type=float, default=300.0, help="mean arrival rate (default: 300)")
-    p.add_argument("--cameras", type=int, default=3, help="cameras splitting the floor (default: 3)")
-    p.add_argument("--noise", choices=["none", "realistic"], default="realistic", help="default: realistic")
-    p.add_argument("--seed", type=int, default=1, help="simulator seed (default: 1)")
+    add_bench_day_arguments(p)
     p.add_argument("--no-publish", action="store_true", help="only simulate (publish_s is then null)")
-    add_balk_argument(p)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ml_core.sim.agents import ShopperConfig
     from ml_core.sim.noise import NO_NOISE, REALISTIC
     from ops.bench_simulate import run_bench
 
     try:
-        shopper = ShopperConfig(duration_s=args.hours * 3600.0, parties_per_hour=args.parties_per_hour,
-                                balk_at_parties=args.balk_at_parties)  # fmt: skip
+        shopper = bench_day_shopper(args)
     except ValueError as exc:
         print(f"footfall bench simulate: {exc}", file=sys.stderr)
-        return 2
-    if args.cameras < 1:
-        print(f"footfall bench simulate: --cameras must be at least 1, got {args.cameras}", file=sys.stderr)
         return 2
     report = run_bench(args.seed, shopper=shopper, noise=REALISTIC if args.noise == "realistic" else NO_NOISE,
                        cameras=args.cameras, publish=not args.no_publish)  # fmt: skip

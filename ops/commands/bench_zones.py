@@ -8,7 +8,7 @@ import sys
 import time
 
 from ops.cli import CommandTree
-from ops.commands.simulate import add_balk_argument
+from ops.commands.simulate import add_bench_day_arguments, bench_day_shopper
 
 _HELP = """\
 Simulate a crowded store day (by default the setting the zone processor is
@@ -25,17 +25,11 @@ def register(tree: CommandTree) -> None:
     tree.group("bench", "Measure throughput against a peer in the same run (prints JSON).")
     p = tree.add("bench zones", "Zone processor and every projection on a simulated day vs the raw read.", _run,
                  description=_HELP)  # fmt: skip
-    p.add_argument("--hours", type=float, default=4.0, help="hours of arrivals to simulate (default: 4)")
-    p.add_argument("--parties-per-hour", type=float, default=300.0, help="mean arrival rate (default: 300)")
-    p.add_argument("--cameras", type=int, default=3, help="cameras splitting the floor (default: 3)")
-    p.add_argument("--noise", choices=["none", "realistic"], default="realistic", help="default: realistic")
-    p.add_argument("--seed", type=int, default=1, help="simulator seed (default: 1)")
+    add_bench_day_arguments(p)
     p.add_argument("--batch", type=int, default=None, help="runner batch size (default: the runner's)")
-    add_balk_argument(p)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ml_core.sim.agents import ShopperConfig
     from ml_core.sim.noise import NO_NOISE, REALISTIC
     from ops.bench_zones import HOUR_NS, run_bench
     from ops.simulate import simulate_day
@@ -50,9 +44,7 @@ def _run(args: argparse.Namespace) -> int:
           file=sys.stderr)  # fmt: skip
     started = time.perf_counter()
     try:
-        day = simulate_day(args.seed, shopper=ShopperConfig(duration_s=args.hours * 3600.0,
-                                                            parties_per_hour=args.parties_per_hour,
-                                                            balk_at_parties=args.balk_at_parties),
+        day = simulate_day(args.seed, shopper=bench_day_shopper(args),
                            noise=REALISTIC if args.noise == "realistic" else NO_NOISE, cameras=args.cameras,
                            t0_ns=start_ns)  # fmt: skip
     except ValueError as exc:

@@ -6,10 +6,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ops.cli import CommandTree
 from ops.clock import OPENING_HOUR, iso_ns, yesterday_opening_ns
 from ops.runtime import add_log_arguments
+
+if TYPE_CHECKING:
+    from ml_core.sim.agents import ShopperConfig
 
 _HELP = """\
 Simulate a seeded store day: parties of 1-4 shoppers enter through the door,
@@ -36,6 +40,26 @@ def add_balk_argument(parser: argparse.ArgumentParser) -> None:
                         help="a party finding N parties queued gives up and leaves without buying (default: 0, "
                         "as many as the queue has slots; a large N: nobody balks and a busy store's queue "
                         "grows all day)")  # fmt: skip
+
+
+def add_bench_day_arguments(parser: argparse.ArgumentParser) -> None:
+    """The simulated day the benches measure on: a crowded store by default."""
+    parser.add_argument("--hours", type=float, default=4.0, help="hours of arrivals to simulate (default: 4)")
+    parser.add_argument("--parties-per-hour", type=float, default=300.0, help="mean arrival rate (default: 300)")
+    parser.add_argument("--cameras", type=int, default=3, help="cameras splitting the floor (default: 3)")
+    parser.add_argument("--noise", choices=["none", "realistic"], default="realistic", help="default: realistic")
+    parser.add_argument("--seed", type=int, default=1, help="simulator seed (default: 1)")
+    add_balk_argument(parser)
+
+
+def bench_day_shopper(args: argparse.Namespace) -> ShopperConfig:
+    """The ShopperConfig of add_bench_day_arguments' options; ValueError names what is wrong."""
+    from ml_core.sim.agents import ShopperConfig
+
+    if args.cameras < 1:
+        raise ValueError(f"--cameras must be at least 1, got {args.cameras}")
+    return ShopperConfig(duration_s=args.hours * 3600.0, parties_per_hour=args.parties_per_hour,
+                         balk_at_parties=args.balk_at_parties)  # fmt: skip
 
 
 def register(tree: CommandTree) -> None:
