@@ -204,7 +204,9 @@ class AlertRule(Config, frozen=True, kw_only=True):
     - `radius_m` (> 0): required for unattended_dwell_s (no staff within this radius of the
       customer), refused for every other metric.
 
-    Keyword-only: `zone_id` may be omitted while later fields are required.
+    Keyword-only: `zone_id` may be omitted while later fields are required. `zone_id` was a
+    required str before store-wide rules existed; None widens it, so a reader older than this
+    version refuses a layout with a store-wide rule (no layout before this version had one).
     """
 
     rule_id: Id

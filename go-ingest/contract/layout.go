@@ -73,6 +73,8 @@ type TimeWindow struct {
 // ClearBelow (nil: the threshold) for ClearAfterS seconds. ActiveHours
 // (empty: always) are local time in the layout's TimeZone. RadiusM is required
 // for unattended_dwell_s and refused for other metrics. See schemas/layout.py.
+// ZoneID was a required string before store-wide rules: a reader older than
+// this version refuses a layout with a store-wide rule.
 type AlertRule struct {
 	RuleID       string       `json:"rule_id"`
 	ZoneID       *string      `json:"zone_id"`
