@@ -96,21 +96,42 @@ async def catch_up(
 ) -> list[RunStats]:
     """Run every runner with `run` until caught up; their stats in the runners' order.
 
-    A processor (the zone processor) publishes to FF_DERIVED, and a projection of FF_DERIVED that ran
-    beside it would find the end of the stream before the processor had written all of it: those start
-    once the processors are done. Everything else (the track projections) runs from the start, beside the
-    processors, so its work overlaps their waits on the log.
+    A processor publishes to a stream (its `emits_to`: the zone processor to FF_DERIVED, the alert
+    processor to FF_ALERTS), and a projection of that stream that ran beside it would find the end of the
+    stream before the processor had written all of it: each runner starts once the processors writing
+    its stream are done. Everything else (the track projections) runs from the start, beside them, so
+    its work overlaps their waits on the log.
     """
-    from schemas.subjects import STREAM_OF_CHANNEL, Channel
+    feeders = {
+        r: [p for p in runners if p is not r and getattr(p.projection, "emits_to", None) == r.projection.stream]
+        for r in runners
+    }
+    tasks: dict[ProjectionRunner, asyncio.Task[RunStats]] = {}
 
-    derived = STREAM_OF_CHANNEL[Channel.ZONES]
-    feeds = [r for r in runners if getattr(r.projection, "emits_events", False)]
-    waiting = [r for r in runners if feeds and r.projection.stream == derived and r not in feeds]
-    tasks = {r: asyncio.ensure_future(run(r)) for r in runners if r not in waiting}
+    async def after_feeders(runner: ProjectionRunner) -> RunStats:
+        await asyncio.gather(*(tasks[f] for f in feeders[runner]))
+        return await run(runner)
+
+    _check_acyclic(feeders)
+    tasks.update({r: asyncio.ensure_future(after_feeders(r)) for r in runners})
     try:
-        await asyncio.gather(*(tasks[r] for r in feeds))
-        tasks.update({r: asyncio.ensure_future(run(r)) for r in waiting})
         return list(await asyncio.gather(*(tasks[r] for r in runners)))
     finally:
         for task in tasks.values():
             task.cancel()  # a failure stops the others (a no-op on those done)
+
+
+def _check_acyclic(feeders: dict[ProjectionRunner, list[ProjectionRunner]]) -> None:
+    """ValueError naming the runners if processors feed each other in a circle (they would wait forever)."""
+    done: set[ProjectionRunner] = set()
+
+    def visit(runner: ProjectionRunner, path: list[ProjectionRunner]) -> None:
+        if runner in path:
+            raise ValueError("projections feed each other in a circle: " + " -> ".join(r.key for r in [*path, runner]))
+        if runner not in done:
+            for feeder in feeders[runner]:
+                visit(feeder, [*path, runner])
+            done.add(runner)
+
+    for runner in feeders:
+        visit(runner, [])

@@ -35,6 +35,7 @@ PROJECTIONS: dict[str, Callable[[], Projection]] = {
     "queue": _lazy("projections.queue", "QueueProjection"),
     "occupancy": _lazy("projections.occupancy", "OccupancyProjection"),
     "heatmap": _lazy("projections.heatmap", "HeatmapProjection"),
+    "alerts": _lazy("projections.alerts.processor", "AlertProcessor"),
 }
 
 # Fed by other projections' output (FF_DERIVED): run after the processors when catching up.

@@ -424,6 +424,7 @@ class ZoneProcessor:
     stream = "FF_TRACKS"
     filter_subject: str | None = None
     emits_events = True  # its output feeds other projections: `footfall project` runs it first
+    emits_to = "FF_DERIVED"  # catching up, FF_DERIVED's readers wait for it
 
     def __init__(self, config: ZoneProcessorConfig | None = None) -> None:
         self.config = config or ZoneProcessorConfig()

@@ -1,0 +1,1 @@
+"""Alerts: business rules over the zone processor's samples, raised and cleared in frame time."""

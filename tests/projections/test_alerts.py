@@ -1,0 +1,181 @@
+"""The alert processor: raising and clearing in frame time, active hours, a store going dark, its snapshot,
+and the whole path (tracks -> zone processor -> alert processor -> FF_ALERTS and the alerts table) against
+a real nats-server and chDB."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import msgspec
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
+
+from ml_core.sim.agents import ShopperConfig
+from ops.runtime import catch_up
+from ops.simulate import simulate_day
+from ops.store_pipeline import publish_day
+from projections.alerts.processor import AlertProcessor, zone_area_m2
+from projections.layouts import LayoutHistory
+from projections.migrations import migrate
+from projections.projection import SeqEvent
+from projections.runner import ProjectionRunner
+from projections.store import ChdbStore
+from projections.zones.processor import ZoneProcessor
+from schemas.codec import decode
+from schemas.events import AlertCleared, AlertRaised, LayoutPublished, OccupancySampled, QueueSampled
+from schemas.layout import AlertRule, StoreLayout, TimeWindow, Zone, ZoneKind
+from stream.embedded import EmbeddedNats
+
+STORE = "s1"
+T0_NS = 1_795_000_000_000_000_000  # 2026-11-18 10:46:40 UTC
+S = 1_000_000_000
+QUEUE = Zone("queue", ZoneKind.QUEUE, ((0.0, 0.0), (4.0, 0.0), (4.0, 2.0), (0.0, 2.0)))
+RULE = AlertRule(rule_id="long-queue", zone_id="queue", metric="queue_length", threshold=3.0, min_duration_s=30.0,
+                 clear_below=2.0, clear_after_s=10.0, severity="critical")  # fmt: skip
+
+
+def _layouts(*rules: AlertRule, time_zone: str = "UTC") -> dict[str, LayoutHistory]:
+    history = LayoutHistory(STORE)
+    history.add(LayoutPublished(store_id=STORE, ts_ns=0, version=1, effective_from_ns=0,
+                                layout=StoreLayout(zones=(QUEUE,), rules=rules, time_zone=time_zone)))  # fmt: skip
+    return {STORE: history}
+
+
+def _queue(values: list[int], t0_ns: int = T0_NS) -> list[SeqEvent]:
+    """One QueueSampled a second."""
+    return [
+        SeqEvent(
+            i + 1,
+            QueueSampled(
+                store_id=STORE,
+                ts_ns=t0_ns + i * S,
+                zone_id="queue",
+                queue_length=v,
+                est_wait_s=10.0 * v,
+                layout_version=1,
+                processor_version="2+l1",
+            ),
+        )
+        for i, v in enumerate(values)
+    ]
+
+
+def _at(events: list[object]) -> list[tuple[str, float, float]]:
+    return [(type(e).__name__, (e.ts_ns - T0_NS) / S, e.value) for e in events]  # type: ignore[attr-defined]
+
+
+def test_raised_after_min_duration_and_cleared_after_clear_after() -> None:
+    values = [0] * 5 + [5] * 40 + [1] * 20 + [5] * 10 + [0] * 5
+    result = AlertProcessor().fold(_queue(values), _layouts(RULE))
+    # above from t=5, held 30 s: raised at 35; below 2 from t=45, held 10 s: cleared at 55; 10 s above: nothing.
+    assert _at(result.events) == [("AlertRaised", 35.0, 5.0), ("AlertCleared", 55.0, 1.0)]
+    raised, cleared = result.events
+    assert isinstance(raised, AlertRaised) and isinstance(cleared, AlertCleared)
+    assert raised.event_id == f"{STORE}:1+l1:raised:long-queue:{T0_NS + 35 * S}"
+    rows = result.rows["alerts"].to_pylist()
+    assert [(r["reason"], r["row_version"], r["peak"], r["duration_s"]) for r in rows] == [
+        ("open", 0, 5.0, None), ("cleared", 1, 5.0, 20.0),
+    ]  # fmt: skip
+
+
+def test_a_value_between_clear_below_and_the_threshold_keeps_the_alert_open() -> None:
+    values = [5] * 31 + [3] * 30 + [2] * 5  # 3 is not above the threshold, nor below clear_below
+    result = AlertProcessor().fold(_queue(values), _layouts(RULE))
+    assert _at(result.events) == [("AlertRaised", 30.0, 5.0)]
+
+
+def test_outside_active_hours_nothing_is_raised_and_an_open_alert_clears() -> None:
+    # From 09:53:20 in Berlin (08:53:20 UTC): active until 10:00 local, 400 s later.
+    start_ns = int(dt.datetime(2026, 11, 18, 8, 53, 20, tzinfo=dt.UTC).timestamp()) * S
+    rule = msgspec.structs.replace(RULE, min_duration_s=0.0, active_hours=(TimeWindow("09:00", "10:00"),))
+    result = AlertProcessor().fold(_queue([5] * 500, t0_ns=start_ns), _layouts(rule, time_zone="Europe/Berlin"))
+    at = [(type(e).__name__, (e.ts_ns - start_ns) / S) for e in result.events]
+    assert at == [("AlertRaised", 0.0), ("AlertCleared", 400.0)]
+    assert result.rows["alerts"].to_pylist()[-1]["reason"] == "inactive"
+
+
+def test_an_alert_open_when_the_store_goes_dark_clears_at_its_last_sample() -> None:
+    evening = _queue([5] * 40)
+    morning = _queue([0] * 5, t0_ns=T0_NS + 12 * 3600 * S)
+    result = AlertProcessor().fold([*evening, *morning], _layouts(RULE))
+    assert _at(result.events) == [("AlertRaised", 30.0, 5.0), ("AlertCleared", 39.0, 5.0)]
+    assert result.rows["alerts"].to_pylist()[-1]["reason"] == "closed"
+
+
+def test_density_and_wait_rules_and_the_snapshot() -> None:
+    rules = (
+        AlertRule(rule_id="dense", zone_id="queue", metric="density_per_m2", threshold=0.5, min_duration_s=5.0),
+        AlertRule(rule_id="wait", zone_id="queue", metric="wait_s", threshold=40.0, min_duration_s=10.0),
+    )
+    assert zone_area_m2(QUEUE.polygon) == 8.0
+    occupancy = [
+        SeqEvent(
+            100 + i,
+            OccupancySampled(
+                store_id=STORE,
+                ts_ns=T0_NS + i * S,
+                zone_id="queue",
+                people=v,
+                layout_version=1,
+                processor_version="2+l1",
+            ),
+        )
+        for i, v in enumerate([2] * 5 + [5] * 20)  # 5 people on 8 m^2: 0.625 per m^2 from t=5
+    ]
+    events = sorted([*occupancy, *_queue([3] * 5 + [5] * 20)], key=lambda e: (e.event.ts_ns, e.stream_seq))
+    whole = AlertProcessor().fold(events, _layouts(*rules))
+    assert sorted((e.rule_id, (e.ts_ns - T0_NS) / S) for e in whole.events) == [("dense", 10.0), ("wait", 15.0)]
+    first, second = AlertProcessor(), AlertProcessor()
+    part = first.fold(events[:17], _layouts(*rules)).events
+    second.restore(first.snapshot())
+    assert [*part, *second.fold(events[17:], _layouts(*rules)).events] == whole.events
+
+
+def test_rules_the_samples_cannot_measure_are_skipped() -> None:
+    rules = (
+        AlertRule(rule_id="store-full", metric="occupancy", threshold=1.0),  # whole store
+        AlertRule(rule_id="thin", metric="customers_per_staff", threshold=1.0),
+    )
+    result = AlertProcessor().fold(_queue([5] * 60), _layouts(*rules))
+    assert result.events == [] and result.rejected == []
+
+
+@pytest.fixture()
+async def nc(fresh_nats: EmbeddedNats):  # type: ignore[no-untyped-def]
+    client = await nats.connect(fresh_nats.url)
+    yield client
+    await client.close()
+
+
+async def test_crowded_checkout_raises_alerts_on_ff_alerts_and_in_the_table(nc: NatsClient, store: ChdbStore) -> None:
+    day = simulate_day(1, shopper=ShopperConfig(duration_s=1800.0, parties_per_hour=300.0), cameras=2)
+    rule = AlertRule(rule_id="queue-long", zone_id="queue", metric="queue_length", threshold=4.0, min_duration_s=20.0,
+                     clear_below=2.0, clear_after_s=10.0)  # fmt: skip
+    layout = msgspec.structs.replace(day.layout, layout=msgspec.structs.replace(day.layout.layout, rules=(rule,)))
+    await publish_day(nc, dataclasses.replace(day, layout=layout))
+    migrate(store)
+
+    async def run_all(db: ChdbStore) -> list[object]:
+        runners = [ProjectionRunner(nc, db, ZoneProcessor()), ProjectionRunner(nc, db, AlertProcessor())]
+        return await catch_up(runners, lambda r: r.run(until_caught_up=True))
+
+    _, alerts = await run_all(store)
+    js = nc.jetstream()
+    info = await js.stream_info("FF_ALERTS")
+    assert info.state.messages == alerts.published > 0  # type: ignore[attr-defined]
+    published = [decode((await js.get_msg("FF_ALERTS", seq)).data) for seq in range(1, info.state.messages + 1)]
+    raised = [e for e in published if isinstance(e, AlertRaised)]
+    assert raised and all(e.rule_id == "queue-long" and e.value > 4.0 for e in raised)
+    rows = store.query_rows(
+        f"SELECT count(), countIf(cleared_at IS NOT NULL) FROM {store.database}.alerts FINAL"
+    )  # fmt: skip
+    cleared = sum(isinstance(e, AlertCleared) for e in published)
+    assert rows == [[len(raised), cleared]]
+    # A second run into another database republishes the same ids: the log keeps one of each.
+    again = store.in_database(store.database + "_again")
+    migrate(again)
+    await run_all(again)
+    assert (await js.stream_info("FF_ALERTS")).state.messages == info.state.messages
+    assert again.query_rows(f"SELECT count() FROM {again.database}.alerts FINAL") == [[len(raised)]]
