@@ -32,6 +32,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ops.commands.simulate",
     "ops.commands.heatmap",
     "ops.commands.eval_store",
+    "ops.commands.alerts_backtest",
+    "ops.commands.alerts_forward",
 )
 
 
