@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ops.commands.heatmap",
     "ops.commands.eval_store",
     "ops.commands.alerts_backtest",
+    "ops.commands.alerts_forward",
 )
 
 
