@@ -20,7 +20,7 @@ Answers and what the forwarder does with them:
   (backoff_initial_s doubling up to backoff_max_s, each wait drawn in [d/2, d] from a random.Random of
   its own, seeded by the caller) until it is delivered or the forwarder is stopped. A Retry-After of
   a number of seconds on 429/503 lengthens a wait, never beyond backoff_max_s. While it waits the
-  forwarder tells the server the message is in progress, so it is not handed out again meanwhile.
+  forwarder tells the server the alerts it holds are in progress, so none is handed out again meanwhile.
   Later alerts wait too: alerts reach the receiver in log order.
 - any other answer (4xx, and 3xx: redirects are not followed, a POST must not turn into a GET): the
   receiver refuses this alert for good, and sending it again cannot help. The alert is dead-lettered
@@ -280,6 +280,7 @@ class WebhookForwarder:
         self._post = poster
         self._backoff = Backoff(config.backoff_initial_s, config.backoff_max_s, random.Random(config.seed))
         self.stats = ForwardStats()
+        self._held: list[Delivered] = []
 
     async def run(self, stop: asyncio.Event) -> ForwardStats:
         """Forward until `stop` is set. The first connection failing raises LogUnavailable; a connection lost
@@ -324,6 +325,7 @@ class WebhookForwarder:
             while not stop.is_set():
                 batch = await consumer.fetch(timeout_s=1.0)
                 for i, delivered in enumerate(batch):
+                    self._held = batch[i:]  # in hand: this alert and the fetched ones behind it
                     if stop.is_set() or not await self._deliver(nc, consumer, delivered, stop):
                         await _hand_back(nc, batch[i:])
                         return
@@ -374,7 +376,7 @@ class WebhookForwarder:
             done, _ = await asyncio.wait({task}, timeout=self._config.ack_wait_s / 3.0)
             if done:
                 return task.result()
-            await _in_progress(nc, delivered)
+            await _in_progress(nc, self._held)
 
     async def _wait_keeping_alive(
         self, nc: NatsClient, delivered: Delivered, stop: asyncio.Event, delay: float
@@ -383,7 +385,7 @@ class WebhookForwarder:
         loop = asyncio.get_running_loop()
         end = loop.time() + delay
         while (left := end - loop.time()) > 0:
-            await _in_progress(nc, delivered)
+            await _in_progress(nc, self._held)
             if await _wait(stop, min(left, self._config.ack_wait_s / 3.0)):
                 return False
         return True
@@ -396,9 +398,11 @@ async def _wait(stop: asyncio.Event, seconds: float) -> bool:
     return stop.is_set()
 
 
-async def _in_progress(nc: NatsClient, delivered: Delivered) -> None:
+async def _in_progress(nc: NatsClient, held: list[Delivered]) -> None:
+    """Reset the ack timer of every alert in hand, so none is handed out again while an earlier one retries."""
     with contextlib.suppress(Exception):  # losing the connection shows at the next ack or fetch
-        await nc.publish(delivered.reply.decode(), _WIP)
+        for item in held:
+            await nc.publish(item.reply.decode(), _WIP)
 
 
 async def _hand_back(nc: NatsClient, delivered: list[Delivered]) -> None:
