@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ops.commands.bench_log",
     "ops.commands.bench_zones",
     "ops.commands.bench_simulate",
+    "ops.commands.bench_alerts",
     "ops.commands.simulate",
     "ops.commands.heatmap",
     "ops.commands.eval_store",
