@@ -208,9 +208,8 @@ class _Collector:
     def finish(self) -> dict[str, RuleResult]:
         """Alerts open at the end of the window are reported open, with their peak so far."""
         for rule_id, opened in sorted(self._open.items()):
-            state = self.processor._state.stores  # the peak of an open alert lives only there
-            peak = next((s.rules[rule_id].open.peak for s in state.values()  # type: ignore[union-attr]
-                         if rule_id in s.rules and s.rules[rule_id].open is not None), opened.peak)  # fmt: skip
+            open_now = self.processor.open_alerts()
+            peak = next((p for (_, rule), (_, p) in open_now.items() if rule == rule_id), opened.peak)
             self._rule(rule_id).intervals.append(Interval(opened.raised_ns, None, peak, "open"))
         self._open.clear()
         return self.results

@@ -147,6 +147,15 @@ class AlertProcessor:
     def restore(self, data: bytes) -> None:
         self._state = msgspec.msgpack.decode(data, type=_State)
 
+    def open_alerts(self) -> dict[tuple[str, str], tuple[int, float]]:
+        """The alerts open now: (store_id, rule_id) -> (raised at, ns; peak so far)."""
+        return {
+            (store_id, rule_id): (state.open.raised_ns, state.open.peak)
+            for store_id, store in sorted(self._state.stores.items())
+            for rule_id, state in sorted(store.rules.items())
+            if state.open is not None
+        }
+
     def fold(self, events: list[SeqEvent], layouts: dict[str, LayoutHistory]) -> FoldResult:
         out: list[Event] = []
         rows: list[dict[str, object]] = []
