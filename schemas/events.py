@@ -218,10 +218,13 @@ class OccupancySampled(Event, frozen=True, tag="occupancy_sampled"):
 
 
 class _AlertEvent(Event, frozen=True):
-    """Base of alert events: a rule's metric in a zone against its threshold."""
+    """Base of alert events: a rule's metric in a zone (or the whole store when zone_id is None) against its threshold.
+
+    zone_id is required on the wire (it may be null, not missing), as in OccupancySampled.
+    """
 
     rule_id: Id
-    zone_id: Id
+    zone_id: Id | None
     value: FiniteFloat
     threshold: FiniteFloat
     processor_version: Version

@@ -164,13 +164,13 @@ def sample_events() -> list[Event]:
             threshold=5.0,
             processor_version="alerts-1.0.0",
         ),
-        AlertCleared(
+        AlertCleared(  # a whole-store rule: zone_id None
             store_id=STORE,
             ts_ns=TS + 60,
-            rule_id="long-queue",
-            zone_id="queue-1",
-            value=3.0,
-            threshold=5.0,
+            rule_id="store-full",
+            zone_id=None,
+            value=95.0,
+            threshold=120.0,
             processor_version="alerts-1.0.0",
         ),
         PosTransaction(

@@ -442,7 +442,7 @@ func trackDerivedFrom(f *fields) TrackDerived {
 
 func alertFrom(f *fields) Alert {
 	return Alert{
-		StoreID: f.str("store_id"), TsNs: f.int("ts_ns"), RuleID: f.str("rule_id"), ZoneID: f.str("zone_id"),
+		StoreID: f.str("store_id"), TsNs: f.int("ts_ns"), RuleID: f.str("rule_id"), ZoneID: f.optStr("zone_id", true),
 		Value: f.float("value"), Threshold: f.float("threshold"), ProcessorVersion: f.str("processor_version"),
 	}
 }

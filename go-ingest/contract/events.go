@@ -187,12 +187,14 @@ type OccupancySampled struct {
 	ProcessorVersion string  `json:"processor_version"`
 }
 
-// Alert holds the fields of AlertRaised and AlertCleared.
+// Alert holds the fields of AlertRaised and AlertCleared. ZoneID is nil for a
+// whole-store rule; zone_id is required on the wire (it may be null, but it may
+// not be missing), as in OccupancySampled.
 type Alert struct {
 	StoreID          string  `json:"store_id"`
 	TsNs             int64   `json:"ts_ns"`
 	RuleID           string  `json:"rule_id"`
-	ZoneID           string  `json:"zone_id"`
+	ZoneID           *string `json:"zone_id"`
 	Value            float64 `json:"value"`
 	Threshold        float64 `json:"threshold"`
 	ProcessorVersion string  `json:"processor_version"`

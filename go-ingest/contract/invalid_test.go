@@ -265,7 +265,7 @@ func TestEventIDsMatchPython(t *testing.T) {
 		TagQueueSampled:     "store-001:zones-1.0.0:queue:queue-1:1767225600000000000",
 		TagOccupancySampled: "store-001:zones-1.0.0:occupancy:_store:1767225600000000000",
 		TagAlertRaised:      "store-001:alerts-1.0.0:raised:long-queue:1767225600000000000",
-		TagAlertCleared:     "store-001:alerts-1.0.0:cleared:long-queue:1767225600000000060",
+		TagAlertCleared:     "store-001:alerts-1.0.0:cleared:store-full:1767225600000000060",
 		TagPosTransaction:   "store-001:pos:till-2:t-000981",
 	}
 	subjects := map[string]string{

@@ -80,10 +80,10 @@ func SampleEvents() []Event {
 			LayoutVersion: 3, ProcessorVersion: sampleProcessor},
 		&OccupancySampled{StoreID: sampleStore, TsNs: sampleTs, ZoneID: nil, People: 17, LayoutVersion: 3,
 			ProcessorVersion: sampleProcessor},
-		&AlertRaised{Alert{StoreID: sampleStore, TsNs: sampleTs, RuleID: "long-queue", ZoneID: "queue-1", Value: 6,
+		&AlertRaised{Alert{StoreID: sampleStore, TsNs: sampleTs, RuleID: "long-queue", ZoneID: ptr("queue-1"), Value: 6,
 			Threshold: 5, ProcessorVersion: "alerts-1.0.0"}},
-		&AlertCleared{Alert{StoreID: sampleStore, TsNs: sampleTs + 60, RuleID: "long-queue", ZoneID: "queue-1", Value: 3,
-			Threshold: 5, ProcessorVersion: "alerts-1.0.0"}},
+		&AlertCleared{Alert{StoreID: sampleStore, TsNs: sampleTs + 60, RuleID: "store-full", ZoneID: nil, Value: 95,
+			Threshold: 120, ProcessorVersion: "alerts-1.0.0"}},
 		&PosTransaction{StoreID: sampleStore, TsNs: sampleTs, TerminalID: "till-2", TransactionID: "t-000981",
 			ItemCount: 3, AmountMinor: 1299, Currency: "EUR"},
 	}

@@ -354,7 +354,9 @@ func (a *Alert) validate() error {
 	c.id("$.store_id", a.StoreID)
 	c.nonNeg("$.ts_ns", a.TsNs)
 	c.id("$.rule_id", a.RuleID)
-	c.id("$.zone_id", a.ZoneID)
+	if a.ZoneID != nil {
+		c.id("$.zone_id", *a.ZoneID)
+	}
 	c.finite("$.value", a.Value)
 	c.finite("$.threshold", a.Threshold)
 	c.version("$.processor_version", a.ProcessorVersion)

@@ -172,9 +172,12 @@ class RuleResult:
 
     @property
     def folded(self) -> bool:
-        """Whether the alert processor folds this rule (the others need positions the samples do not carry)."""
+        """Whether the alert processor folds this rule.
+
+        The others need positions or staff flags, which the samples do not carry.
+        """
         rule = self.rule
-        return rule.is_known and rule.metric in FOLDED_METRICS and rule.zone_id is not None
+        return rule.is_known and rule.metric in FOLDED_METRICS
 
 
 class _Collector:

@@ -13,11 +13,13 @@ Per rule of the layout in force at each sample (`AlertRule`, schemas/layout.py),
 - when the store goes dark (no sample for `closed_after_s`), an open alert is cleared at the last
   sample before the gap (reason `closed`), and the conditions start afresh.
 
-Metrics folded here: queue_length and wait_s (QueueSampled of the rule's queue zone), occupancy and
-density_per_m2 (OccupancySampled of the rule's zone; density divides by the zone's area in m^2).
+Metrics folded here: queue_length and wait_s (QueueSampled of the rule's queue zone), occupancy
+(OccupancySampled of the rule's zone, or of the whole store, zone_id None, for a whole-store rule) and
+density_per_m2 (OccupancySampled of the rule's zone; density divides by the zone's area in m^2). A
+whole-store rule's events carry zone_id None, its rows of the `alerts` table zone_id "".
 Rules with other metrics (unattended_dwell_s and customers_per_staff need people's positions and staff
-flags, which the samples do not carry; whole-store rules need an alert event without a zone), and a
-newer writer's metrics, are kept in the layout and skipped here.
+flags, which the samples do not carry), and a newer writer's metrics, are kept in the layout and skipped
+here.
 """
 
 from __future__ import annotations
@@ -174,7 +176,7 @@ class AlertProcessor:
             if layout is None:
                 continue
             for rule in layout.rules:
-                if not rule.is_known or rule.metric not in FOLDED_METRICS or rule.zone_id is None:
+                if not rule.is_known or rule.metric not in FOLDED_METRICS:
                     continue
                 value = _value(rule, sample, layout)
                 if value is not None:
@@ -186,7 +188,6 @@ class AlertProcessor:
         self, store_id: str, rule: AlertRule, state: _RuleState, version: int, layout: StoreLayout, ts: int,
         value: float, out: list[Event], rows: list[dict[str, object]],
     ) -> None:  # fmt: skip
-        assert rule.zone_id is not None  # whole-store rules are skipped by the caller
         active = _active(rule, layout, ts)
         if state.open is None:
             if not (active and value > rule.threshold):
@@ -216,7 +217,7 @@ class AlertProcessor:
         self, store_id: str, rule: AlertRule, state: _RuleState, ts: int, value: float, reason: str,
         out: list[Event], rows: list[dict[str, object]],
     ) -> None:  # fmt: skip
-        assert state.open is not None and rule.zone_id is not None
+        assert state.open is not None
         opened = state.open
         out.append(AlertCleared(store_id=store_id, ts_ns=ts, rule_id=rule.rule_id, zone_id=rule.zone_id, value=value,
                                 threshold=rule.threshold,

@@ -23,7 +23,7 @@ from projections.projection import SeqEvent
 from projections.runner import ProjectionRunner
 from projections.store import ChdbStore
 from projections.zones.processor import ZoneProcessor
-from schemas.codec import decode
+from schemas.codec import decode, encode
 from schemas.events import AlertCleared, AlertRaised, LayoutPublished, OccupancySampled, QueueSampled
 from schemas.layout import AlertRule, StoreLayout, TimeWindow, Zone, ZoneKind
 from stream.embedded import EmbeddedNats
@@ -133,13 +133,41 @@ def test_density_and_wait_rules_and_the_snapshot() -> None:
     assert [*part, *second.fold(events[17:], _layouts(*rules)).events] == whole.events
 
 
+def _occupancy(zone_id: str | None, values: list[int], first_seq: int = 1) -> list[SeqEvent]:
+    """One OccupancySampled a second, of a zone or (zone_id None) the whole store."""
+
+    def sample(i: int, people: int) -> OccupancySampled:
+        return OccupancySampled(store_id=STORE, ts_ns=T0_NS + i * S, zone_id=zone_id, people=people,
+                                layout_version=1, processor_version="2+l1")  # fmt: skip
+
+    return [SeqEvent(first_seq + i, sample(i, v)) for i, v in enumerate(values)]
+
+
+def test_a_whole_store_occupancy_rule_folds_the_whole_store_samples() -> None:
+    rule = AlertRule(rule_id="store-full", metric="occupancy", threshold=10.0, min_duration_s=5.0, clear_after_s=3.0)
+    store_wide = _occupancy(None, [8] * 5 + [12] * 10 + [6] * 10)  # above from t=5, below from t=15
+    in_the_queue = _occupancy("queue", [50] * 25, first_seq=100)  # a zone's sample is not the store's
+    events = sorted([*store_wide, *in_the_queue], key=lambda e: (e.event.ts_ns, e.stream_seq))
+    result = AlertProcessor().fold(events, _layouts(rule))
+    assert _at(result.events) == [("AlertRaised", 10.0, 12.0), ("AlertCleared", 18.0, 6.0)]
+    assert all(e.zone_id is None for e in result.events)  # type: ignore[attr-defined]
+    assert [decode(encode(e)) for e in result.events] == result.events
+    rows = result.rows["alerts"].to_pylist()
+    assert [(r["rule_id"], r["zone_id"], r["reason"], r["peak"]) for r in rows] == [
+        ("store-full", "", "open", 12.0), ("store-full", "", "cleared", 12.0),
+    ]  # fmt: skip
+
+
 def test_rules_the_samples_cannot_measure_are_skipped() -> None:
     rules = (
-        AlertRule(rule_id="store-full", metric="occupancy", threshold=1.0),  # whole store
-        AlertRule(rule_id="thin", metric="customers_per_staff", threshold=1.0),
+        AlertRule(rule_id="store-full", metric="occupancy", threshold=1.0),  # whole store: raises
+        AlertRule(rule_id="thin", metric="customers_per_staff", threshold=1.0),  # whole store: skipped
     )
-    result = AlertProcessor().fold(_queue([5] * 60), _layouts(*rules))
-    assert result.events == [] and result.rejected == []
+    result = AlertProcessor().fold([*_queue([5] * 60), *_occupancy(None, [5] * 60, first_seq=100)], _layouts(*rules))
+    assert [(type(e).__name__, e.rule_id, e.zone_id) for e in result.events] == [  # type: ignore[attr-defined]
+        ("AlertRaised", "store-full", None)
+    ]
+    assert result.rejected == []
 
 
 @pytest.fixture()

@@ -19,7 +19,8 @@ import (
 const ts0 = int64(1_767_225_600_000_000_000)
 
 func alert(store string, i int) contract.Event {
-	a := contract.Alert{StoreID: store, TsNs: ts0 + int64(i)*1e9, RuleID: "checkout-queue", ZoneID: "checkout",
+	zone := "checkout"
+	a := contract.Alert{StoreID: store, TsNs: ts0 + int64(i)*1e9, RuleID: "checkout-queue", ZoneID: &zone,
 		Value: 7 + float64(i), Threshold: 6, ProcessorVersion: "test-1"}
 	if i%2 == 0 {
 		return &contract.AlertRaised{Alert: a}
