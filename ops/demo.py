@@ -20,9 +20,9 @@ import nats
 from ops.clock import yesterday_opening_ns
 from ops.logging import get_logger
 from ops.paths import DataDir
-from ops.scripted_scene import LINE, build_scene
-from ops.simulate import top_transitions
-from ops.store_pipeline import Measured
+from ops.simulation.pipeline import Measured
+from ops.simulation.scripted_scene import LINE, build_scene
+from ops.simulation.simulate import top_transitions
 from projections.line_counts import LineCountsProjection
 from projections.migrations import migrate
 from projections.runner import ProjectionRunner, RunStats
@@ -92,8 +92,8 @@ async def _simulated_store(
 ) -> StoreDemo:
     from ml_core.sim.agents import ShopperConfig
     from ops.heatmap_plot import query_heat, render_heatmap
-    from ops.simulate import simulate_day, truth_summary
-    from ops.store_pipeline import measure, publish_day, run_analytics
+    from ops.simulation.pipeline import measure, publish_day, run_analytics
+    from ops.simulation.simulate import simulate_day, truth_summary
 
     day = simulate_day(seed, shopper=ShopperConfig(duration_s=minutes * 60.0), t0_ns=start_ns)
     nc = await nats.connect(url, name="footfall-demo-store")

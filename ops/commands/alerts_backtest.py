@@ -182,7 +182,7 @@ def _num(value: float | None) -> str:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from ops.alerts_backtest_bench import run_bench
+    from ops.bench.alerts_backtest import run_bench
 
     if args.cameras < 1 or args.hours <= 0:
         print("footfall bench alerts-backtest: --cameras >= 1 and --hours > 0", file=sys.stderr)

@@ -30,7 +30,7 @@ def register(tree: CommandTree) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ops.bench_alerts import run_bench
+    from ops.bench.alerts import run_bench
 
     for name, value in (("--seconds", args.seconds), ("--warm-s", args.warm_s), ("--fps", args.fps)):
         if value <= 0:
@@ -38,7 +38,7 @@ def _run(args: argparse.Namespace) -> int:
             return 2
     report = {"latency": run_bench(warm_s=args.warm_s, paced_s=args.seconds, fps=args.fps)}
     if not args.no_backtest:
-        from ops.alerts_backtest_bench import run_bench as run_backtest_bench
+        from ops.bench.alerts_backtest import run_bench as run_backtest_bench
 
         report["backtest"] = run_backtest_bench(hours=12.0, parties_per_hour=300.0, cameras=3, seed=1)
     print(json.dumps(report, indent=2))

@@ -28,7 +28,7 @@ def register(tree: CommandTree) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from ml_core.sim.noise import NO_NOISE, REALISTIC
-    from ops.bench_simulate import run_bench
+    from ops.bench.simulate import run_bench
 
     try:
         shopper = bench_day_shopper(args)

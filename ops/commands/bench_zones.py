@@ -31,8 +31,8 @@ def register(tree: CommandTree) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from ml_core.sim.noise import NO_NOISE, REALISTIC
-    from ops.bench_zones import HOUR_NS, run_bench
-    from ops.simulate import simulate_day
+    from ops.bench.zones import HOUR_NS, run_bench
+    from ops.simulation.simulate import simulate_day
 
     if args.hours < 1.0:
         print(f"footfall bench zones: --hours must be at least 1 (a first and a last hour), got {args.hours}",

@@ -43,7 +43,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from ml_core.sim.agents import ShopperConfig
     from ml_core.sim.plan_file import PlanFileError, resolve_plan
-    from ops.store_eval import run_eval
+    from ops.eval.store import run_eval
 
     if args.minutes <= 0:
         raise SystemExit(f"footfall eval store: --minutes must be > 0, got {args.minutes}")

@@ -69,7 +69,7 @@ def _positive(name: str, value: int | None) -> None:
 def _project(args: argparse.Namespace) -> int:
     from ops.logging import get_logger
     from ops.runtime import catch_up, freeze_start_up_objects, log_url, open_store, runner_connections
-    from ops.sql_socket import serving
+    from ops.serve.sql_socket import serving
     from projections.migrations import migrate
     from projections.registry import make
     from projections.runner import ProjectionRunner
@@ -167,7 +167,7 @@ def _replay(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     import json
 
-    from ops.bench_project import run_bench
+    from ops.bench.project import run_bench
 
     for name in ("--frames", "--tracks", "--batch", "--repeat"):
         _positive(name, getattr(args, name.strip("-").replace("-", "_")))

@@ -99,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
     from ml_core.sim.agents import ShopperConfig
     from ml_core.sim.noise import NO_NOISE, REALISTIC
     from ml_core.sim.plan_file import resolve_plan
-    from ops.simulate import simulate_day, truth_summary, write_truth
+    from ops.simulation.simulate import simulate_day, truth_summary, write_truth
 
     try:
         shopper = ShopperConfig(duration_s=args.minutes * 60.0, parties_per_hour=args.parties_per_hour,
@@ -126,7 +126,7 @@ def _run(args: argparse.Namespace) -> int:
             for event in [day.layout, *day.events, *day.pos]:
                 fh.write(msgspec.json.encode(event) + b"\n")
     if args.video:
-        from ops.sim_video import render_video
+        from ops.simulation.video import render_video
 
         try:
             frames = render_video(day, args.video, args.video_camera, args.video_frames)
@@ -146,8 +146,8 @@ def _publish(args: argparse.Namespace, day: object) -> None:
     import nats
 
     from ops.runtime import log_url
-    from ops.simulate import SimulatedDay
-    from ops.store_pipeline import publish_day
+    from ops.simulation.pipeline import publish_day
+    from ops.simulation.simulate import SimulatedDay
 
     assert isinstance(day, SimulatedDay)
 

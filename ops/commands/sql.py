@@ -36,7 +36,7 @@ def register(tree: CommandTree) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ops.sql_socket import query_via_owner
+    from ops.serve.sql_socket import query_via_owner
     from projections.store import ChdbStore, StoreError
 
     query = sys.stdin.read() if args.query == "-" else args.query

@@ -10,8 +10,8 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from ml_core.sim.agents import ShopperConfig
-from ops.simulate import simulate_day
-from ops.store_pipeline import publish_day
+from ops.simulation.pipeline import publish_day
+from ops.simulation.simulate import simulate_day
 from projections.dwell import DwellProjection
 from projections.layouts import LayoutHistory
 from projections.migrations import migrate

@@ -10,7 +10,7 @@ import pytest
 @pytest.mark.parametrize(("count", "overlap_m"), [(1, 1.5), (2, 1.5), (3, 1.5), (4, 1.5), (3, 0.0), (2, 3.0)])
 def test_camera_boundaries_keep_clear_of_the_door(count: int, overlap_m: float) -> None:
     from ml_core.sim.plan import default_plan
-    from ops.simulate import DOOR_CLEARANCE_M, sim_cameras
+    from ops.simulation.simulate import DOOR_CLEARANCE_M, sim_cameras
 
     plan = default_plan()
     door_xs = sorted((plan.door[0][0], plan.door[1][0]))

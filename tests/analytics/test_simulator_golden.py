@@ -15,7 +15,7 @@ import pytest
 
 from ml_core.sim.agents import ShopperConfig
 from ml_core.sim.noise import REALISTIC
-from ops.simulate import simulate_day, truth_json
+from ops.simulation.simulate import simulate_day, truth_json
 from schemas.codec import encode
 
 DURATION_S = 1200.0

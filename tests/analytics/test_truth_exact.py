@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from ml_core.sim.agents import ShopperConfig
-from ops.simulate import SimulatedDay, simulate_day
-from ops.store_pipeline import publish_day, run_analytics
+from ops.simulation.pipeline import publish_day, run_analytics
+from ops.simulation.simulate import SimulatedDay, simulate_day
 from projections.migrations import migrate
 from projections.store import ChdbStore
 from stream.embedded import EmbeddedNats

@@ -35,7 +35,10 @@ def test_demo_counts_match_the_script_and_sql_reads_them(tmp_path: Path) -> None
                     "SELECT sum(entries), sum(exits) FROM line_counts", cwd=tmp_path)  # fmt: skip
     assert sql.returncode == 0, sql.stderr
     totals = msgspec.json.decode(sql.stdout)["data"][0]
-    assert [int(v) for v in totals] == [35, 22]  # seed 7, 40 people: the script's own truth in ops/scripted_scene
+    assert [int(v) for v in totals] == [
+        35,
+        22,
+    ]  # seed 7, 40 people: the truth of ops/simulation/scripted_scene
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -14,8 +14,8 @@ from nats.aio.client import Client as NatsClient
 
 from ml_core.sim.agents import ShopperConfig
 from ops.runtime import catch_up
-from ops.simulate import simulate_day
-from ops.store_pipeline import publish_day
+from ops.simulation.pipeline import publish_day
+from ops.simulation.simulate import simulate_day
 from projections.alerts.processor import AlertProcessor, zone_area_m2
 from projections.layouts import LayoutHistory
 from projections.migrations import migrate

@@ -16,8 +16,8 @@ from ml_core.sim.agents import ShopperConfig
 from ml_core.sim.noise import REALISTIC
 from ops.cli import main
 from ops.runtime import catch_up
-from ops.simulate import simulate_day
-from ops.store_pipeline import publish_day
+from ops.simulation.pipeline import publish_day
+from ops.simulation.simulate import simulate_day
 from projections.alerts.backtest import (
     Interval,
     RulesFileError,

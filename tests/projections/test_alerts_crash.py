@@ -21,8 +21,8 @@ import msgspec
 import nats
 
 from ml_core.sim.agents import ShopperConfig
-from ops.simulate import simulate_day
-from ops.store_pipeline import publish_day
+from ops.simulation.pipeline import publish_day
+from ops.simulation.simulate import simulate_day
 from schemas.layout import AlertRule
 from stream.embedded import EmbeddedNats
 

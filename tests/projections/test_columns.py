@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 import numpy as np
 
-from ops.synthetic_tracks import layout_event, synthetic_events
+from ops.bench.synthetic_tracks import layout_event, synthetic_events
 from projections.columns import TrackBatch
 from projections.layouts import LayoutHistory
 from projections.line_counts import LineCountsProjection

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nats
 
-from ops.synthetic_tracks import layout_event, synthetic_events
+from ops.bench.synthetic_tracks import layout_event, synthetic_events
 from stream.embedded import EmbeddedNats
 from stream.provision import LogConfig, ensure_streams
 from stream.publisher import Publisher

@@ -9,7 +9,7 @@ import pytest
 
 from ml_core.sim.agents import ShopperConfig
 from ml_core.sim.noise import REALISTIC
-from ops.simulate import simulate_day
+from ops.simulation.simulate import simulate_day
 from projections.columns import TrackBatch
 from projections.heatmap import HeatmapProjection
 from projections.layouts import LayoutHistory

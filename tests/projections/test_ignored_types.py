@@ -9,8 +9,8 @@ from nats.aio.client import Client as NatsClient
 
 import schemas
 from ml_core.sim.agents import ShopperConfig
-from ops.simulate import simulate_day
-from ops.store_pipeline import publish_day
+from ops.simulation.pipeline import publish_day
+from ops.simulation.simulate import simulate_day
 from projections.dwell import DwellProjection
 from projections.footfall import FootfallProjection
 from projections.migrations import migrate

@@ -14,7 +14,7 @@ import pytest
 
 import schemas
 from ops.commands.edge import load_camera
-from ops.scripted_scene import CAMERA, build_scene
+from ops.simulation.scripted_scene import CAMERA, build_scene
 from projections.migrations import migrate
 from projections.runner import ProjectionRunner
 from projections.store import ChdbStore

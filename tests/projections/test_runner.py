@@ -12,7 +12,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 import schemas
-from ops.synthetic_tracks import layout_event, synthetic_events
+from ops.bench.synthetic_tracks import layout_event, synthetic_events
 from projections.batch import SealedBatch
 from projections.checkpoints import BatchMark, Checkpoints
 from projections.line_counts import LineCountsProjection

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from ops.synthetic_tracks import synthetic_events
+from ops.bench.synthetic_tracks import synthetic_events
 from projections.batch import SealedBatch
 from projections.projection import SeqEvent
 from projections.store import ChdbStore

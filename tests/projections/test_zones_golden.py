@@ -18,7 +18,7 @@ import pytest
 
 from ml_core.sim.agents import ShopperConfig
 from ml_core.sim.noise import NO_NOISE, REALISTIC
-from ops.simulate import simulate_day
+from ops.simulation.simulate import simulate_day
 from projections.layouts import LayoutHistory
 from projections.projection import SeqEvent
 from projections.zones.processor import VERSION, ZoneProcessor

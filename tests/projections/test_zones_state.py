@@ -15,7 +15,7 @@ import msgspec
 
 from ml_core.sim.agents import ShopperConfig
 from ml_core.sim.noise import REALISTIC
-from ops.simulate import simulate_day
+from ops.simulation.simulate import simulate_day
 from projections.layouts import LayoutHistory
 from projections.projection import SeqEvent
 from projections.zones.processor import ProcessorState, ZoneProcessor

@@ -14,8 +14,8 @@ from typing import Any
 
 import nats
 
+from ops.bench.synthetic_tracks import layout_event, synthetic_events
 from ops.runtime import freeze_start_up_objects, runner_connections
-from ops.synthetic_tracks import layout_event, synthetic_events
 from projections.batch import SealedBatch
 from projections.columns import TrackBatch
 from projections.line_counts import LineCountsProjection

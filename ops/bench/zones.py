@@ -21,9 +21,9 @@ from typing import Any
 import nats
 import numpy as np
 
-from ops.bench_project import _cpus, _ordered_read
+from ops.bench.project import _cpus, _ordered_read
 from ops.runtime import catch_up, freeze_start_up_objects, runner_connections
-from ops.simulate import SimulatedDay
+from ops.simulation.simulate import SimulatedDay
 from projections.migrations import migrate
 from projections.registry import PROJECTIONS, make
 from projections.runner import Progress, ProjectionRunner
@@ -109,7 +109,7 @@ async def _every_projection(url: str, store: ChdbStore, batch: int | None) -> tu
 
 def run_bench(day: SimulatedDay, *, simulate_s: float, batch: int | None) -> dict[str, Any]:
     """Publish `day`, then time the raw read, the zone processor alone and every projection; the JSON report."""
-    from ops.store_pipeline import publish_day
+    from ops.simulation.pipeline import publish_day
 
     log = _track_log(day)
     n = len(log.ts_ns)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from nats.aio.client import Client as NatsClient
 
-from ops.simulate import SimulatedDay
+from ops.simulation.simulate import SimulatedDay
 from projections.registry import ANALYTICS, make
 from projections.runner import Progress, ProjectionRunner, RunStats
 from projections.store import Store

@@ -21,7 +21,7 @@ from ml_core.sim.agents import CUSTOMER, ShopperConfig, Trajectories, simulate
 from ml_core.sim.noise import NO_NOISE, IntArray, NoiseConfig, Observations, observe
 from ml_core.sim.plan import FloorPlan, default_plan
 from ml_core.sim.truth import GroundTruth, TruthConfig, compute_truth
-from ops.sim_events import CameraRows, track_events
+from ops.simulation.events import CameraRows, track_events
 from schemas.events import Event, LayoutPublished, PosTransaction
 from schemas.layout import CameraCalibration, CountingLine, StoreLayout, Zone, ZoneKind
 

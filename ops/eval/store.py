@@ -20,8 +20,8 @@ from ml_core.geometry.lines import crosses_segment
 from ml_core.sim.agents import STAFF, ShopperConfig
 from ml_core.sim.noise import NO_NOISE, REALISTIC, NoiseConfig
 from ml_core.sim.plan import FloorPlan
-from ops.simulate import SimulatedDay, median_dwell, simulate_day, transition_totals
-from ops.store_pipeline import measure, publish_day, queue_mae, run_analytics, total_variation
+from ops.simulation.pipeline import measure, publish_day, queue_mae, run_analytics, total_variation
+from ops.simulation.simulate import SimulatedDay, median_dwell, simulate_day, transition_totals
 from projections.migrations import migrate
 from projections.store import ChdbStore
 from stream.embedded import EmbeddedNats

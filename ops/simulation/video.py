@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ml_core.geometry.homography import apply_homography
-from ops.simulate import IMAGE_H, IMAGE_W, SimCamera, SimulatedDay, boxes
+from ops.simulation.simulate import IMAGE_H, IMAGE_W, SimCamera, SimulatedDay, boxes
 
 _ZONE_COLOURS = {"entrance": (200, 230, 200), "product": (215, 215, 240), "queue": (180, 220, 245),
                  "checkout": (170, 200, 240), "staff": (230, 210, 210)}  # fmt: skip

@@ -13,7 +13,7 @@ import nats
 
 from ml_core.sim.agents import ShopperConfig
 from ml_core.sim.noise import NoiseConfig
-from ops.simulate import SimulatedDay, simulate_day
+from ops.simulation.simulate import SimulatedDay, simulate_day
 from schemas.events import TrackFrame
 from stream.embedded import EmbeddedNats
 
@@ -73,7 +73,7 @@ def run_bench(seed: int, *, shopper: ShopperConfig, noise: NoiseConfig, cameras:
 
 
 def _time_publish(day: SimulatedDay) -> tuple[float, int]:
-    from ops.store_pipeline import publish_day
+    from ops.simulation.pipeline import publish_day
 
     with tempfile.TemporaryDirectory(prefix="footfall-bench-simulate-") as tmp, EmbeddedNats(Path(tmp) / "nats") as srv:
 

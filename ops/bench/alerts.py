@@ -27,7 +27,7 @@ from nats.aio.client import Client as NatsClient
 from ml_core.sim.agents import ShopperConfig
 from ml_core.sim.noise import REALISTIC
 from ops.runtime import runner_connections
-from ops.simulate import simulate_day
+from ops.simulation.simulate import simulate_day
 from projections.alerts.processor import AlertProcessor
 from projections.migrations import migrate
 from projections.projection import Projection

@@ -18,8 +18,8 @@ import nats
 
 from ml_core.sim.agents import ShopperConfig
 from ml_core.sim.noise import REALISTIC
-from ops.simulate import simulate_day
-from ops.store_pipeline import publish_day
+from ops.simulation.pipeline import publish_day
+from ops.simulation.simulate import simulate_day
 from projections.alerts.backtest import backtest, check_rules, read_layouts
 from projections.migrations import migrate
 from projections.runner import ProjectionRunner
