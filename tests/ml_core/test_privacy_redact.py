@@ -18,7 +18,7 @@ WRITER_MODULE = REPO / "ml_core" / "privacy" / "redact.py"
 WRITERS = re.compile(r"\b(imwrite|imencode|VideoWriter|imwritemulti)\b|\.tofile\(|PIL|Image\.save")
 # Modules that write video they drew themselves (simulated people, no camera): allowed only while
 # they never read a frame from anywhere.
-SYNTHETIC_RENDERERS = {REPO / "ops" / "sim_video.py"}
+SYNTHETIC_RENDERERS = {REPO / "ops" / "simulation" / "video.py"}
 READERS = re.compile(r"\b(VideoCapture|imread|imdecode|VideoSource|FrameBuffer|stream\.edge|ml_core\.privacy)\b")
 
 
