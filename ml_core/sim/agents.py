@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from ml_core.sim.plan import FloorPlan, SimZone
 from ml_core.sim.queue import CheckoutQueue, group_rows_by_person
+from ml_core.sim.scenarios import BURST_SEED_SALT, Burst
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -41,6 +42,10 @@ class ShopperConfig:
     without buying (0: as many as the plan's queue has slots). Without it a store busier than its till
     grew its queue all day (at 300 parties an hour one till serves ~114 of ~195 buyers an hour: a 4-hour
     day's queue held 95 parties, piled on the queue's last slot, and ended only by max_extra_s).
+
+    bursts: opt-in scenarios (ml_core/sim/scenarios.py), extra parties on top of the day's; their parties
+    are numbered after the day's and draw from a generator of their own, so the day's parties are drawn
+    exactly as without them.
     """
 
     duration_s: float = 1800.0
@@ -65,8 +70,14 @@ class ShopperConfig:
     tail_s: float = 12.0
     max_extra_s: float = 7200.0
     balk_at_parties: int = 0
+    bursts: tuple[Burst, ...] = ()
 
     def __post_init__(self) -> None:
+        for i, burst in enumerate(self.bursts):
+            if burst.end_s > self.duration_s:
+                raise ValueError(
+                    f"bursts[{i}] ends at {burst.end_s} s, after the day's arrivals end (duration_s {self.duration_s})"
+                )
         if self.balk_at_parties < 0:
             raise ValueError(f"balk_at_parties must be >= 0 (0: the plan's queue slots), got {self.balk_at_parties}")
         if self.duration_s <= 0:
@@ -148,12 +159,20 @@ class _Mover:
 
 def simulate(plan: FloorPlan, config: ShopperConfig, seed: int) -> Trajectories:
     """Run the day and return every person's true position per frame (deterministic for a seed)."""
-    return _Simulation(plan, config, np.random.default_rng(seed)).run()
+    burst_rng = np.random.default_rng((seed, BURST_SEED_SALT)) if config.bursts else None
+    return _Simulation(plan, config, np.random.default_rng(seed), burst_rng).run()
 
 
 class _Simulation:
-    def __init__(self, plan: FloorPlan, config: ShopperConfig, rng: np.random.Generator) -> None:
+    def __init__(
+        self, plan: FloorPlan, config: ShopperConfig, rng: np.random.Generator,
+        burst_rng: np.random.Generator | None = None,
+    ) -> None:  # fmt: skip
         self.plan, self.cfg, self.rng = plan, config, rng
+        self.burst_rng = burst_rng
+        for i, burst in enumerate(config.bursts):
+            if burst.zone_id is not None and burst.zone_id not in {z.zone_id for z in plan.zones_of_kind("product")}:
+                raise ValueError(f"bursts[{i}].zone_id {burst.zone_id!r} is not a product zone of the plan")
         self.dt = config.frame_period_s
         # Rows recorded outside the queue, in frame order: person, frame, x, y (metres).
         self.rec_person: list[int] = []
@@ -194,6 +213,49 @@ class _Simulation:
             if t >= self.cfg.duration_s:
                 return frames
             frames.append(math.ceil(t / self.dt))
+
+    def _burst_arrivals(self) -> list[tuple[int, int]]:
+        """(frame, burst index) of every burst party, in frame order (ties: burst order), from burst_rng."""
+        out: list[tuple[int, int]] = []
+        for b, burst in enumerate(self.cfg.bursts):
+            assert self.burst_rng is not None
+            t, rate = burst.start_s, burst.parties_per_hour / 3600.0
+            while True:
+                t += max(self.burst_rng.exponential(1.0 / rate), burst.min_gap_s)
+                if t >= burst.end_s:
+                    break
+                out.append((math.ceil(t / self.dt), b))
+        return sorted(out)
+
+    def _spawn_burst_party(self, party: int, burst: Burst) -> None:
+        """A burst's party: in by a door, to its zone (or not), then the queue or out; every draw from burst_rng."""
+        rng, plan = self.burst_rng, self.plan
+        assert rng is not None
+        size = 1 + int(rng.choice(4, p=self.cfg.group_size_probs))
+        members = [self._new_person(CUSTOMER, party) for _ in range(size)]
+        door = plan.entry_door(rng)
+        start = np.array(door.outside) + np.array([rng.uniform(-0.3, 0.3), rng.uniform(-0.1, 0.1)])
+        lo, hi = self.cfg.walk_speed_m_s
+        mover = _Mover(party, members, start, float(rng.uniform(lo, hi)))
+        node = door.node
+        mover.steps.append(("walk", [np.array(plan.nodes[node])]))
+        if burst.zone_id is not None:
+            zone = plan.zone(burst.zone_id)
+            assert zone.approach is not None
+            mover.steps.append(("walk", [*plan.route(node, zone.approach)[1:], zone.random_spot(rng)]))
+            dwell = rng.lognormal(math.log(burst.dwell_s), self.cfg.dwell_sigma)
+            mover.steps.append(("wait", self._frames(max(dwell, self.cfg.min_dwell_s))))
+            mover.steps.append(("walk", [np.array(plan.nodes[zone.approach])]))
+            node = zone.approach
+        if rng.random() < burst.buy_probability:
+            mover.steps.append(("walk", plan.route(node, plan.queue_approach)[1:]))
+            mover.steps.append(("queue", None))
+        else:
+            leave = plan.nearest_door(node)
+            route = plan.route(node, leave.node)[1:]
+            mover.steps.append(("walk", [*route, np.array(leave.outside) + np.array([rng.uniform(-0.3, 0.3), 0.0])]))
+            mover.steps.append(("vanish", None))
+        self._add_mover(mover)
 
     def _speed(self) -> float:
         lo, hi = self.cfg.walk_speed_m_s
@@ -351,6 +413,9 @@ class _Simulation:
     def run(self) -> Trajectories:
         cfg = self.cfg
         arrivals = deque(enumerate(self._arrivals()))
+        first_burst_party = len(arrivals)
+        bursts = deque(self._burst_arrivals())
+        burst_parties = 0
         for _ in range(cfg.cashiers):
             self._spawn_staff(cashier=True)
         for _ in range(cfg.floor_staff):
@@ -370,6 +435,9 @@ class _Simulation:
             while arrivals and arrivals[0][1] <= frame:
                 party, _ = arrivals.popleft()
                 self._spawn_party(frame, party)
+            while bursts and bursts[0][0] <= frame:
+                self._spawn_burst_party(first_burst_party + burst_parties, cfg.bursts[bursts.popleft()[1]])
+                burst_parties += 1
             # Gone movers never come back, queued ones are moved by the queue: dropping both keeps each frame's
             # Python work to the people walking or waiting (the order of the rest, which fixes the order of
             # random draws, is unchanged).
@@ -380,7 +448,7 @@ class _Simulation:
                 person, xs, ys = self.checkout.rows()
                 self.queue_rows.append((person, xs, ys, frame))
             customers_left = bool(self.queue) or any(not m.staff for m in self.movers)
-            if (closing and not customers_left and not arrivals) or frame >= limit:
+            if (closing and not customers_left and not arrivals and not bursts) or frame >= limit:
                 break
         end = frame + 1  # staff clock out: nobody is seen from here on
         n_frames = end + self._frames(cfg.tail_s)
