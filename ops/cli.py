@@ -33,8 +33,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ops.commands.simulate",
     "ops.commands.heatmap",
     "ops.commands.eval_store",
+    "ops.commands.eval_alerts",
     "ops.commands.alerts_backtest",
     "ops.commands.alerts_forward",
+    "ops.commands.serve",
 )
 
 
