@@ -36,7 +36,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ops.commands.eval_alerts",
     "ops.commands.alerts_backtest",
     "ops.commands.alerts_forward",
-    "ops.commands.serve",
 )
 
 
