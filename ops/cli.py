@@ -36,6 +36,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ops.commands.eval_alerts",
     "ops.commands.alerts_backtest",
     "ops.commands.alerts_forward",
+    "ops.commands.serve",
 )
 
 

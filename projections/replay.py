@@ -7,7 +7,7 @@ the old rows as `<table>__previous` for side-by-side comparison.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from nats.aio.client import Client as NatsClient
@@ -43,10 +43,13 @@ async def replay(
     restart: bool = False,
     batch: int | None = None,
     progress: Callable[[Progress], None] | None = None,
+    before_swap: Callable[[], Awaitable[None]] | None = None,
 ) -> ReplayResult:
     """Build `projection` from stream sequence `from_seq` into new tables, then swap them in.
 
-    An unfinished build is resumed from its checkpoint unless `restart`.
+    An unfinished build is resumed from its checkpoint unless `restart`. `before_swap` is awaited once
+    the build has caught up (`footfall serve` pauses the live runner of the projection there); the build
+    then folds what arrived meanwhile, so the swap hands the live runner tables that are current.
     """
     build_key = f"{projection.name}{BUILD_SUFFIX}"
     runner = ProjectionRunner(
@@ -57,6 +60,9 @@ async def replay(
             store.execute(f"DROP TABLE IF EXISTS {store.database}.{table}")
         store.execute(f"DELETE FROM {store.database}.projection_checkpoints WHERE projection_id = '{build_key}'")
     stats = await runner.run(until_caught_up=True, from_seq=from_seq)
+    if before_swap is not None:
+        await before_swap()
+        stats = await runner.run(until_caught_up=True, from_seq=from_seq)  # resumes from the build's checkpoint
     done, _ = Checkpoints(store, build_key, projection.version).load()
     if done is None:
         raise ReplayError(f"replay of {projection.name} folded nothing: {projection.stream} has no messages "

@@ -173,6 +173,22 @@ class ChdbStore:
         rows = batch.rows  # noqa: F841 - referenced from SQL below
         self._query(f"{head} SELECT {columns} FROM Python(rows)", "CSV")
 
+    def reader(self, settings: dict[str, str]) -> ChdbReader:
+        """A read-only session over the same data: `settings` applied, then `readonly = 1`.
+
+        chDB lets several sessions share a data directory within one process; each has its own settings,
+        so the projections keep writing through this store while the reader answers queries. Once
+        `readonly = 1` is set the engine refuses every write and DDL statement and every change of a
+        setting (the limits and row filters in `settings` included) for the life of the session.
+        """
+        if not self._owner:
+            raise StoreError("a read-only session is opened from the store that opened the directory")
+        from chdb import session
+
+        reader = ChdbReader(session.Session(str(self.path)), self.path)
+        reader.setup(self.database, settings)
+        return reader
+
     def close(self) -> None:
         session, self._session = self._session, None
         if session is not None and self._owner:
@@ -190,6 +206,49 @@ class ChdbStore:
             raise _translate(exc, self.path) from exc
         return bytes(result.bytes())
 
+
+class ChdbReader:
+    """A read-only chDB session (see ChdbStore.reader): queries return raw bytes and the engine's counts."""
+
+    def __init__(self, session: Any, path: Path) -> None:
+        self._session = session
+        self._path = path
+
+    def setup(self, database: str, settings: dict[str, str]) -> None:
+        self._session.query(f"USE {database}")
+        for name, value in settings.items():
+            if not _SETTING_RE.match(name):
+                raise StoreError(f"setting name {name!r} is not a ClickHouse setting name")
+            self._session.query(f"SET {name} = {value}")
+        self._session.query("SET readonly = 1")
+
+    def query(self, sql: str, fmt: str, params: dict[str, str] | None = None) -> QueryAnswer:
+        """Run one statement; StoreError carries the engine's message (`Code: N. DB::Exception: ...`)."""
+        if self._session is None:
+            raise StoreError("store is closed")
+        try:
+            result = self._session.query(sql, fmt, params=params or None)
+        except Exception as exc:
+            raise _translate(exc, self._path) from exc
+        return QueryAnswer(bytes(result.bytes()), int(result.rows_read()), int(result.bytes_read()),
+                           float(result.elapsed()))  # fmt: skip
+
+    def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            session.close()
+
+
+class QueryAnswer(msgspec.Struct, frozen=True):
+    """A query's output bytes and what the engine read for it (rows, bytes, seconds)."""
+
+    data: bytes
+    read_rows: int
+    read_bytes: int
+    elapsed_s: float
+
+
+_SETTING_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 LOCK_FILE = "footfall.lock"
 

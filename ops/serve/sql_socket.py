@@ -4,7 +4,9 @@ chDB lets one process open a data directory; `footfall project` holds it for
 as long as it runs, so it answers queries on `<data-dir>/sql.sock` and
 `footfall sql` sends them there. One request per connection: a MessagePack
 SqlRequest in, a SqlResponse out, each prefixed by its length (4 bytes, big
-endian).
+endian). `footfall serve` also carries out replays sent here (ReplayRequest): it
+answers with ReplayProgress frames while the build runs, then one ReplayDone
+or ReplayFailed.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import asyncio
 import contextlib
 import socket
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import msgspec
@@ -25,9 +27,35 @@ _MAX_BYTES = 256 << 20
 _HEADER = struct.Struct(">I")
 
 
-class SqlRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class SqlRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="sql"):
     query: str
     format: str = "PrettyCompactMonoBlock"
+
+
+class ReplayRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="replay"):
+    projection: str
+    from_seq: int = 1
+    restart: bool = False
+
+
+class ReplayProgress(msgspec.Struct, frozen=True, tag="progress"):
+    seq: int
+    stream_last_seq: int
+    events: int
+    elapsed_s: float
+
+
+class ReplayDone(msgspec.Struct, frozen=True, tag="done"):
+    summary: str
+
+
+class ReplayFailed(msgspec.Struct, frozen=True, tag="failed"):
+    error: str
+
+
+ReplayFrame = ReplayProgress | ReplayDone | ReplayFailed
+# Carries out a replay for the socket: yields progress frames, then one ReplayDone or ReplayFailed.
+ReplayHandler = Callable[[ReplayRequest], AsyncIterator[ReplayFrame]]
 
 
 class SqlResponse(msgspec.Struct, frozen=True):
@@ -41,8 +69,8 @@ def socket_path(data_dir: Path) -> Path:
 
 
 @contextlib.asynccontextmanager
-async def serving(store: Store, data_dir: Path) -> AsyncIterator[Path | None]:
-    """Answer SQL on the data directory's socket while the block runs (queries run between batches).
+async def serving(store: Store, data_dir: Path, replays: ReplayHandler | None = None) -> AsyncIterator[Path | None]:
+    """Answer SQL (and, given `replays`, replays) on the data directory's socket while the block runs.
 
     Yields the socket's path, or None when it cannot be made (a Unix socket path is limited to
     about 100 bytes): the caller's work goes on, only `footfall sql` cannot reach it.
@@ -53,9 +81,29 @@ async def serving(store: Store, data_dir: Path) -> AsyncIterator[Path | None]:
         return
     path.unlink(missing_ok=True)  # left by a killed owner: we hold the chDB lock, so it is stale
 
+    async def _answer_replay(request: ReplayRequest, writer: asyncio.StreamWriter) -> None:
+        frames = replays(request) if replays is not None else None
+        try:
+            if frames is None:
+                _write_frame(writer, ReplayFailed(
+                    "this process (footfall project) cannot replay while it folds: stop it and run `footfall "
+                    "replay`, or run the store under `footfall serve`, which replays while live"))  # fmt: skip
+            else:
+                async for frame in frames:
+                    _write_frame(writer, frame)
+                    await writer.drain()
+            await writer.drain()
+        except ConnectionError:
+            pass  # the client went away; the replay went on to its end or its error
+        finally:
+            writer.close()
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            request = msgspec.msgpack.decode(await _read_frame(reader), type=SqlRequest)
+            request = msgspec.msgpack.decode(await _read_frame(reader), type=SqlRequest | ReplayRequest)
+            if isinstance(request, ReplayRequest):
+                await _answer_replay(request, writer)
+                return
             try:
                 response = SqlResponse(True, text=store.query_text(request.query, request.format))
             except StoreError as exc:
@@ -79,6 +127,33 @@ async def serving(store: Store, data_dir: Path) -> AsyncIterator[Path | None]:
         server.close()
         await server.wait_closed()
         path.unlink(missing_ok=True)
+
+
+def _write_frame(writer: asyncio.StreamWriter, message: msgspec.Struct) -> None:
+    payload = msgspec.msgpack.encode(message)
+    writer.write(_HEADER.pack(len(payload)) + payload)
+
+
+def replay_via_owner(
+    data_dir: Path, request: ReplayRequest, progress: Callable[[ReplayProgress], None]
+) -> ReplayDone | ReplayFailed | None:
+    """Ask the owning process to replay; None when no process answers on the socket."""
+    path = socket_path(data_dir)
+    if not path.exists():
+        return None
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        try:
+            sock.connect(str(path))
+        except (ConnectionRefusedError, FileNotFoundError):
+            return None
+        payload = msgspec.msgpack.encode(request)
+        sock.sendall(_HEADER.pack(len(payload)) + payload)
+        while True:
+            frame = msgspec.msgpack.decode(_recv_frame(sock), type=ReplayFrame)
+            if isinstance(frame, ReplayProgress):
+                progress(frame)
+                continue
+            return frame
 
 
 def query_via_owner(data_dir: Path, query: str, fmt: str, timeout_s: float = 300.0) -> SqlResponse | None:

@@ -1,0 +1,191 @@
+"""Every projection live in one process, each under a supervisor that restarts it, and replays beside them.
+
+Each projection has its own runner, NATS connection (ops/runtime.runner_connections says why) and stop
+event, so one can be paused for a replay's swap while the others go on. A runner that fails is logged
+and started again after a back-off (1 s doubling to 30 s): its checkpoint makes the restart exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from nats.aio.client import Client as NatsClient
+
+from ops.logging import get_logger
+from ops.serve.metrics import ProjectionFigures
+from projections.registry import make
+from projections.replay import ReplayResult, replay
+from projections.runner import Progress, ProjectionRunner
+from projections.store import Store
+
+_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+
+
+@dataclass
+class _Live:
+    runner: ProjectionRunner
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+    failures: int = 0
+    last_error: str = ""
+    batches_at_failure: int | None = None  # set when it fails, cleared once it folds a batch again
+    paused: bool = False
+
+
+class LiveProjections:
+    """The live runners of `names` on their connections; `run()` supervises them until `stop` is set."""
+
+    def __init__(self, url: str, store: Store, connections: list[NatsClient], names: list[str],
+                 batch: int | None = None) -> None:  # fmt: skip
+        self._url = url
+        self._store = store
+        self._batch = batch
+        self._live = {
+            name: _Live(ProjectionRunner(nc, store, make(name), batch=batch))
+            for nc, name in zip(connections, names, strict=True)
+        }
+        self._figures: list[ProjectionFigures] = []
+        self._replays: dict[str, asyncio.Task[ReplayResult]] = {}
+        self._log = get_logger("footfall.serve")
+        self.started = asyncio.Event()
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._live)
+
+    def figures(self) -> list[ProjectionFigures]:
+        """What the metrics collector reads: refreshed every second by `run`."""
+        return self._figures
+
+    def failing(self) -> dict[str, str]:
+        """Projections whose runner failed and has not folded a batch since: name -> error."""
+        return {
+            n: live.last_error
+            for n, live in self._live.items()
+            if live.batches_at_failure is not None and live.runner.stats.batches <= live.batches_at_failure
+        }
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run every projection until `stop`; each finishes its batch in hand and marks it before returning."""
+        for name, live in self._live.items():
+            live.task = asyncio.create_task(self._supervise(name, live), name=f"live-{name}")
+        self.started.set()
+        refresh = asyncio.create_task(self._refresh_figures(stop))
+        await stop.wait()
+        for live in self._live.values():
+            live.stop.set()
+        for task in self._replays.values():
+            task.cancel()  # a build resumes from its checkpoint next time
+        await asyncio.gather(*(live.task for live in self._live.values() if live.task), return_exceptions=True)
+        await asyncio.gather(*self._replays.values(), return_exceptions=True)
+        refresh.cancel()
+
+    async def replay(
+        self, name: str, *, from_seq: int, restart: bool, progress: Callable[[Progress], None]
+    ) -> ReplayResult:
+        """Rebuild `name` into `<table>__build` while its live tables keep folding and answering, then swap.
+
+        Once the build has caught up, the live runner is stopped after its batch in hand, the build folds
+        what came meanwhile, the tables are exchanged atomically, and the live runner starts again from
+        the swapped-in checkpoint.
+        """
+        live = self._live.get(name)
+        if live is None:
+            raise KeyError(f"unknown projection {name!r}; serve runs: {', '.join(sorted(self._live))}")
+        if name in self._replays and not self._replays[name].done():
+            raise RuntimeError(f"a replay of {name} is already running")
+        import nats
+
+        nc = await nats.connect(self._url, name=f"footfall-replay-{name}")
+
+        async def pause_live() -> None:
+            live.paused = True
+            live.stop.set()
+            if live.task is not None:
+                await live.task
+
+        try:
+            build = replay(nc, self._store, make(name), from_seq=from_seq, restart=restart, batch=self._batch,
+                           progress=progress, before_swap=pause_live)  # fmt: skip
+            task = asyncio.create_task(build)
+            self._replays[name] = task
+            return await task
+        finally:
+            await nc.close()
+            if live.paused:  # swapped in, or failed after the pause: the live runner goes on either way
+                live.paused = False
+                live.stop = asyncio.Event()
+                live.task = asyncio.create_task(self._supervise(name, live), name=f"live-{name}")
+
+    async def _supervise(self, name: str, live: _Live) -> None:
+        while not live.stop.is_set():
+            try:
+                await live.runner.run(until_caught_up=False, stop=live.stop)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a projection's failure must not stop the store: restart it
+                live.failures += 1
+                live.batches_at_failure = live.runner.stats.batches
+                live.last_error = f"{type(exc).__name__}: {exc}"
+                delay = _BACKOFF_S[min(live.failures - 1, len(_BACKOFF_S) - 1)]
+                self._log.error("projection failed; restarting", projection=name, error=live.last_error,
+                                failures=live.failures, retry_in_s=delay)  # fmt: skip
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(live.stop.wait(), delay)
+
+    async def _refresh_figures(self, stop: asyncio.Event) -> None:
+        import nats
+
+        nc = await nats.connect(self._url, name="footfall-serve-metrics")
+        js = nc.jetstream()
+        try:
+            while not stop.is_set():
+                figures = []
+                last_seqs: dict[str, int] = {}
+                for name, live in self._live.items():
+                    runner, stats = live.runner, live.runner.stats
+                    stream = runner.projection.stream
+                    if stream not in last_seqs:
+                        with contextlib.suppress(Exception):
+                            last_seqs[stream] = int((await js.stream_info(stream)).state.last_seq)
+                    lag = max(0, last_seqs.get(stream, stats.seq) - stats.seq)
+                    lag_s = 0.0
+                    if lag:
+                        with contextlib.suppress(Exception):
+                            oldest = await js.get_msg(stream, stats.seq + 1)
+                            if oldest.time is not None:
+                                lag_s = max(0.0, time.time() - _unix_s(oldest.time))
+                    figures.append(ProjectionFigures(name, lag, lag_s, stats.events, stats.batches,
+                                                     stats.fold_s + stats.store_s, stats.dead_lettered))  # fmt: skip
+                self._figures = figures
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+        finally:
+            await nc.close()
+
+
+def _unix_s(value: object) -> float:
+    """A JetStream message time (RFC 3339 text or a datetime) in Unix seconds."""
+    import datetime as dt
+
+    if isinstance(value, dt.datetime):
+        return value.timestamp()
+    text = str(value)
+    head, _, frac = text.rstrip("Z").partition(".")
+    base = dt.datetime.fromisoformat(head).replace(tzinfo=dt.UTC).timestamp()
+    return base + (float(f"0.{frac}") if frac else 0.0)
+
+
+@contextlib.asynccontextmanager
+async def live_projections(
+    url: str, store: Store, names: list[str], batch: int | None
+) -> AsyncIterator[LiveProjections]:
+    from ops.runtime import runner_connections
+
+    async with runner_connections(url, names) as connections:
+        yield LiveProjections(url, store, connections, names, batch)
