@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from typing import Any
 
 from ops.cli import CommandTree
 from ops.runtime import add_log_arguments
@@ -135,6 +136,9 @@ def _replay(args: argparse.Namespace) -> int:
         print(f"footfall replay: {exc.args[0]}", file=sys.stderr)
         return 2
     bar = tqdm(desc=f"replay {projection.name}", unit="msg", unit_scale=True, file=sys.stderr, dynamic_ncols=True)
+    owner = _replay_via_owner(args, bar)
+    if owner is not None:
+        return owner
 
     def progress(p: Progress) -> None:
         bar.total = max(p.stream_last_seq - args.from_seq + 1, 1)
@@ -162,6 +166,28 @@ def _replay(args: argparse.Namespace) -> int:
     with log_url(args) as url, open_store(args.data_dir) as store:
         migrate(store)
         return asyncio.run(run(url))
+
+
+def _replay_via_owner(args: argparse.Namespace, bar: Any) -> int | None:
+    """Have the process that owns the store (`footfall serve`) replay while live; None if none answers."""
+    from ops.serve.sql_socket import ReplayFailed, ReplayProgress, ReplayRequest, replay_via_owner
+
+    def progress(p: ReplayProgress) -> None:
+        bar.total = max(p.stream_last_seq - args.from_seq + 1, 1)
+        bar.n = p.seq - args.from_seq + 1
+        bar.set_postfix(events_s=f"{p.events / max(p.elapsed_s, 1e-9):,.0f}")
+        bar.refresh()
+
+    # The owner replays on its own log with its own batch size: --url and --batch are for a replay run here.
+    answer = replay_via_owner(args.data_dir, ReplayRequest(args.name, args.from_seq, args.restart), progress)
+    if answer is None:
+        return None
+    bar.close()
+    if isinstance(answer, ReplayFailed):
+        print(f"footfall replay: {answer.error}", file=sys.stderr)
+        return 1
+    print(answer.summary)
+    return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
