@@ -198,6 +198,10 @@ class Access:
             except StoreError as exc:
                 raise QueryError.from_engine(exc) from None
             self._check_tree(principal, tree)
+        elif head == "INSERT":
+            # The engine's formatting leaves out inline data, so the statement is refused here as the
+            # engine would refuse it (readonly = 1) rather than run without it.
+            raise QueryError(164, "READONLY", f"{principal.name}: Cannot execute query in readonly mode")
         elif head in ("SET", "USE", "BEGIN", "COMMIT", "ROLLBACK", "KILL"):
             # Sessions are shared by a scope's queries: none of them may change it for the others.
             raise QueryError(164, "READONLY", f"{principal.name}: Cannot execute query in readonly mode")
