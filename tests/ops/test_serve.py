@@ -194,8 +194,8 @@ def test_plain_http_get_post_formats_headers_and_compression(serve: Serve) -> No
                                        headers={"Accept-Encoding": "gzip"})  # fmt: skip
     assert status == 200 and headers["Content-Encoding"] == "gzip" and gzip.decompress(body) == b"42\n"
     # X-ClickHouse-User/Key instead of basic auth
-    request = urllib.request.Request(f"http://127.0.0.1:{serve.port}/?query=SELECT%20currentDatabase()",
-                                     headers={"X-ClickHouse-User": "ana", "X-ClickHouse-Key": PASSWORDS["ana"]})  # fmt: skip
+    keys = {"X-ClickHouse-User": "ana", "X-ClickHouse-Key": PASSWORDS["ana"]}
+    request = urllib.request.Request(f"http://127.0.0.1:{serve.port}/?query=SELECT%20currentDatabase()", headers=keys)
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.read() == b"footfall\n"
 
