@@ -17,9 +17,15 @@ Metrics folded here: queue_length and wait_s (QueueSampled of the rule's queue z
 (OccupancySampled of the rule's zone, or of the whole store, zone_id None, for a whole-store rule) and
 density_per_m2 (OccupancySampled of the rule's zone; density divides by the zone's area in m^2). A
 whole-store rule's events carry zone_id None, its rows of the `alerts` table zone_id "".
-Rules with other metrics (unattended_dwell_s and customers_per_staff need people's positions and staff
-flags, which the samples do not carry), and a newer writer's metrics, are kept in the layout and skipped
-here.
+customers_per_staff (a whole-store rule): the whole-store sample's customers over the staff on the floor
+at the sample's tick, max(staff, 1) (no staff on the floor counts as one, so the value stays finite and a
+store with no staff out reads its customers). Staff are as the zone processor flags them while a visit is
+on: a person whose first derived event is a ZoneEntered of a staff zone (first seen in a staff zone). On the
+floor: such a person between leaving the staff zones (ZoneExited) and entering one again or the visit's end
+(VisitEnded), each change dated by its event's ts_ns and counted at the first tick at or after it (the
+zone processor's events run up to its sample delay ahead of its samples), so the count needs no new field.
+Rules with other metrics (unattended_dwell_s needs people's positions, which derived events do not carry),
+and a newer writer's metrics, are kept in the layout and skipped here.
 """
 
 from __future__ import annotations
@@ -32,13 +38,22 @@ import pyarrow as pa
 from projections.derived import DERIVED_EVENTS, ignored_except
 from projections.layouts import LayoutHistory, layout_at
 from projections.projection import DEDUP_SETTINGS, FoldResult, Rejected, SeqEvent
-from schemas.events import AlertCleared, AlertRaised, Event, OccupancySampled, QueueSampled
-from schemas.layout import AlertRule, StoreLayout
+from schemas.events import (
+    AlertCleared,
+    AlertRaised,
+    Event,
+    OccupancySampled,
+    QueueSampled,
+    VisitEnded,
+    ZoneEntered,
+    ZoneExited,
+)
+from schemas.layout import AlertRule, StoreLayout, ZoneKind
 
 VERSION = "1"
 CLOSED_AFTER_S = 300.0  # no sample this long (seconds of frame time): the store closed
 
-FOLDED_METRICS = frozenset({"queue_length", "wait_s", "occupancy", "density_per_m2"})
+FOLDED_METRICS = frozenset({"queue_length", "wait_s", "occupancy", "density_per_m2", "customers_per_staff"})
 _QUEUE_METRICS = frozenset({"queue_length", "wait_s"})
 
 DDL = f"""
@@ -79,6 +94,10 @@ class _RuleState(msgspec.Struct, array_like=True):
 class _StoreState(msgspec.Struct, array_like=True):
     last_sample_ns: int = -1
     rules: dict[str, _RuleState] = msgspec.field(default_factory=dict)
+    # Visits on now ("camera:run:track") -> staff zones the person is in, or -1 for a customer.
+    people: dict[str, int] = msgspec.field(default_factory=dict)
+    staff_on_floor: int = 0  # at the last sample's tick
+    pending: list[tuple[int, int]] = msgspec.field(default_factory=list)  # (ts_ns, +1/-1) not counted yet
 
 
 class _State(msgspec.Struct, array_like=True):
@@ -96,10 +115,16 @@ def zone_area_m2(polygon: tuple[tuple[float, float], ...]) -> float:
     return abs(twice) / 2.0
 
 
-def _value(rule: AlertRule, sample: QueueSampled | OccupancySampled, layout: StoreLayout) -> float | None:
+def _value(
+    rule: AlertRule, sample: QueueSampled | OccupancySampled, layout: StoreLayout, staff_on_floor: int
+) -> float | None:
     """The rule's metric in this sample, or None when the sample does not measure it."""
     if sample.zone_id != rule.zone_id:
         return None
+    if rule.metric == "customers_per_staff":
+        if isinstance(sample, QueueSampled) or sample.zone_id is not None:
+            return None
+        return sample.people / max(staff_on_floor, 1)
     if isinstance(sample, QueueSampled):
         if rule.metric == "queue_length":
             return float(sample.queue_length)
@@ -110,6 +135,35 @@ def _value(rule: AlertRule, sample: QueueSampled | OccupancySampled, layout: Sto
         zone = next(z for z in layout.zones if z.zone_id == rule.zone_id)
         return sample.people / zone_area_m2(zone.polygon)
     return None
+
+
+def _track_staff(store: _StoreState, event: ZoneEntered | ZoneExited | VisitEnded,
+                 layouts: dict[str, LayoutHistory]) -> None:  # fmt: skip
+    """Follow who is staff (first seen in a staff zone) and when staff step onto or off the floor."""
+    key = f"{event.camera_id}:{event.edge_run_id}:{event.track_id}"
+    inside = store.people.get(key)
+    staff_zone = False
+    if isinstance(event, ZoneEntered | ZoneExited):
+        layout = layout_at(layouts, event.store_id, event.ts_ns)[1]
+        zone = next((z for z in layout.zones if z.zone_id == event.zone_id), None) if layout is not None else None
+        staff_zone = zone is not None and zone.kind is ZoneKind.STAFF
+    if inside is None:  # the visit's first event decides, as the zone processor's flag does
+        if isinstance(event, VisitEnded):
+            return
+        store.people[key] = 1 if isinstance(event, ZoneEntered) and staff_zone else -1
+        return
+    if isinstance(event, VisitEnded):
+        del store.people[key]
+        if inside == 0:
+            store.pending.append((event.ts_ns, -1))
+    elif inside >= 0 and staff_zone and isinstance(event, ZoneEntered):
+        store.people[key] = inside + 1
+        if inside == 0:
+            store.pending.append((event.ts_ns, -1))
+    elif inside > 0 and staff_zone:  # a ZoneExited
+        store.people[key] = inside - 1
+        if inside == 1:
+            store.pending.append((event.ts_ns, +1))
 
 
 def _active(rule: AlertRule, layout: StoreLayout, ts_ns: int) -> bool:
@@ -129,7 +183,7 @@ class AlertProcessor:
     filter_subject: str | None = None
     emits_events = True
     emits_to = "FF_ALERTS"  # catching up, it waits for the processors that write what it reads
-    ignored_types = ignored_except(QueueSampled, OccupancySampled)
+    ignored_types = ignored_except(QueueSampled, OccupancySampled, ZoneEntered, ZoneExited, VisitEnded)
 
     def __init__(self, closed_after_s: float = CLOSED_AFTER_S) -> None:
         if closed_after_s <= 0:
@@ -164,6 +218,10 @@ class AlertProcessor:
         rejected = []
         for item in events:
             sample = item.event
+            if isinstance(sample, ZoneEntered | ZoneExited | VisitEnded):
+                store = self._state.stores.setdefault(sample.store_id, _StoreState())
+                _track_staff(store, sample, layouts)
+                continue
             if not isinstance(sample, QueueSampled | OccupancySampled):
                 if not isinstance(sample, DERIVED_EVENTS):
                     rejected.append(Rejected(item.stream_seq, f"alerts cannot fold {type(sample).__name__}"))
@@ -172,13 +230,16 @@ class AlertProcessor:
             if store.last_sample_ns >= 0 and sample.ts_ns - store.last_sample_ns > self._closed_after_ns:
                 self._close_all(sample.store_id, store, layouts, out, rows)
             store.last_sample_ns = max(store.last_sample_ns, sample.ts_ns)
+            if store.pending:  # staff changes dated up to this tick count from it on
+                store.staff_on_floor += sum(d for at, d in store.pending if at <= sample.ts_ns)
+                store.pending = [p for p in store.pending if p[0] > sample.ts_ns]
             version, layout = layout_at(layouts, sample.store_id, sample.ts_ns)
             if layout is None:
                 continue
             for rule in layout.rules:
                 if not rule.is_known or rule.metric not in FOLDED_METRICS:
                     continue
-                value = _value(rule, sample, layout)
+                value = _value(rule, sample, layout, store.staff_on_floor)
                 if value is not None:
                     state = store.rules.setdefault(rule.rule_id, _RuleState())
                     self._step(sample.store_id, rule, state, version, layout, sample.ts_ns, value, out, rows)

@@ -24,7 +24,16 @@ from projections.runner import ProjectionRunner
 from projections.store import ChdbStore
 from projections.zones.processor import ZoneProcessor
 from schemas.codec import decode, encode
-from schemas.events import AlertCleared, AlertRaised, LayoutPublished, OccupancySampled, QueueSampled
+from schemas.events import (
+    AlertCleared,
+    AlertRaised,
+    LayoutPublished,
+    OccupancySampled,
+    QueueSampled,
+    VisitEnded,
+    ZoneEntered,
+    ZoneExited,
+)
 from schemas.layout import AlertRule, StoreLayout, TimeWindow, Zone, ZoneKind
 from stream.embedded import EmbeddedNats
 
@@ -159,15 +168,67 @@ def test_a_whole_store_occupancy_rule_folds_the_whole_store_samples() -> None:
 
 
 def test_rules_the_samples_cannot_measure_are_skipped() -> None:
+    product = Zone("shelf", ZoneKind.PRODUCT, ((5.0, 0.0), (7.0, 0.0), (7.0, 2.0), (5.0, 2.0)))
+    history = LayoutHistory(STORE)
     rules = (
         AlertRule(rule_id="store-full", metric="occupancy", threshold=1.0),  # whole store: raises
-        AlertRule(rule_id="thin", metric="customers_per_staff", threshold=1.0),  # whole store: skipped
+        AlertRule(rule_id="alone", zone_id="shelf", metric="unattended_dwell_s", threshold=1.0, radius_m=2.0),
     )
-    result = AlertProcessor().fold([*_queue([5] * 60), *_occupancy(None, [5] * 60, first_seq=100)], _layouts(*rules))
+    history.add(LayoutPublished(store_id=STORE, ts_ns=0, version=1, effective_from_ns=0,
+                                layout=StoreLayout(zones=(QUEUE, product), rules=rules)))  # fmt: skip
+    result = AlertProcessor().fold([*_queue([5] * 60), *_occupancy(None, [5] * 60, first_seq=100)], {STORE: history})
     assert [(type(e).__name__, e.rule_id, e.zone_id) for e in result.events] == [  # type: ignore[attr-defined]
         ("AlertRaised", "store-full", None)
     ]
     assert result.rejected == []
+
+
+STAFF_ROOM = Zone("office", ZoneKind.STAFF, ((10.0, 0.0), (12.0, 0.0), (12.0, 2.0), (10.0, 2.0)))
+
+
+def _track(kind: type, track_id: int, t_s: float, zone_id: str = "office") -> SeqEvent:
+    common = {"store_id": STORE, "ts_ns": T0_NS + round(t_s * S), "camera_id": "cam-1", "edge_run_id": "run-1",
+              "track_id": track_id, "layout_version": 1, "processor_version": "2+l1",
+              "source_event_id": "x"}  # fmt: skip
+    if kind is ZoneEntered:
+        return SeqEvent(0, ZoneEntered(zone_id=zone_id, **common))  # type: ignore[arg-type]
+    if kind is ZoneExited:
+        return SeqEvent(0, ZoneExited(zone_id=zone_id, entered_ts_ns=T0_NS, **common))  # type: ignore[arg-type]
+    return SeqEvent(0, VisitEnded(started_ts_ns=T0_NS, **common))  # type: ignore[arg-type]
+
+
+def test_customers_per_staff_counts_staff_on_the_floor_from_the_zone_events() -> None:
+    """Staff: first seen in a staff zone (track 1, 2); on the floor once out of it, until back in or gone.
+    Track 3 enters the staff room later, but was first seen elsewhere: a customer, never staff."""
+    rule = AlertRule(rule_id="thin", metric="customers_per_staff", threshold=4.0, min_duration_s=2.0,
+                     clear_below=3.0)  # fmt: skip
+    history = LayoutHistory(STORE)
+    history.add(LayoutPublished(store_id=STORE, ts_ns=0, version=1, effective_from_ns=0,
+                                layout=StoreLayout(zones=(QUEUE, STAFF_ROOM), rules=(rule,))))  # fmt: skip
+    zone_events = [
+        _track(ZoneEntered, 1, 0.0), _track(ZoneEntered, 2, 0.0), _track(ZoneEntered, 3, 0.5, "queue"),
+        _track(ZoneExited, 1, 1.0), _track(ZoneExited, 2, 1.0), _track(ZoneEntered, 3, 2.0),  # 2 staff out
+        _track(ZoneEntered, 1, 10.0),  # 1 staff out from t=10
+        _track(ZoneExited, 1, 20.0),  # 2 again from 20 (emitted ahead of the samples, dated 20)
+        _track(VisitEnded, 2, 30.0), _track(VisitEnded, 1, 30.0),  # none from 30: counts as one
+    ]  # fmt: skip
+    samples = _occupancy(None, [6] * 40, first_seq=100)  # 6 customers all along
+    # The zone processor emits its events up to its sample delay (3 s) ahead of the samples of their time.
+    events = sorted([*zone_events, *samples], key=lambda e: e.event.ts_ns - (3 * S if e in zone_events else 0))
+    events = [SeqEvent(i + 1, e.event) for i, e in enumerate(events)]
+    result = AlertProcessor().fold(events, {STORE: history})
+    # 6/2 = 3 until 10, 6/1 = 6 from 10 (raised at 12), 3 from 20 (not below 3: open), 6 from 30.
+    assert _at(result.events) == [("AlertRaised", 12.0, 6.0)]
+    rule_cleared = msgspec.structs.replace(rule, clear_below=3.5)
+    history2 = LayoutHistory(STORE)
+    history2.add(LayoutPublished(store_id=STORE, ts_ns=0, version=1, effective_from_ns=0,
+                                 layout=StoreLayout(zones=(QUEUE, STAFF_ROOM), rules=(rule_cleared,))))  # fmt: skip
+    first, second = AlertProcessor(), AlertProcessor()
+    part = first.fold(events[:20], {STORE: history2}).events
+    second.restore(first.snapshot())
+    whole = [*part, *second.fold(events[20:], {STORE: history2}).events]
+    assert _at(whole) == [("AlertRaised", 12.0, 6.0), ("AlertCleared", 20.0, 3.0), ("AlertRaised", 32.0, 6.0)]
+    assert whole == AlertProcessor().fold(events, {STORE: history2}).events
 
 
 @pytest.fixture()
