@@ -17,13 +17,15 @@ import numpy.typing as npt
 
 from ml_core.sim.plan import FloorPlan, SimZone
 from ml_core.sim.queue import CheckoutQueue, group_rows_by_person
-from ml_core.sim.scenarios import BURST_SEED_SALT, Burst
+from ml_core.sim.scenarios import BURST_SEED_SALT, Burst, StaffBreak
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 CUSTOMER = 0
 STAFF = 1
+# Seconds a staff member's walks to a task and back take at most (the default plan's longest is ~25 s).
+_STAFF_WALK_MARGIN_S = 60.0
 
 # Offsets (metres) of a party's members from its leader: small enough that a member stands inside the
 # zone its leader stands in (spots keep 0.9 m from zone edges), far enough to be seen as separate people.
@@ -45,7 +47,7 @@ class ShopperConfig:
 
     bursts: opt-in scenarios (ml_core/sim/scenarios.py), extra parties on top of the day's; their parties
     are numbered after the day's and draw from a generator of their own, so the day's parties are drawn
-    exactly as without them.
+    exactly as without them. staff_breaks: opt-in staff gaps (scenarios.StaffBreak); they draw nothing.
     """
 
     duration_s: float = 1800.0
@@ -71,6 +73,7 @@ class ShopperConfig:
     max_extra_s: float = 7200.0
     balk_at_parties: int = 0
     bursts: tuple[Burst, ...] = ()
+    staff_breaks: tuple[StaffBreak, ...] = ()
 
     def __post_init__(self) -> None:
         for i, burst in enumerate(self.bursts):
@@ -309,10 +312,19 @@ class _Simulation:
     def _staff_home(self) -> SimZone:
         return next(z for z in self.plan.zones_of_kind("staff") if z.approach is not None)
 
-    def _plan_staff(self, mover: _Mover, closing: bool) -> None:
-        """Rest in the back office, then restock a random product zone, and back; at closing just rest."""
+    def _plan_staff(self, mover: _Mover, frame: int, closing: bool) -> None:
+        """Rest in the back office, then restock a random product zone, and back; at closing just rest.
+
+        A rest that would end less than a task (and its walks) before a staff break lasts to the break's end.
+        """
         home = self._staff_home()
-        mover.steps.append(("wait", self._frames(self.rng.exponential(self.cfg.staff_rest_mean_s) + 10.0)))
+        rest = self._frames(self.rng.exponential(self.cfg.staff_rest_mean_s) + 10.0)
+        margin = self._frames(self.cfg.staff_task_s[1] + _STAFF_WALK_MARGIN_S)
+        for pause in self.cfg.staff_breaks:
+            start, end = math.ceil(pause.start_s / self.dt), math.ceil(pause.end_s / self.dt)
+            if frame < end and frame + rest + margin > start:
+                rest = max(rest, end - frame)
+        mover.steps.append(("wait", rest))
         if closing:
             return
         zone = self.product_zones[int(self.rng.integers(len(self.product_zones)))]
@@ -337,7 +349,7 @@ class _Simulation:
         while not mover.gone:
             if not mover.steps:
                 if mover.staff:
-                    self._plan_staff(mover, closing)
+                    self._plan_staff(mover, frame, closing)
                     if not mover.steps:
                         return
                     continue

@@ -14,6 +14,11 @@ time order (times are integer nanoseconds):
   it clears here (reason "cleared"); any other value resets the clear wait.
 
 An alert still open at the last sample stays open (cleared_ns None).
+
+staff_on_floor gives the staff count customers_per_staff divides by: staff (all simulated staff are first
+seen in a staff zone, which is how the zone processor flags them) out of every staff zone, each stay on the
+floor from its first frame outside to its first frame back inside (or its last frame seen), counted at a
+tick inside [start, end) as customers are.
 """
 
 from __future__ import annotations
@@ -22,6 +27,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from ml_core.geometry.polygons import points_in_polygon
+from ml_core.sim import truth_scan
+from ml_core.sim.agents import STAFF, Trajectories
+from ml_core.sim.plan import FloorPlan
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -105,3 +115,15 @@ def alert_intervals(
     if opened is not None:
         out.append(AlertInterval(rule.rule_id, opened[0], None, opened[1], peak, "open"))
     return out
+
+
+def staff_on_floor(traj: Trajectories, plan: FloorPlan, ticks_ns: IntArray, t0_ns: int) -> IntArray:
+    """(n,) staff out of every staff zone at each of ticks_ns (n,); frame f is at t0_ns + f * frame period."""
+    period_ns = round(traj.frame_period_s * 1e9)
+    in_staff_zone = np.zeros(len(traj.frame), dtype=np.bool_)
+    for zone in plan.zones_of_kind("staff"):
+        in_staff_zone |= points_in_polygon(traj.xy, zone.polygon)
+    staff = np.flatnonzero((traj.kind == STAFF) & (np.diff(traj.offsets) > 0)).astype(np.int64)
+    _, f0, f1 = truth_scan.runs(~in_staff_zone, traj.frame, traj.offsets, staff)
+    starts, ends = np.sort(t0_ns + f0 * period_ns), np.sort(t0_ns + f1 * period_ns)
+    return np.asarray(np.searchsorted(starts, ticks_ns, "right") - np.searchsorted(ends, ticks_ns, "right"))

@@ -61,3 +61,25 @@ def promotion_crowd(
 ) -> Burst:
     """Parties drawn to a promotion in one product zone, staying a while; a third of them buy."""
     return Burst(start_s, duration_s, parties_per_hour, zone_id=zone_id, dwell_s=dwell_s, buy_probability=0.3)
+
+
+@dataclass(frozen=True)
+class StaffBreak:
+    """Floor staff stay in the back office from start_s for duration_s (seconds after opening): a staff gap.
+
+    A floor staff member who would be out on a task during it comes back first and stays in until it ends;
+    the cashiers keep serving.
+    """
+
+    start_s: float
+    duration_s: float
+
+    def __post_init__(self) -> None:
+        if self.start_s < 0:
+            raise ValueError(f"staff break start_s must be >= 0 seconds, got {self.start_s}")
+        if self.duration_s <= 0:
+            raise ValueError(f"staff break duration_s must be > 0 seconds, got {self.duration_s}")
+
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.duration_s

@@ -11,7 +11,8 @@ from ops.cli import CommandTree
 
 _HELP = """\
 Simulate a seeded 40-minute store day with scenarios that breach alert rules
-(two checkout surges, two crowds at a promotion in the drinks zone), publish
+(two checkout surges, two crowds at a promotion in the drinks zone, a staff
+break that leaves no staff on the floor for five minutes), publish
 it to an embedded nats-server, run the zone processor and the alert processor
 on it as a store's would run, read the alerts back from FF_ALERTS and the
 alerts table, and score them against the true intervals: the same rules, by
@@ -20,7 +21,8 @@ hours, the store going dark), on series from true positions.
 
 Rules: checkout-surge (queue_length), queue-wait (wait_s), promo-crowd
 (density_per_m2), promo-full (occupancy, active 11:00-11:30 local, so one of
-its alerts clears as inactive), store-busy (whole-store occupancy).
+its alerts clears as inactive), store-busy (whole-store occupancy), staff-gap
+(customers_per_staff: customers over staff out of the staff zones).
 
 Matching: per rule, each true interval in time order is paired with the
 earliest unpaired measured interval that overlaps it. Precision = paired /
@@ -68,13 +70,15 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def table(result: dict[str, Any]) -> str:
-    """One line per run: seed, cameras, noise, alerts, precision, recall, median onset delay, exact, pass."""
+    """One line per run: seed, cameras, noise, alerts, precision, recall, median and largest |onset delay|,
+    exact, pass."""
     head = f"{'seed':>4} {'cams':>4} {'noise':<9} {'truth':>5} {'meas':>5} {'prec':>6} {'recall':>6} "
-    lines = [head + f"{'onset_s':>8} {'exact':>5} {'pass':>5}"]
+    lines = [head + f"{'onset_s':>8} {'|max|_s':>8} {'exact':>5} {'pass':>5}"]
     for r in result["runs"]:
         delay = "-" if r["median_onset_delay_s"] is None else f"{r['median_onset_delay_s']:.1f}"
+        worst = "-" if r["max_abs_onset_delay_s"] is None else f"{r['max_abs_onset_delay_s']:.1f}"
         lines.append(f"{r['seed']:>4} {r['cameras']:>4} {r['noise']:<9} {r['truth_alerts']:>5} "
-                     f"{r['measured_alerts']:>5} {r['precision']:>6.3f} {r['recall']:>6.3f} {delay:>8} "
+                     f"{r['measured_alerts']:>5} {r['precision']:>6.3f} {r['recall']:>6.3f} {delay:>8} {worst:>8} "
                      f"{'yes' if r['exact'] else 'no':>5} {'yes' if r['pass'] else 'no':>5}")  # fmt: skip
     lines.append(f"noise-free exact: {'yes' if result['noise_free_exact'] else 'no'}; "
                  f"pass: {'yes' if result['pass'] else 'no'}")  # fmt: skip

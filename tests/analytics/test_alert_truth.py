@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ml_core.sim.agents import ShopperConfig, simulate
-from ml_core.sim.alert_truth import AlertInterval, RuleSpec, alert_intervals
+from ml_core.sim.alert_truth import AlertInterval, RuleSpec, alert_intervals, staff_on_floor
 from ml_core.sim.plan import default_plan
-from ml_core.sim.scenarios import Burst, checkout_surge, promotion_crowd
+from ml_core.sim.scenarios import Burst, StaffBreak, checkout_surge, promotion_crowd
 from projections.alerts.processor import AlertProcessor
 from projections.layouts import LayoutHistory
 from projections.projection import SeqEvent
@@ -130,3 +130,13 @@ def test_bursts_add_parties_where_they_say() -> None:
 def test_a_bad_burst_is_refused_naming_the_field(make: object, message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
         make()  # type: ignore[operator]
+
+
+def test_a_staff_break_leaves_no_staff_on_the_floor() -> None:
+    plan = default_plan()
+    config = ShopperConfig(duration_s=900.0, parties_per_hour=60.0, staff_rest_mean_s=20.0, staff_task_s=(100.0, 200.0),
+                           staff_breaks=(StaffBreak(500.0, 200.0),))  # fmt: skip
+    traj = simulate(plan, config, 5)
+    ticks = T0 + np.arange(0, 900, dtype=np.int64) * S
+    staff = staff_on_floor(traj, plan, ticks, T0)
+    assert staff[500:700].max() == 0 and staff[:450].max() > 0 and staff[710:].max() > 0
