@@ -10,6 +10,7 @@ from ml_core.detect.config import (
     DetectorConfig,
     HogConfig,
     Mog2Config,
+    NanoDetConfig,
     OnnxConfig,
     decode_detector_config,
 )
@@ -30,6 +31,10 @@ def create_detector(config: DetectorConfig, image_to_floor_norm: npt.ArrayLike |
         from ml_core.detect.onnx import OnnxDetector
 
         return OnnxDetector(config)
+    if isinstance(config, NanoDetConfig):
+        from ml_core.detect.nanodet import NanoDetDetector
+
+        return NanoDetDetector(config)
     raise TypeError(f"unknown detector config {type(config).__name__}")
 
 
@@ -40,6 +45,7 @@ __all__ = [
     "DetectorConfig",
     "HogConfig",
     "Mog2Config",
+    "NanoDetConfig",
     "OnnxConfig",
     "check_frame",
     "create_detector",

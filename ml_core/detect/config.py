@@ -39,6 +39,32 @@ class OnnxConfig(_DetectorConfig, frozen=True, tag="onnx"):
     intra_op_threads: Annotated[int, msgspec.Meta(ge=0, le=256)] = 1
 
 
+class NanoDetConfig(_DetectorConfig, frozen=True, tag="nanodet"):
+    """NanoDet (GFL head) through ONNX Runtime: person boxes from a COCO-trained NanoDet-m.
+
+    model_path: the .onnx file (`footfall models fetch nanodet` writes one; nothing is downloaded at run time).
+    input_size: S of the (1, 3, S, S) input in pixels (None: read from the model).
+    preprocess: "letterbox" keeps the aspect ratio (grey padding), "resize" stretches the frame to S x S.
+    normalisation: "unit" scales RGB to 0..1; "imagenet" subtracts the per-channel mean and divides by the
+    std, as NanoDet's own training pipeline does.
+    person_class: class index of "person" (0 in COCO). reg_max: the GFL head's last bin (bins 0..reg_max).
+    score_threshold: minimum person score kept. nms_iou: IoU above which boxes merge.
+    providers: ONNX Runtime providers in order of preference; those not available are skipped.
+    intra_op_threads: CPU threads for one inference (0: ONNX Runtime's default).
+    """
+
+    model_path: str
+    input_size: Annotated[int, msgspec.Meta(ge=32, le=4096)] | None = None
+    preprocess: Literal["letterbox", "resize"] = "resize"
+    normalisation: Literal["unit", "imagenet"] = "unit"
+    person_class: Annotated[int, msgspec.Meta(ge=0)] = 0
+    reg_max: Annotated[int, msgspec.Meta(ge=1, le=64)] = 10
+    score_threshold: Fraction = 0.3
+    nms_iou: Fraction = 0.6
+    providers: tuple[str, ...] = ("CUDAExecutionProvider", "CPUExecutionProvider")
+    intra_op_threads: Annotated[int, msgspec.Meta(ge=0, le=256)] = 1
+
+
 class HogConfig(_DetectorConfig, frozen=True, tag="hog"):
     """OpenCV's HOG + linear SVM people detector (Dalal-Triggs, 64x128 window).
 
@@ -94,8 +120,8 @@ class Mog2Config(_DetectorConfig, frozen=True, tag="mog2"):
     box_shape_prior: Fraction = 0.8
 
 
-DetectorConfig = OnnxConfig | HogConfig | Mog2Config
-DETECTOR_NAMES: tuple[Literal["onnx", "hog", "mog2"], ...] = ("onnx", "hog", "mog2")
+DetectorConfig = OnnxConfig | NanoDetConfig | HogConfig | Mog2Config
+DETECTOR_NAMES: tuple[Literal["onnx", "nanodet", "hog", "mog2"], ...] = ("onnx", "nanodet", "hog", "mog2")
 
 _decoder = msgspec.json.Decoder(DetectorConfig)
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from ml_core.detect import DetectorConfig
+    from ml_core.edge import EdgeProfile
     from ml_core.geometry.floor_gate import FloorPointGate
     from ml_core.geometry.homography import HomographyFit
     from ml_core.mot import MotRows
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
     from schemas.layout import CameraCalibration, StoreLayout
 
 log = get_logger("footfall.edge")
+
+DETECTOR_CHOICES = ("mog2", "hog", "onnx", "nanodet")
+# The pre-converted NanoDet-m beside the checkout (shared/data/models, relative to the repository root).
+DEFAULT_NANODET_MODEL = "../shared/data/models/nanodet-m-416.onnx"
 
 _DESCRIPTION = """\
 Read video, detect and track people, map their foot points to the floor through the
@@ -87,16 +92,21 @@ def register(tree: CommandTree) -> None:
 
 def add_detector_arguments(parser: argparse.ArgumentParser) -> None:
     """--detector NAME, --detector-config FILE.json, --model PATH (for onnx)."""
-    parser.add_argument("--detector", choices=("mog2", "hog", "onnx"), default="mog2", help="backend (default: mog2)")
+    parser.add_argument("--detector", choices=DETECTOR_CHOICES, default="mog2", help="backend (default: mog2)")
     parser.add_argument(
         "--detector-config", type=Path, default=None, help='JSON config, e.g. {"type": "mog2", "scale": 0.5}'
     )
-    parser.add_argument("--model", default=None, help="ONNX model file (YOLOv8/YOLO11 layout) for --detector onnx")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="ONNX model file: YOLOv8/YOLO11 layout for --detector onnx; for nanodet a file or a manifest name"
+        f" (default: {DEFAULT_NANODET_MODEL})",
+    )
 
 
 def detector_config(args: argparse.Namespace) -> DetectorConfig:
     """The detector config from --detector-config, else the defaults of --detector (SystemExit on bad input)."""
-    from ml_core.detect import HogConfig, Mog2Config, OnnxConfig, decode_detector_config
+    from ml_core.detect import HogConfig, Mog2Config, NanoDetConfig, OnnxConfig, decode_detector_config
 
     if args.detector_config is not None:
         try:
@@ -107,7 +117,23 @@ def detector_config(args: argparse.Namespace) -> DetectorConfig:
         if not args.model:
             raise SystemExit("footfall: --detector onnx needs --model PATH (bring your own YOLO weights)")
         return OnnxConfig(model_path=args.model)
+    if args.detector == "nanodet":
+        return NanoDetConfig(model_path=str(nanodet_model_path(args.model)))
     return HogConfig() if args.detector == "hog" else Mog2Config()
+
+
+def nanodet_model_path(model: str | None) -> Path:
+    """The NanoDet model file: --model as a path, else the pre-converted one in ../shared/data/models."""
+    from ops.commands.tracker import resolve_data_path
+
+    return resolve_data_path(model if model else DEFAULT_NANODET_MODEL)
+
+
+def profile_for(config: DetectorConfig) -> EdgeProfile:
+    """The edge profile of a detector config's backend (`ml_core.edge.edge_profile`)."""
+    from ml_core.edge import edge_profile
+
+    return edge_profile(str(type(config).__struct_config__.tag))
 
 
 def load_camera(layout_path: Path, camera_id: str) -> CameraCalibration:
@@ -156,13 +182,25 @@ def _run(args: argparse.Namespace) -> int:
         if not is_valid_id(value):
             raise SystemExit(f"footfall edge: ids must match [a-z0-9][a-z0-9_-]{{0,31}}, got {value!r}")
     config = detector_config(args)
+    profile = profile_for(config)
     base = _base_time_ns(args.base_time)
     jobs = []
     for camera_id, uri in zip(args.camera, args.source, strict=True):
         calibration = load_camera(args.layout, camera_id)
         context = CameraContext(args.store, camera_id, new_edge_run_id(), calibration)
         spec = SourceSpec(uri=uri, analysis_fps=args.fps, base_ts_ns=base)
-        jobs.append(CameraJob(context, spec, config, buffer_max_age_s=args.buffer_s, status_interval_s=args.status_s))
+        jobs.append(
+            CameraJob(
+                context,
+                spec,
+                config,
+                tracker=profile.tracker_params(args.fps or 10.0),
+                relink=profile.relink,
+                floor_gate=profile.floor_gate,
+                buffer_max_age_s=args.buffer_s,
+                status_interval_s=args.status_s,
+            )
+        )
     reports = asyncio.run(_publish(args, jobs))
     for report in reports:
         print(json.dumps({k: getattr(report, k) for k in report.__slots__}))
@@ -329,9 +367,12 @@ def track_video(
     *,
     camera_id: str = "eval",
     edge_run_id: str | None = None,
+    profile: EdgeProfile | None = None,
 ) -> TrackedVideo:
     """Run footfall's edge pipeline (`CameraPipeline`, the edge profile: detect, track, floor, re-link,
-    floor gate) over a video file and collect what its TrackFrames publish (edge_run_id: random if None)."""
+    floor gate) over a video file and collect what its TrackFrames publish (edge_run_id: random if None).
+
+    profile: the tracker, re-link and floor-gate settings (None: the detector's, `profile_for`)."""
     import numpy as np
 
     from ml_core.detect import create_detector
@@ -340,10 +381,10 @@ def track_video(
     from ml_core.privacy import FrameBuffer
     from schemas.events import TrackFrame
     from stream.edge import CameraContext, CameraPipeline, SourceFrame, SourceSpec, VideoSource, new_edge_run_id
-    from stream.edge.pipeline import edge_floor_gate_params, edge_relink_params, edge_tracker_params
 
+    profile = profile if profile is not None else profile_for(config)
     source = VideoSource(SourceSpec(uri=str(video)))
-    params = edge_tracker_params(frame_rate)
+    params = profile.tracker_params(frame_rate)
     pipeline: CameraPipeline | None = None
     cols: dict[str, list[np.ndarray]] = {"frames": [], "ids": [], "boxes": [], "scores": [], "floor": []}
     frames: list[TrackFrame] = []
@@ -359,8 +400,8 @@ def track_video(
                 detector,
                 tracker_params=params,
                 buffer=FrameBuffer(max_age_s=1.0),
-                relink_params=edge_relink_params() if relink else None,
-                floor_gate=edge_floor_gate_params(),
+                relink_params=profile.relink if relink else None,
+                floor_gate=profile.floor_gate,
             )
         # Ground-truth frame numbers at the sequence's frame rate are the clock (the file's fps is not).
         ts_ns = round(item.index * 1e9 / frame_rate)
@@ -406,7 +447,13 @@ def track_video(
 
 
 def evaluate_video(
-    video: Path, gt_path: Path, config: DetectorConfig, frame_rate: float, relink: bool = True
+    video: Path,
+    gt_path: Path,
+    config: DetectorConfig,
+    frame_rate: float,
+    relink: bool = True,
+    *,
+    profile: EdgeProfile | None = None,
 ) -> dict[str, object]:
     """Run footfall's edge pipeline on a video; score what it publishes against MOT15 ground truth.
 
@@ -429,7 +476,7 @@ def evaluate_video(
     gt = load_mot(gt_path)
     image_px, world_m = read_pairs_mot_gt(gt_path)
     fit = fit_homography(image_px, world_m)
-    run = track_video(video, fit, config, frame_rate, relink)
+    run = track_video(video, fit, config, frame_rate, relink, profile=profile)
     tracks, params, relinker, gate = run.tracks, run.tracker_params, run.relinker, run.floor_gate
     n_frames = run.frames_read
     metrics = evaluate(gt, tracks, n_frames)
@@ -455,6 +502,7 @@ def evaluate_video(
         "gt_frames": gt.n_frames,
         "frames_aligned": n_frames == gt.n_frames,
         "detector": run.detector_version,
+        "edge_profile": (profile if profile is not None else profile_for(config)).name,
         "tracker": {"track_thresh": params.track_thresh, "track_buffer": params.track_buffer, "frame_rate": frame_rate},
         "relink": None if relinker is None else {**asdict(relinker.params), "relinks": relinker.relinks},
         "floor_gate": None

@@ -67,10 +67,15 @@ def register(tree: CommandTree) -> None:
     _add_noise_arguments(ev)
     ev.add_argument("--video", default=None, help="run the edge pipeline on this video (with --gt)")
     ev.add_argument(
-        "--detector", choices=("mog2", "hog", "onnx"), default=None, help="detector for --video (default: mog2)"
+        "--detector",
+        choices=("mog2", "hog", "onnx", "nanodet"),
+        default=None,
+        help="detector for --video (default: mog2; its edge profile, `ml_core.edge.edge_profile`, goes with it)",
     )
     ev.add_argument("--detector-config", type=Path, default=None, help="detector JSON config for --video")
-    ev.add_argument("--model", default=None, help="ONNX model for --detector onnx")
+    ev.add_argument(
+        "--model", default=None, help="ONNX model for --detector onnx or nanodet (nanodet: ../shared/data/models)"
+    )
     ev.add_argument("--no-relink", action="store_true", help="for --video: skip floor-plane re-linking of lost tracks")
 
     be = tree.add(
