@@ -213,6 +213,9 @@ class ChdbReader:
     def __init__(self, session: Any, path: Path) -> None:
         self._session = session
         self._path = path
+        # chDB keeps a query's parameters on the connection: two threads' queries on one session would
+        # see each other's. One query at a time here; concurrency comes from more readers.
+        self._lock = threading.Lock()
 
     def setup(self, database: str, settings: dict[str, str]) -> None:
         self._session.query(f"USE {database}")
@@ -227,7 +230,8 @@ class ChdbReader:
         if self._session is None:
             raise StoreError("store is closed")
         try:
-            result = self._session.query(sql, fmt, params=params or None)
+            with self._lock:
+                result = self._session.query(sql, fmt, params=params or None)
         except Exception as exc:
             raise _translate(exc, self._path) from exc
         return QueryAnswer(bytes(result.bytes()), int(result.rows_read()), int(result.bytes_read()),

@@ -56,10 +56,26 @@ def register(tree: CommandTree) -> None:
     serve.add_argument("--batch", type=int, default=None, help=BATCH_HELP)
     add_log_arguments(serve)
 
-    hashp = tree.add("hash-password", "Print the scrypt hash of a password for serve.toml's users.", _hash,
+    tree.add("hash-password", "Print the scrypt hash of a password for serve.toml's users.", _hash,
                      description="Reads the password from standard input (one line) and prints the value for "
                      "password_scrypt in serve.toml. Nothing is stored.")  # fmt: skip
-    hashp.set_defaults()
+
+    tree.group("bench", "Measure throughput against a peer in the same run (prints JSON).")
+    bench = tree.add("bench serve", "Analysts' queries through clickhouse-connect while serve folds a store.", _bench,
+                     description="Simulate --days days of a store (--hours of arrivals each), fold all but the last "
+                     "in a `footfall serve` process, then publish the last day while --clients clickhouse-connect "
+                     "clients run the README's analyst queries for --seconds. Prints JSON: query latency (p50, "
+                     "p95, p99, max; p95 per query), errors, events folded during the load, and whether every "
+                     "table equals a clean `footfall project --until-caught-up` over the same log.")  # fmt: skip
+    bench.add_argument("--days", type=int, default=7, help="days of history (default: 7, a week)")
+    bench.add_argument("--hours", type=float, default=4.0, help="hours of arrivals per day (default: 4)")
+    bench.add_argument("--parties-per-hour", type=float, default=300.0, help="default: 300")
+    bench.add_argument("--cameras", type=int, default=3, help="default: 3")
+    bench.add_argument("--noise", choices=["none", "realistic"], default="realistic", help="default: realistic")
+    bench.add_argument("--seed", type=int, default=1, help="simulator seed of the first day (default: 1)")
+    bench.add_argument("--clients", type=int, default=16, help="concurrent SQL clients (default: 16)")
+    bench.add_argument("--seconds", type=float, default=60.0, help="length of the query load (default: 60)")
+    bench.add_argument("--no-clean-run", action="store_true", help="skip the comparison with a clean run")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -84,6 +100,27 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"footfall serve: --batch must be at least 1, got {args.batch}", file=sys.stderr)
         return 2
     return run_serve(ServeOptions(args.data_dir, listen, args.url, config, names, args.batch))
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import json
+
+    from ops.bench.serve import ServeBenchConfig, run_bench
+
+    for name in ("days", "cameras", "clients"):
+        if getattr(args, name) < 1:
+            print(f"footfall bench serve: --{name} must be at least 1, got {getattr(args, name)}", file=sys.stderr)
+            return 2
+    for name in ("hours", "parties_per_hour", "seconds"):
+        if not getattr(args, name) > 0:
+            print(f"footfall bench serve: --{name.replace('_', '-')} must be positive, got {getattr(args, name)}",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+    config = ServeBenchConfig(args.days, args.hours, args.parties_per_hour, args.cameras, args.noise, args.seed,
+                              args.clients, args.seconds, not args.no_clean_run)  # fmt: skip
+    report = run_bench(config)
+    print(json.dumps(report, indent=2))
+    return 0 if report["errors"] == 0 and report.get("tables_equal_clean_run", True) else 1
 
 
 def _hash(_: argparse.Namespace) -> int:

@@ -17,8 +17,10 @@ is the engine's formatting of what it parsed, so nothing outside what was checke
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ops.serve.config import Role, ServeConfig, User, check_password
@@ -88,7 +90,9 @@ class Access:
         self._config = config
         self._users = {u.name: u for u in config.users}
         self._verified: dict[tuple[str, str], bool] = {}  # (user, password) -> ok: scrypt once, not per query
-        self._sessions: dict[tuple[Role, tuple[str, ...] | None], ChdbReader] = {}
+        # Per scope, idle read-only sessions and how many exist: up to max_concurrent_queries each.
+        self._idle: dict[tuple[Role, tuple[str, ...] | None], list[ChdbReader]] = {}
+        self._opened: list[ChdbReader] = []
         self._lock = threading.Lock()
 
     def authenticate(self, user: str, password: str, *, loopback: bool) -> Principal:
@@ -119,37 +123,49 @@ class Access:
 
         QueryError on refusal or failure. The format is the statement's FORMAT clause, else `default_format`.
         """
-        session = self._session(principal)
-        statement = self._single_statement(session, sql)
-        self._check(session, principal, statement, params)
-        clause = FORMAT_CLAUSE_RE.search(statement)
-        fmt = clause.group(1) if clause else default_format
-        try:
-            return fmt, session.query(statement, fmt, params)
-        except StoreError as exc:
-            raise QueryError.from_engine(exc) from None
+        with self._session(principal) as session:
+            statement = self._single_statement(session, sql)
+            self._check(session, principal, statement, params)
+            clause = FORMAT_CLAUSE_RE.search(statement)
+            fmt = clause.group(1) if clause else default_format
+            try:
+                return fmt, session.query(statement, fmt, params)
+            except StoreError as exc:
+                raise QueryError.from_engine(exc) from None
 
     def current_setting(self, principal: Principal, name: str) -> str | None:
         """The value of setting `name` on the principal's session, None for an unknown setting."""
-        rows = self._session(principal).query(
-            "SELECT value FROM system.settings WHERE name = {name:String}", "TSVRaw", {"name": name}
-        )
+        with self._session(principal) as session:
+            rows = session.query(
+                "SELECT value FROM system.settings WHERE name = {name:String}", "TSVRaw", {"name": name}
+            )
         text = rows.data.decode()
         return text[:-1] if text else None
 
     def close(self) -> None:
         with self._lock:
-            sessions, self._sessions = list(self._sessions.values()), {}
+            sessions, self._opened, self._idle = self._opened, [], {}
         for session in sessions:
             session.close()
 
-    def _session(self, principal: Principal) -> ChdbReader:
+    @contextlib.contextmanager
+    def _session(self, principal: Principal) -> Iterator[ChdbReader]:
+        """An idle read-only session of the principal's scope, opened if none is idle; back when done.
+
+        The endpoint runs at most max_concurrent_queries at once, so no scope opens more sessions.
+        """
         with self._lock:
-            session = self._sessions.get(principal.scope)
-            if session is None:
-                session = self._store.reader(self._settings(principal))
-                self._sessions[principal.scope] = session
-            return session
+            idle = self._idle.setdefault(principal.scope, [])
+            session = idle.pop() if idle else None
+        if session is None:
+            session = self._store.reader(self._settings(principal))
+            with self._lock:
+                self._opened.append(session)
+        try:
+            yield session
+        finally:
+            with self._lock:
+                self._idle.setdefault(principal.scope, []).append(session)
 
     def _settings(self, principal: Principal) -> dict[str, str]:
         limits = self._config.limits

@@ -1,0 +1,288 @@
+"""`footfall bench serve`: analysts' queries through clickhouse-connect while serve folds a store's log.
+
+One run, as a store runs it: simulate `days` days of a store (the history), publish all but the last to
+an embedded nats-server, start `footfall serve` on it (a process of its own, as a user starts it) and
+wait until it has folded them. Then publish the last day while `clients` threads, each with its own
+clickhouse-connect client, run the README's analyst queries round-robin for `seconds`: latency of
+every query (p50, p95, p99, max, per query), errors, and how many events serve folded meanwhile.
+Afterwards every projection table (count and sum of row hashes) is compared with a clean run:
+`footfall project --until-caught-up` over the same log into a fresh store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ml_core.sim.agents import ShopperConfig
+from ml_core.sim.noise import NO_NOISE, REALISTIC
+from ops.simulation.simulate import STORE, T0_NS
+
+DAY_NS = 86_400 * 1_000_000_000
+# Tables written as partial sums per batch: their rows depend on where batches were cut, their sums not.
+_SUMMED = {
+    "heatmap": "(SELECT store_id, layout_version, bucket_start, cell_m, cell_x, cell_y, track, "
+    "round(sum(presence_s), 6) AS presence_s FROM heatmap GROUP BY ALL)",
+}
+_INTERNAL_TABLES = ("projection_checkpoints", "projection_versions", "schema_migrations")
+
+# The README's analyst queries (Analytics, "SQL examples"), over the whole history.
+ANALYST_QUERIES: dict[str, str] = {
+    "footfall_per_hour": "SELECT toStartOfHour(bucket_start) AS hour, sum(entries), sum(exits) FROM footfall_lines "
+    "WHERE store_id = '{store}' GROUP BY hour ORDER BY hour",
+    "visits_per_day": "SELECT toStartOfInterval(started, INTERVAL 1 DAY) AS day, countIf(NOT is_staff) AS visits, "
+    "uniqExactIf(party_id, NOT is_staff) AS group_visits FROM visits WHERE store_id = '{store}' GROUP BY day "
+    "ORDER BY day",
+    "dwell_per_zone": "SELECT zone_id, count() AS stays, quantileExactInclusive(0.5)(dwell_s) AS median_s, "
+    "quantiles(0.1, 0.9)(dwell_s) AS p10_p90 FROM zone_visits WHERE store_id = '{store}' GROUP BY zone_id "
+    "ORDER BY zone_id",
+    "dwell_bins": "SELECT zone_id, floor(dwell_s / 10) * 10 AS bin_s, count() FROM zone_visits GROUP BY zone_id, "
+    "bin_s ORDER BY zone_id, bin_s",
+    "transitions": "SELECT from_state, to_state, sum(transitions) AS n FROM zone_transitions WHERE store_id = "
+    "'{store}' GROUP BY ALL ORDER BY n DESC",
+    "funnel": "SELECT stage, count() FROM funnel_visits WHERE store_id = '{store}' GROUP BY stage "
+    "ORDER BY any(stage_index)",
+    "conversion": "SELECT v.hour, tx, visits, round(tx / visits, 3) AS conversion FROM (SELECT "
+    "toStartOfHour(started) AS hour, count() AS visits FROM funnel_visits WHERE store_id = '{store}' GROUP BY "
+    "hour) AS v LEFT JOIN (SELECT toStartOfHour(ts) AS hour, count() AS tx FROM pos_transactions WHERE "
+    "store_id = '{store}' GROUP BY hour) AS p USING hour ORDER BY v.hour",
+    "queue": "SELECT toStartOfFiveMinutes(ts) AS t, max(queue_length), round(avg(est_wait_s), 1) FROM queue_series "
+    "WHERE store_id = '{store}' AND zone_id = 'queue' GROUP BY t ORDER BY t",
+    "occupancy": "SELECT toStartOfMinute(ts) AS t, max(people) FROM occupancy_series WHERE store_id = '{store}' AND "
+    "zone_id = '' GROUP BY t ORDER BY t",
+    "heatmap": "SELECT cell_x, cell_y, sum(presence_s) AS seconds FROM shared_heatmap GROUP BY cell_x, cell_y "
+    "ORDER BY seconds DESC LIMIT 10",
+}
+
+
+@dataclass(frozen=True)
+class ServeBenchConfig:
+    days: int = 7
+    hours: float = 4.0
+    parties_per_hour: float = 300.0
+    cameras: int = 3
+    noise: str = "realistic"
+    seed: int = 1
+    clients: int = 16
+    seconds: float = 60.0
+    compare_clean_run: bool = True
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _footfall(*args: str) -> list[str]:
+    return [sys.executable, "-m", "ops.cli", "--log-format", "json", "--log-level", "warning", *args]
+
+
+def _env() -> dict[str, str]:
+    repo = Path(__file__).resolve().parents[2]
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _publish_days(url: str, config: ServeBenchConfig, days: range) -> int:
+    import nats
+
+    from ops.simulation.pipeline import publish_day
+    from ops.simulation.simulate import simulate_day
+
+    shopper = ShopperConfig(duration_s=config.hours * 3600.0, parties_per_hour=config.parties_per_hour)
+    noise = REALISTIC if config.noise == "realistic" else NO_NOISE
+    stored = 0
+    nc = await nats.connect(url, name="footfall-bench-serve")
+    try:
+        for d in days:
+            day = simulate_day(config.seed + d, shopper=shopper, noise=noise, cameras=config.cameras,
+                               t0_ns=T0_NS + d * DAY_NS)  # fmt: skip
+            stored += await publish_day(nc, day)
+    finally:
+        await nc.close()
+    return stored
+
+
+def _lags(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith(("footfall_projection_lag_messages{", "footfall_projection_events_total{")):
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
+def _wait_caught_up(proc: subprocess.Popen[bytes], port: int, timeout_s: float = 3600.0) -> None:
+    """Until every lag is 0 and no projection folded anything for three polls a second apart."""
+    deadline, still = time.monotonic() + timeout_s, 0
+    previous: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"footfall serve exited with {proc.returncode}")
+        try:
+            figures = _lags(port)
+        except OSError:
+            time.sleep(0.5)
+            continue
+        idle = bool(figures) and figures == previous and all(
+            v == 0 for k, v in figures.items() if k.startswith("footfall_projection_lag_messages")
+        )  # fmt: skip
+        still = still + 1 if idle else 0
+        if still >= 3:
+            return
+        previous = figures
+        time.sleep(1.0)
+    raise RuntimeError("footfall serve did not catch up")
+
+
+def _events(port: int) -> float:
+    return sum(v for k, v in _lags(port).items() if k.startswith("footfall_projection_events_total"))
+
+
+def _digests(data_dir: Path) -> dict[str, tuple[int, int]]:
+    """Per footfall table (not the bookkeeping ones): row count and the sum of its rows' hashes.
+
+    Summing and Replacing tables are read FINAL: how far their parts have merged differs between runs.
+    """
+    rows = subprocess.run(
+        _footfall("sql", "--data-dir", str(data_dir), "--format", "TSV", "SELECT name, engine FROM system.tables "
+                  "WHERE database = 'footfall' AND engine LIKE '%MergeTree' ORDER BY name"),
+        env=_env(), capture_output=True, text=True, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    parts = []
+    for name, engine in (row.split("\t") for row in rows):
+        if name in _INTERNAL_TABLES or name.endswith(("__previous", "__build")):
+            continue
+        final = " FINAL" if engine != "MergeTree" else ""
+        source = _SUMMED.get(name, f"{name}{final}")
+        parts.append(f"SELECT '{name}', count(), coalesce(sum(cityHash64(*)), 0) FROM {source}")
+    out = subprocess.run(_footfall("sql", "--data-dir", str(data_dir), "--format", "TSV", " UNION ALL ".join(parts)),
+                         env=_env(), capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return {row[0]: (int(row[1]), int(row[2])) for row in (line.split("\t") for line in out.splitlines())}
+
+
+def _load(port: int, config: ServeBenchConfig, store_id: str) -> tuple[dict[str, list[float]], list[str]]:
+    import clickhouse_connect
+
+    latencies: dict[str, list[float]] = {name: [] for name in ANALYST_QUERIES}
+    errors: list[str] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + config.seconds
+    queries = [(name, sql.format(store=store_id)) for name, sql in ANALYST_QUERIES.items()]
+
+    def client(index: int) -> None:
+        cl = clickhouse_connect.get_client(host="127.0.0.1", port=port)
+        i = index
+        while time.monotonic() < deadline:
+            name, sql = queries[i % len(queries)]
+            i += 1
+            started = time.perf_counter()
+            try:
+                cl.query(sql)
+            except Exception as exc:  # counted and reported: the bench must see every failure
+                with lock:
+                    errors.append(f"{name}: {type(exc).__name__}: {str(exc)[:200]}")
+                continue
+            with lock:
+                latencies[name].append(time.perf_counter() - started)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(config.clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, errors
+
+
+def _ms(values: list[float], q: float) -> float | None:
+    return round(float(np.quantile(values, q)) * 1000, 1) if values else None
+
+
+def run_bench(config: ServeBenchConfig) -> dict[str, Any]:
+    from stream.embedded import EmbeddedNats
+
+    with tempfile.TemporaryDirectory(prefix="footfall-bench-serve-") as tmp, EmbeddedNats(Path(tmp) / "nats") as log:
+        root = Path(tmp)
+        _say(f"simulating and publishing {config.days - 1} days of history ...")
+        started = time.perf_counter()
+        history = asyncio.run(_publish_days(log.url, config, range(config.days - 1)))
+        publish_s = time.perf_counter() - started
+        port = _free_port()
+        serve_dir = root / "serve"
+        proc = subprocess.Popen(_footfall("serve", "--url", log.url, "--data-dir", str(serve_dir), "--listen",
+                                          f"127.0.0.1:{port}"), env=_env())  # fmt: skip
+        try:
+            _say("serve folding the history ...")
+            started = time.perf_counter()
+            _wait_caught_up(proc, port)
+            history_fold_s = time.perf_counter() - started
+            events_before = _events(port)
+            _say(f"{config.clients} clients querying for {config.seconds:.0f} s while the last day is published ...")
+            publisher = threading.Thread(target=lambda: asyncio.run(
+                _publish_days(log.url, config, range(config.days - 1, config.days))))  # fmt: skip
+            publisher.start()
+            latencies, errors = _load(port, config, STORE)
+            events_during = _events(port) - events_before
+            publisher.join()
+            _wait_caught_up(proc, port)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            serve_rc = proc.wait(timeout=300)
+        every = [v for values in latencies.values() for v in values]
+        report: dict[str, Any] = {
+            "bench": "serve",
+            "store": {
+                "days": config.days,
+                "hours_per_day": config.hours,
+                "parties_per_hour": config.parties_per_hour,
+                "cameras": config.cameras,
+                "noise": config.noise,
+                "seed": config.seed,
+                "history_messages": history,
+            },
+            "clients": config.clients,
+            "seconds": config.seconds,
+            "queries": len(every),
+            "errors": len(errors),
+            "first_errors": errors[:5],
+            "latency_ms": {
+                "p50": _ms(every, 0.5),
+                "p95": _ms(every, 0.95),
+                "p99": _ms(every, 0.99),
+                "max": _ms(every, 1.0),
+            },
+            "p95_ms_per_query": {name: _ms(values, 0.95) for name, values in latencies.items()},
+            "events_folded_during_load": int(events_during),
+            "history_publish_s": round(publish_s, 1),
+            "history_fold_s": round(history_fold_s, 1),
+            "serve_exit_status": serve_rc,
+            "cpus": os.cpu_count(),
+        }
+        if config.compare_clean_run:
+            _say("clean run: footfall project --until-caught-up over the same log ...")
+            clean_dir = root / "clean"
+            subprocess.run(_footfall("project", "--until-caught-up", "--url", log.url, "--data-dir", str(clean_dir)),
+                           env=_env(), check=True)  # fmt: skip
+            served, clean = _digests(serve_dir), _digests(clean_dir)
+            report["tables_equal_clean_run"] = served == clean
+            report["tables_differing"] = sorted(t for t in set(served) | set(clean) if served.get(t) != clean.get(t))
+        return report
