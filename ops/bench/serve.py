@@ -85,22 +85,22 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _footfall(*args: str) -> list[str]:
+def footfall_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "ops.cli", "--log-format", "json", "--log-level", "warning", *args]
 
 
-def _env() -> dict[str, str]:
+def footfall_env() -> dict[str, str]:
     repo = Path(__file__).resolve().parents[2]
     return dict(os.environ, PYTHONPATH=os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]))
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-async def _publish_days(url: str, config: ServeBenchConfig, days: range) -> int:
+async def publish_days(url: str, config: ServeBenchConfig, days: range) -> int:
     import nats
 
     from ops.simulation.pipeline import publish_day
@@ -131,7 +131,7 @@ def _lags(port: int) -> dict[str, float]:
     return out
 
 
-def _wait_caught_up(proc: subprocess.Popen[bytes], port: int, timeout_s: float = 3600.0) -> None:
+def wait_caught_up(proc: subprocess.Popen[bytes], port: int, timeout_s: float = 3600.0) -> None:
     """Until every lag is 0 and no projection folded anything for three polls a second apart."""
     deadline, still = time.monotonic() + timeout_s, 0
     previous: dict[str, float] = {}
@@ -154,19 +154,19 @@ def _wait_caught_up(proc: subprocess.Popen[bytes], port: int, timeout_s: float =
     raise RuntimeError("footfall serve did not catch up")
 
 
-def _events(port: int) -> float:
+def events_folded(port: int) -> float:
     return sum(v for k, v in _lags(port).items() if k.startswith("footfall_projection_events_total"))
 
 
-def _digests(data_dir: Path) -> dict[str, tuple[int, int]]:
+def table_digests(data_dir: Path) -> dict[str, tuple[int, int]]:
     """Per footfall table (not the bookkeeping ones): row count and the sum of its rows' hashes.
 
     Summing and Replacing tables are read FINAL: how far their parts have merged differs between runs.
     """
     rows = subprocess.run(
-        _footfall("sql", "--data-dir", str(data_dir), "--format", "TSV", "SELECT name, engine FROM system.tables "
-                  "WHERE database = 'footfall' AND engine LIKE '%MergeTree' ORDER BY name"),
-        env=_env(), capture_output=True, text=True, check=True,
+        footfall_command("sql", "--data-dir", str(data_dir), "--format", "TSV", "SELECT name, engine FROM "
+                         "system.tables WHERE database = 'footfall' AND engine LIKE '%MergeTree' ORDER BY name"),
+        env=footfall_env(), capture_output=True, text=True, check=True,
     ).stdout.splitlines()  # fmt: skip
     parts = []
     for name, engine in (row.split("\t") for row in rows):
@@ -175,8 +175,9 @@ def _digests(data_dir: Path) -> dict[str, tuple[int, int]]:
         final = " FINAL" if engine != "MergeTree" else ""
         source = _SUMMED.get(name, f"{name}{final}")
         parts.append(f"SELECT '{name}', count(), coalesce(sum(cityHash64(*)), 0) FROM {source}")
-    out = subprocess.run(_footfall("sql", "--data-dir", str(data_dir), "--format", "TSV", " UNION ALL ".join(parts)),
-                         env=_env(), capture_output=True, text=True, check=True).stdout  # fmt: skip
+    query = " UNION ALL ".join(parts)
+    out = subprocess.run(footfall_command("sql", "--data-dir", str(data_dir), "--format", "TSV", query),
+                         env=footfall_env(), capture_output=True, text=True, check=True).stdout  # fmt: skip
     return {row[0]: (int(row[1]), int(row[2])) for row in (line.split("\t") for line in out.splitlines())}
 
 
@@ -224,26 +225,26 @@ def run_bench(config: ServeBenchConfig) -> dict[str, Any]:
         root = Path(tmp)
         _say(f"simulating and publishing {config.days - 1} days of history ...")
         started = time.perf_counter()
-        history = asyncio.run(_publish_days(log.url, config, range(config.days - 1)))
+        history = asyncio.run(publish_days(log.url, config, range(config.days - 1)))
         publish_s = time.perf_counter() - started
-        port = _free_port()
+        port = free_port()
         serve_dir = root / "serve"
-        proc = subprocess.Popen(_footfall("serve", "--url", log.url, "--data-dir", str(serve_dir), "--listen",
-                                          f"127.0.0.1:{port}"), env=_env())  # fmt: skip
+        proc = subprocess.Popen(footfall_command("serve", "--url", log.url, "--data-dir", str(serve_dir), "--listen",
+                                          f"127.0.0.1:{port}"), env=footfall_env())  # fmt: skip
         try:
             _say("serve folding the history ...")
             started = time.perf_counter()
-            _wait_caught_up(proc, port)
+            wait_caught_up(proc, port)
             history_fold_s = time.perf_counter() - started
-            events_before = _events(port)
+            events_before = events_folded(port)
             _say(f"{config.clients} clients querying for {config.seconds:.0f} s while the last day is published ...")
             publisher = threading.Thread(target=lambda: asyncio.run(
-                _publish_days(log.url, config, range(config.days - 1, config.days))))  # fmt: skip
+                publish_days(log.url, config, range(config.days - 1, config.days))))  # fmt: skip
             publisher.start()
             latencies, errors = _load(port, config, STORE)
-            events_during = _events(port) - events_before
+            events_during = events_folded(port) - events_before
             publisher.join()
-            _wait_caught_up(proc, port)
+            wait_caught_up(proc, port)
         finally:
             proc.send_signal(signal.SIGTERM)
             serve_rc = proc.wait(timeout=300)
@@ -280,9 +281,9 @@ def run_bench(config: ServeBenchConfig) -> dict[str, Any]:
         if config.compare_clean_run:
             _say("clean run: footfall project --until-caught-up over the same log ...")
             clean_dir = root / "clean"
-            subprocess.run(_footfall("project", "--until-caught-up", "--url", log.url, "--data-dir", str(clean_dir)),
-                           env=_env(), check=True)  # fmt: skip
-            served, clean = _digests(serve_dir), _digests(clean_dir)
+            project = footfall_command("project", "--until-caught-up", "--url", log.url, "--data-dir", str(clean_dir))
+            subprocess.run(project, env=footfall_env(), check=True)
+            served, clean = table_digests(serve_dir), table_digests(clean_dir)
             report["tables_equal_clean_run"] = served == clean
             report["tables_differing"] = sorted(t for t in set(served) | set(clean) if served.get(t) != clean.get(t))
         return report
