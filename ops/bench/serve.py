@@ -29,7 +29,7 @@ import numpy as np
 
 from ml_core.sim.agents import ShopperConfig
 from ml_core.sim.noise import NO_NOISE, REALISTIC
-from ops.simulation.simulate import STORE, T0_NS
+from ops.simulation.simulate import STORE, T0_NS, SimulatedDay
 
 DAY_NS = 86_400 * 1_000_000_000
 # Tables written as partial sums per batch: their rows depend on where batches were cut, their sums not.
@@ -100,20 +100,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def publish_days(url: str, config: ServeBenchConfig, days: range) -> int:
-    import nats
-
-    from ops.simulation.pipeline import publish_day
+def simulate_days(config: ServeBenchConfig, days: range) -> list[SimulatedDay]:
+    """The simulated days `days` of the bench's store (day d starts d days after T0_NS)."""
     from ops.simulation.simulate import simulate_day
 
     shopper = ShopperConfig(duration_s=config.hours * 3600.0, parties_per_hour=config.parties_per_hour)
     noise = REALISTIC if config.noise == "realistic" else NO_NOISE
+    return [
+        simulate_day(config.seed + d, shopper=shopper, noise=noise, cameras=config.cameras, t0_ns=T0_NS + d * DAY_NS)
+        for d in days
+    ]
+
+
+async def publish_days(url: str, days: list[SimulatedDay]) -> int:
+    """Publish each day to the log; how many messages it stored."""
+    import nats
+
+    from ops.simulation.pipeline import publish_day
+
     stored = 0
     nc = await nats.connect(url, name="footfall-bench-serve")
     try:
-        for d in days:
-            day = simulate_day(config.seed + d, shopper=shopper, noise=noise, cameras=config.cameras,
-                               t0_ns=T0_NS + d * DAY_NS)  # fmt: skip
+        for day in days:
             stored += await publish_day(nc, day)
     finally:
         await nc.close()
@@ -225,7 +233,8 @@ def run_bench(config: ServeBenchConfig) -> dict[str, Any]:
         root = Path(tmp)
         _say(f"simulating and publishing {config.days - 1} days of history ...")
         started = time.perf_counter()
-        history = asyncio.run(publish_days(log.url, config, range(config.days - 1)))
+        history = asyncio.run(publish_days(log.url, simulate_days(config, range(config.days - 1))))
+        last_day = simulate_days(config, range(config.days - 1, config.days))  # simulated now, published under load
         publish_s = time.perf_counter() - started
         port = free_port()
         serve_dir = root / "serve"
@@ -238,8 +247,7 @@ def run_bench(config: ServeBenchConfig) -> dict[str, Any]:
             history_fold_s = time.perf_counter() - started
             events_before = events_folded(port)
             _say(f"{config.clients} clients querying for {config.seconds:.0f} s while the last day is published ...")
-            publisher = threading.Thread(target=lambda: asyncio.run(
-                publish_days(log.url, config, range(config.days - 1, config.days))))  # fmt: skip
+            publisher = threading.Thread(target=lambda: asyncio.run(publish_days(log.url, last_day)))
             publisher.start()
             latencies, errors = _load(port, config, STORE)
             events_during = events_folded(port) - events_before

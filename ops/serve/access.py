@@ -40,6 +40,7 @@ DENIED_FUNCTIONS = frozenset({"file", "getserversetting", "getmacro", "getclient
                               "defaultprofiles", "enabledprofiles", "currentroles", "enabledroles", "defaultroles",
                               "filesystemavailable", "filesystemcapacity", "filesystemunreserved"})  # fmt: skip
 # Statements checked on the query tree; the rest only describe the schema (the engine refuses writes).
+_CHECKED_MAX = 4096
 _TREE_CHECKED = ("SELECT", "WITH", "(")
 _DESCRIBING = ("SHOW", "DESCRIBE", "DESC", "EXISTS", "EXPLAIN")
 _TABLE_RE = re.compile(r"^\s*TABLE id: \d+.*?, table_name: ([^,\s]+)", re.MULTILINE)
@@ -93,6 +94,9 @@ class Access:
         # Per scope, idle read-only sessions and how many exist: up to max_concurrent_queries each.
         self._idle: dict[tuple[Role, tuple[str, ...] | None], list[ChdbReader]] = {}
         self._opened: list[ChdbReader] = []
+        # A dashboard or a report sends the same queries again and again: a statement that passed the
+        # check for a scope passes it again (the check reads only the text), so it is not parsed twice.
+        self._checked: dict[tuple[tuple[Role, tuple[str, ...] | None], str, tuple[str, ...]], str] = {}
         self._lock = threading.Lock()
 
     def authenticate(self, user: str, password: str, *, loopback: bool) -> Principal:
@@ -124,8 +128,15 @@ class Access:
         QueryError on refusal or failure. The format is the statement's FORMAT clause, else `default_format`.
         """
         with self._session(principal) as session:
-            statement = self._single_statement(session, sql)
-            self._check(session, principal, statement, params)
+            key = (principal.scope, sql, tuple(sorted(params)))
+            statement = self._checked.get(key)
+            if statement is None:
+                statement = self._single_statement(session, sql)
+                self._check(session, principal, statement, params)
+                with self._lock:
+                    if len(self._checked) >= _CHECKED_MAX:
+                        self._checked.pop(next(iter(self._checked)))  # the oldest: dicts keep insertion order
+                    self._checked[key] = statement
             clause = FORMAT_CLAUSE_RE.search(statement)
             fmt = clause.group(1) if clause else default_format
             try:
