@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from ops.logging import get_logger
 
 if TYPE_CHECKING:
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
 
 DEFAULT_VIDEO = "../shared/data/pets09-s2l1/vtest.avi"
 DEFAULT_GT = "../shared/data/pets09-s2l1/gt.txt"
+DEFAULT_NANODET_MODEL = "../shared/data/models/nanodet-m-416.onnx"
 log = get_logger("footfall.bench.edge")
 
 
@@ -32,7 +35,9 @@ def register(tree: CommandTree) -> None:
             "floor gate, publish (to an embedded nats-server), and the whole runner end to end.\n"
             "Then measures how many cameras at --camera-fps the machine sustains: that many cameras run at once\n"
             "on all cores (the runner, one thread each) and every one must analyse at least --camera-fps frames\n"
-            "per second; and how many fit in memory, each keeping --buffer-s seconds of frames in its buffer."
+            "per second; and how many fit in memory, each keeping --buffer-s seconds of frames in its buffer.\n"
+            "--detector picks the backend of the end-to-end and multi-camera runs (and its edge profile);\n"
+            "with nanodet, its detection is also timed with ONNX Runtime on 2 threads (2 cores, unpinned)."
         ),
     )
     parser.add_argument("--video", default=DEFAULT_VIDEO, help=f"video file (default: {DEFAULT_VIDEO})")
@@ -40,6 +45,17 @@ def register(tree: CommandTree) -> None:
     parser.add_argument("--frames", type=int, default=300, help="frames to time per stage (default: 300)")
     parser.add_argument("--hog-frames", type=int, default=30, help="frames for the slow HOG backend (default: 30)")
     parser.add_argument("--model", default=None, help="ONNX model (YOLO layout) to include the onnx backend")
+    parser.add_argument(
+        "--detector",
+        choices=("mog2", "nanodet"),
+        default="mog2",
+        help="backend of the end-to-end and multi-camera runs (default: mog2)",
+    )
+    parser.add_argument(
+        "--nanodet-model",
+        default=None,
+        help=f"NanoDet ONNX model, timed whenever it exists (default: {DEFAULT_NANODET_MODEL})",
+    )
     parser.add_argument("--camera-fps", type=float, default=10.0, help="analysis rate per camera (default: 10)")
     parser.add_argument(
         "--window-s", type=float, default=8.0, help="seconds each multi-camera run is timed (default: 8)"
@@ -56,7 +72,8 @@ def _rate(frames: int, seconds: float) -> float:
 def _run(args: argparse.Namespace) -> int:
     import cv2
 
-    from ml_core.detect import HogConfig, Mog2Config, OnnxConfig, create_detector
+    from ml_core.detect import HogConfig, Mog2Config, NanoDetConfig, OnnxConfig, create_detector
+    from ml_core.edge import edge_profile
     from ml_core.geometry.floor_gate import FloorPointGate
     from ml_core.geometry.homography import (
         apply_homography,
@@ -70,6 +87,13 @@ def _run(args: argparse.Namespace) -> int:
     from ops.commands.tracker import resolve_data_path
     from stream.edge.pipeline import edge_floor_gate_params, edge_relink_params
 
+    nanodet_model = resolve_data_path(args.nanodet_model or DEFAULT_NANODET_MODEL)
+    if args.detector == "nanodet" and not nanodet_model.is_file():
+        log.error("bench.model_missing", model=str(nanodet_model))
+        return 2
+    nanodet = NanoDetConfig(model_path=str(nanodet_model), providers=("CPUExecutionProvider",), intra_op_threads=1)
+    camera_detector: Any = nanodet if args.detector == "nanodet" else Mog2Config()
+    profile = edge_profile(args.detector)
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     if cores:
         os.sched_setaffinity(0, {cores[0]})
@@ -97,6 +121,8 @@ def _run(args: argparse.Namespace) -> int:
     configs: list[tuple[str, Any, int]] = [("mog2", Mog2Config(), len(frames)), ("hog", HogConfig(), args.hog_frames)]
     if args.model:
         configs.append(("onnx", OnnxConfig(model_path=args.model, providers=("CPUExecutionProvider",)), len(frames)))
+    if nanodet_model.is_file():
+        configs.append(("nanodet", nanodet, len(frames)))
     for name, config, count in configs:
         detector = create_detector(config, h_norm)
         detector.warm_up(height, width)
@@ -106,6 +132,16 @@ def _run(args: argparse.Namespace) -> int:
         stages[f"detect_{name}"] = _rate(count, time.perf_counter() - started)
         if name == "mog2":
             detections = found
+    if nanodet_model.is_file() and cores and len(cores) >= 2:
+        # ONNX Runtime on 2 threads needs 2 cores: unpin for this one measurement.
+        os.sched_setaffinity(0, set(cores[:2]))
+        detector = create_detector(msgspec.structs.replace(nanodet, intra_op_threads=2))
+        detector.warm_up(height, width)
+        started = time.perf_counter()
+        for f in frames:
+            detector.detect(f)
+        stages["detect_nanodet_2threads"] = _rate(len(frames), time.perf_counter() - started)
+        os.sched_setaffinity(0, {cores[0]})
     assert detections is not None
     ByteTrack.warm_up()
     tracker = ByteTrack()
@@ -123,13 +159,15 @@ def _run(args: argparse.Namespace) -> int:
     for seq, t in enumerate(tracked):
         gate.update(seq * 100_000_000, public[seq], t.boxes_xyxy, floors[seq])
     stages["floor_gate"] = _rate(len(tracked), time.perf_counter() - started)
-    publish_fps, e2e = _publish_and_end_to_end(video, h_norm, len(frames))
+    publish_fps, e2e = _publish_and_end_to_end(video, h_norm, len(frames), camera_detector, profile)
     stages["publish"] = publish_fps
     usable = len(cores) or os.cpu_count() or 1
     if cores:
         os.sched_setaffinity(0, set(cores))  # the multi-camera runs use every core
     estimate = max(1, int(e2e * usable // args.camera_fps))
-    runs = _cameras_sustained(video, h_norm, estimate, camera_fps=args.camera_fps, window_s=args.window_s)
+    runs = _cameras_sustained(
+        video, h_norm, estimate, camera_fps=args.camera_fps, window_s=args.window_s, detector=camera_detector
+    )
     by_cpu = max((n for n, slowest in runs.items() if slowest >= args.camera_fps), default=0)
     buffer_bytes = int(frames[0].nbytes * args.camera_fps * args.buffer_s)
     available = _available_memory_bytes()
@@ -142,9 +180,10 @@ def _run(args: argparse.Namespace) -> int:
         "stages_fps": stages,
         "end_to_end_fps": e2e,
         "end_to_end": (
-            "runner on the file, edge profile: decode + mog2 + track + floor + re-link + floor gate + buffer"
-            " + events + publish (embedded NATS)"
+            f"runner on the file, edge profile {profile.name!r}: decode + {args.detector} + track + floor + re-link"
+            " + floor gate + buffer + events + publish (embedded NATS)"
         ),
+        "detector": args.detector,
         "cores": usable,
         "cameras_at_fps": args.camera_fps,
         "cameras_estimate_from_one_core": estimate,
@@ -171,7 +210,7 @@ def _available_memory_bytes() -> int | None:
 
 
 def _cameras_sustained(
-    video: Path, h_norm: Any, estimate: int, *, camera_fps: float, window_s: float, max_runs: int = 5
+    video: Path, h_norm: Any, estimate: int, *, camera_fps: float, window_s: float, detector: Any, max_runs: int = 5
 ) -> dict[int, float]:
     """Run n cameras at once for candidate n, from the one-core estimate, bisecting between the most that kept
     camera_fps and the fewest that did not; return n -> the slowest camera's fps in that run."""
@@ -180,7 +219,7 @@ def _cameras_sustained(
     n = estimate
     while len(runs) < max_runs and n >= 1 and n not in runs:
         log.info("bench.cameras", cameras=n, window_s=window_s)
-        runs[n] = _slowest_camera_fps(video, h_norm, n, window_s)
+        runs[n] = _slowest_camera_fps(video, h_norm, n, window_s, detector)
         if runs[n] >= camera_fps:
             held = n
             n = (held + failed) // 2 if failed else max(n + 1, n * 5 // 4)
@@ -190,20 +229,20 @@ def _cameras_sustained(
     return runs
 
 
-def _slowest_camera_fps(video: Path, h_norm: Any, cameras: int, window_s: float) -> float:
+def _slowest_camera_fps(video: Path, h_norm: Any, cameras: int, window_s: float, detector: Any) -> float:
     """Frames/s of the slowest of `cameras` runner cameras analysing the video at once, after a 2 s warm-up."""
     import asyncio
 
     import cv2
     import nats
 
-    from ml_core.detect import Mog2Config
     from schemas import CameraCalibration
     from stream.edge import CameraContext, CameraJob, SourceSpec, run_cameras
     from stream.embedded import EmbeddedNats
     from stream.provision import LogConfig, ensure_streams
     from stream.publisher import Publisher
 
+    profile = _profile_of(detector)
     warm_up_s = 2.0
     capture = cv2.VideoCapture(str(video))
     video_frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
@@ -214,7 +253,10 @@ def _slowest_camera_fps(video: Path, h_norm: Any, cameras: int, window_s: float)
         CameraJob(
             CameraContext("bench", f"cam-{i}", run, CameraCalibration(f"cam-{i}", matrix, 768, 576)),  # type: ignore[arg-type]
             SourceSpec(str(video)),
-            Mog2Config(),
+            detector,
+            tracker=profile.tracker_params(10.0),
+            relink=profile.relink,
+            floor_gate=profile.floor_gate,
         )
         for i in range(cameras)
     ]
@@ -247,12 +289,17 @@ def _slowest_camera_fps(video: Path, h_norm: Any, cameras: int, window_s: float)
         return round(asyncio.run(go(server.url)), 1)
 
 
-def _publish_and_end_to_end(video: Path, h_norm: Any, count: int) -> tuple[float, float]:
+def _profile_of(detector: Any) -> Any:
+    from ml_core.edge import edge_profile
+
+    return edge_profile(str(type(detector).__struct_config__.tag))
+
+
+def _publish_and_end_to_end(video: Path, h_norm: Any, count: int, detector: Any, profile: Any) -> tuple[float, float]:
     import asyncio
 
     import nats
 
-    from ml_core.detect import Mog2Config
     from schemas import CameraCalibration
     from schemas.events import Track, TrackFrame
     from stream.edge import CameraContext, CameraJob, SourceSpec, run_cameras
@@ -278,7 +325,10 @@ def _publish_and_end_to_end(video: Path, h_norm: Any, count: int) -> tuple[float
             job = CameraJob(
                 CameraContext("bench", "bench", f"bench-{time.time_ns()}", calibration),
                 SourceSpec(str(video)),
-                Mog2Config(),
+                detector,
+                tracker=profile.tracker_params(10.0),
+                relink=profile.relink,
+                floor_gate=profile.floor_gate,
             )
             started = time.perf_counter()
             (report,) = await run_cameras([job], Publisher(js))
