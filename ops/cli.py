@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ops.commands.calibrate",
     "ops.commands.bench_edge",
     "ops.commands.eval_standing",
+    "ops.commands.models",
     "ops.commands.log",
     "ops.commands.bench_log",
     "ops.commands.bench_zones",

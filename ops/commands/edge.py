@@ -118,15 +118,34 @@ def detector_config(args: argparse.Namespace) -> DetectorConfig:
             raise SystemExit("footfall: --detector onnx needs --model PATH (bring your own YOLO weights)")
         return OnnxConfig(model_path=args.model)
     if args.detector == "nanodet":
-        return NanoDetConfig(model_path=str(nanodet_model_path(args.model)))
+        data_dir = getattr(args, "data_dir", None)
+        models_dir = Path(data_dir) / "models" if data_dir is not None else None
+        return NanoDetConfig(model_path=str(nanodet_model_path(args.model, models_dir)))
     return HogConfig() if args.detector == "hog" else Mog2Config()
 
 
-def nanodet_model_path(model: str | None) -> Path:
-    """The NanoDet model file: --model as a path, else the pre-converted one in ../shared/data/models."""
+def nanodet_model_path(model: str | None, models_dir: Path | None = None) -> Path:
+    """The NanoDet model file. --model: a path to an .onnx file, or a manifest name in the models directory
+    (`footfall models fetch`; default <data dir>/models). Without --model: the manifest "nanodet" there,
+    else the pre-converted file in ../shared/data/models. SystemExit when none is found."""
+    from ops.commands.models import default_models_dir
     from ops.commands.tracker import resolve_data_path
+    from ops.models import find_model
 
-    return resolve_data_path(model if model else DEFAULT_NANODET_MODEL)
+    if model and (model.endswith(".onnx") or "/" in model):
+        return resolve_data_path(model)
+    directory = models_dir if models_dir is not None else default_models_dir()
+    try:
+        manifest, path = find_model(directory, model or "nanodet")
+    except FileNotFoundError as exc:
+        if model:
+            raise SystemExit(f"footfall: --model {model}: {exc}") from exc
+        return resolve_data_path(DEFAULT_NANODET_MODEL)
+    except ValueError as exc:
+        raise SystemExit(f"footfall: {exc}") from exc
+    if manifest.decoder != "nanodet":
+        raise SystemExit(f"footfall: model {manifest.name!r} is for the {manifest.decoder} decoder, not nanodet")
+    return path
 
 
 def profile_for(config: DetectorConfig) -> EdgeProfile:
