@@ -2,8 +2,9 @@
 
 One run, as a store runs it: simulate `days` days of a store (the history), publish all but the last to
 an embedded nats-server, start `footfall serve` on it (a process of its own, as a user starts it) and
-wait until it has folded them. Then publish the last day while `clients` threads, each with its own
-clickhouse-connect client, run the README's analyst queries round-robin for `seconds`: latency of
+wait until it has folded them. Then, while another process publishes the last day and serve folds it
+as it arrives, `clients` threads, each with its own clickhouse-connect client, run the README's analyst
+queries round-robin for `seconds`: latency of
 every query (p50, p95, p99, max, per query), errors, and how many events serve folded meanwhile.
 Afterwards every projection table (count and sum of row hashes) is compared with a clean run:
 `footfall project --until-caught-up` over the same log into a fresh store.
@@ -12,6 +13,8 @@ Afterwards every projection table (count and sum of row hashes) is compared with
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import multiprocessing
 import os
 import signal
 import socket
@@ -39,7 +42,8 @@ _SUMMED = {
 }
 _INTERNAL_TABLES = ("projection_checkpoints", "projection_versions", "schema_migrations")
 
-# The README's analyst queries (Analytics, "SQL examples"), over the whole history.
+# The README's analyst queries (Analytics, "SQL examples"): the whole history, a month, or (the heatmap)
+# the first hour of the last day.
 ANALYST_QUERIES: dict[str, str] = {
     "footfall_per_hour": "SELECT toStartOfHour(bucket_start) AS hour, sum(entries), sum(exits) FROM footfall_lines "
     "WHERE store_id = '{store}' GROUP BY hour ORDER BY hour",
@@ -52,7 +56,7 @@ ANALYST_QUERIES: dict[str, str] = {
     "dwell_bins": "SELECT zone_id, floor(dwell_s / 10) * 10 AS bin_s, count() FROM zone_visits GROUP BY zone_id, "
     "bin_s ORDER BY zone_id, bin_s",
     "transitions": "SELECT from_state, to_state, sum(transitions) AS n FROM zone_transitions WHERE store_id = "
-    "'{store}' GROUP BY ALL ORDER BY n DESC",
+    "'{store}' AND toStartOfMonth(bucket_start) = '{month}' GROUP BY ALL ORDER BY n DESC",
     "funnel": "SELECT stage, count() FROM funnel_visits WHERE store_id = '{store}' GROUP BY stage "
     "ORDER BY any(stage_index)",
     "conversion": "SELECT v.hour, tx, visits, round(tx / visits, 3) AS conversion FROM (SELECT "
@@ -63,8 +67,8 @@ ANALYST_QUERIES: dict[str, str] = {
     "WHERE store_id = '{store}' AND zone_id = 'queue' GROUP BY t ORDER BY t",
     "occupancy": "SELECT toStartOfMinute(ts) AS t, max(people) FROM occupancy_series WHERE store_id = '{store}' AND "
     "zone_id = '' GROUP BY t ORDER BY t",
-    "heatmap": "SELECT cell_x, cell_y, sum(presence_s) AS seconds FROM shared_heatmap GROUP BY cell_x, cell_y "
-    "ORDER BY seconds DESC LIMIT 10",
+    "heatmap": "SELECT cell_x, cell_y, sum(presence_s) AS seconds FROM shared_heatmap WHERE bucket_start >= "
+    "'{hour_start}' AND bucket_start < '{hour_end}' GROUP BY cell_x, cell_y ORDER BY seconds DESC LIMIT 10",
 }
 
 
@@ -107,7 +111,16 @@ def simulate_days(config: ServeBenchConfig, days: range) -> list[SimulatedDay]:
     shopper = ShopperConfig(duration_s=config.hours * 3600.0, parties_per_hour=config.parties_per_hour)
     noise = REALISTIC if config.noise == "realistic" else NO_NOISE
     return [
-        simulate_day(config.seed + d, shopper=shopper, noise=noise, cameras=config.cameras, t0_ns=T0_NS + d * DAY_NS)
+        # An edge run per day: frame ids (camera:edge_run:frame_seq) would repeat otherwise, and JetStream
+        # drops a repeated Nats-Msg-Id as a duplicate.
+        simulate_day(
+            config.seed + d,
+            shopper=shopper,
+            noise=noise,
+            cameras=config.cameras,
+            t0_ns=T0_NS + d * DAY_NS,
+            edge_run_id=f"sim-day-{d + 1}",
+        )  # fmt: skip
         for d in days
     ]
 
@@ -126,6 +139,13 @@ async def publish_days(url: str, days: list[SimulatedDay]) -> int:
     finally:
         await nc.close()
     return stored
+
+
+def _publish_in_child(url: str, config: ServeBenchConfig, day: int, simulated: Any) -> None:
+    """Simulate day `day`, set `simulated` (a multiprocessing Event), then publish it."""
+    days = simulate_days(config, range(day, day + 1))
+    simulated.set()
+    asyncio.run(publish_days(url, days))
 
 
 def _lags(port: int) -> dict[str, float]:
@@ -196,7 +216,14 @@ def _load(port: int, config: ServeBenchConfig, store_id: str) -> tuple[dict[str,
     errors: list[str] = []
     lock = threading.Lock()
     deadline = time.monotonic() + config.seconds
-    queries = [(name, sql.format(store=store_id)) for name, sql in ANALYST_QUERIES.items()]
+    last_day_s = (T0_NS + (config.days - 1) * DAY_NS) // 1_000_000_000
+    fields = {
+        "store": store_id,
+        "month": dt.datetime.fromtimestamp(T0_NS // 1_000_000_000, dt.UTC).strftime("%Y-%m-01"),
+        "hour_start": dt.datetime.fromtimestamp(last_day_s, dt.UTC).strftime("%Y-%m-%d %H:00:00"),
+        "hour_end": dt.datetime.fromtimestamp(last_day_s + 3600, dt.UTC).strftime("%Y-%m-%d %H:00:00"),
+    }
+    queries = [(name, sql.format(**fields)) for name, sql in ANALYST_QUERIES.items()]
 
     def client(index: int) -> None:
         cl = clickhouse_connect.get_client(host="127.0.0.1", port=port)
@@ -234,7 +261,6 @@ def run_bench(config: ServeBenchConfig) -> dict[str, Any]:
         _say(f"simulating and publishing {config.days - 1} days of history ...")
         started = time.perf_counter()
         history = asyncio.run(publish_days(log.url, simulate_days(config, range(config.days - 1))))
-        last_day = simulate_days(config, range(config.days - 1, config.days))  # simulated now, published under load
         publish_s = time.perf_counter() - started
         port = free_port()
         serve_dir = root / "serve"
@@ -246,12 +272,23 @@ def run_bench(config: ServeBenchConfig) -> dict[str, Any]:
             wait_caught_up(proc, port)
             history_fold_s = time.perf_counter() - started
             events_before = events_folded(port)
-            _say(f"{config.clients} clients querying for {config.seconds:.0f} s while the last day is published ...")
-            publisher = threading.Thread(target=lambda: asyncio.run(publish_days(log.url, last_day)))
+            _say(
+                f"publishing the last day, then {config.clients} clients querying for {config.seconds:.0f} s while "
+                "serve folds it ..."
+            )
+            # Simulated and published by a process of its own while the clients run: serve folds it as it
+            # arrives (it keeps up with the publisher), so the folding overlaps the load. A publisher thread
+            # here, beside 16 client threads, was starved of the GIL and published after the load.
+            spawn = multiprocessing.get_context("spawn")
+            simulated = spawn.Event()
+            publisher = spawn.Process(target=_publish_in_child, args=(log.url, config, config.days - 1, simulated))
             publisher.start()
+            simulated.wait()  # the load starts with the publishing, not with the simulation before it
             latencies, errors = _load(port, config, STORE)
             events_during = events_folded(port) - events_before
             publisher.join()
+            if publisher.exitcode != 0:
+                raise RuntimeError(f"publishing the last day failed (exit status {publisher.exitcode})")
             wait_caught_up(proc, port)
         finally:
             proc.send_signal(signal.SIGTERM)
