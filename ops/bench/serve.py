@@ -120,7 +120,7 @@ def simulate_days(config: ServeBenchConfig, days: range) -> list[SimulatedDay]:
             cameras=config.cameras,
             t0_ns=T0_NS + d * DAY_NS,
             edge_run_id=f"sim-day-{d + 1}",
-        )  # fmt: skip
+        )
         for d in days
     ]
 
