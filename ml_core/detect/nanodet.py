@@ -22,10 +22,9 @@ from ml_core.detect.base import Detector, Frame, check_frame
 from ml_core.detect.config import NanoDetConfig
 from ml_core.detect.letterbox import letterbox
 from ml_core.detect.nms import nms
+from ml_core.detect.ort_session import open_detector_session
 from ml_core.detect.types import Detections
 
-_ORT_ERROR = 3  # ONNX Runtime log severity: 0 verbose .. 4 fatal
-_ORT_FATAL = 4
 STRIDES = (8, 16, 32)
 # NanoDet's training normalisation (RangiLyu/nanodet configs), here in RGB order, on 0..255 pixels.
 IMAGENET_MEAN_RGB = np.array([123.675, 116.28, 103.53], dtype=np.float32)
@@ -140,8 +139,6 @@ class NanoDetDetector(Detector):
     name = "nanodet"
 
     def __init__(self, config: NanoDetConfig) -> None:
-        import onnxruntime as ort
-
         self.config = config
         path = Path(config.model_path)
         if not path.is_file():
@@ -150,35 +147,10 @@ class NanoDetDetector(Detector):
                 " `footfall models fetch nanodet` writes one)"
             )
         self.sha256 = file_sha256(path)
-        available = ort.get_available_providers()
-        self.providers = [p for p in config.providers if p in available]
-        if not self.providers:
-            raise ValueError(f"none of the providers {list(config.providers)} is available; available: {available}")
-        options = ort.SessionOptions()
-        options.log_severity_level = _ORT_ERROR
-        if config.intra_op_threads:
-            options.intra_op_num_threads = config.intra_op_threads
-        options.inter_op_num_threads = 1
-        # The CUDA provider is listed by the onnxruntime-gpu wheel also where no CUDA libraries are installed;
-        # the session then falls back to the next provider, logging the failed load as an error: quieten that,
-        # and report the providers the session really uses.
-        ort.set_default_logger_severity(_ORT_FATAL)
-        try:
-            self._session = ort.InferenceSession(str(path), sess_options=options, providers=self.providers)
-        except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
-            raise ValueError(f"cannot load ONNX model {path}: {exc}") from exc
-        finally:
-            ort.set_default_logger_severity(_ORT_ERROR)
-        self.providers = list(self._session.get_providers())
-        inputs = self._session.get_inputs()
-        if len(inputs) != 1 or len(inputs[0].shape) != 4:
-            raise ValueError(f"{path}: expected one input of shape (1, 3, S, S), got {[i.shape for i in inputs]}")
-        self._input_name = inputs[0].name
-        declared = inputs[0].shape[2]
-        size = config.input_size if config.input_size is not None else declared
-        if not isinstance(size, int):
-            raise ValueError(f"{path}: input size is dynamic ({declared!r}); set input_size in the config")
-        self.input_size = size
+        opened = open_detector_session(path, config.providers, config.intra_op_threads, config.input_size)
+        self._session, self.providers = opened.session, opened.providers
+        self._input_name, self.input_size = opened.input_name, opened.input_size
+        size = opened.input_size
         self._score_names, self._reg_names = self._output_names(path)
         self._centres = cell_centres(size)
 

@@ -17,9 +17,8 @@ from ml_core.detect.base import Detector, Frame, check_frame
 from ml_core.detect.config import OnnxConfig
 from ml_core.detect.letterbox import letterbox
 from ml_core.detect.nms import nms
+from ml_core.detect.ort_session import open_detector_session
 from ml_core.detect.types import Detections
-
-_ORT_ERROR = 3  # ONNX Runtime log severity: 0 verbose .. 4 fatal
 
 
 class OnnxDetector(Detector):
@@ -28,35 +27,13 @@ class OnnxDetector(Detector):
     name = "onnx"
 
     def __init__(self, config: OnnxConfig) -> None:
-        import onnxruntime as ort
-
         self.config = config
         path = Path(config.model_path)
         if not path.is_file():
             raise FileNotFoundError(f"ONNX model not found: {path} (model_path in the onnx detector config)")
-        ort.set_default_logger_severity(_ORT_ERROR)
-        available = ort.get_available_providers()
-        self.providers = [p for p in config.providers if p in available]
-        if not self.providers:
-            raise ValueError(f"none of the providers {list(config.providers)} is available; available: {available}")
-        options = ort.SessionOptions()
-        options.log_severity_level = _ORT_ERROR
-        if config.intra_op_threads:
-            options.intra_op_num_threads = config.intra_op_threads
-        options.inter_op_num_threads = 1
-        try:
-            self._session = ort.InferenceSession(str(path), sess_options=options, providers=self.providers)
-        except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
-            raise ValueError(f"cannot load ONNX model {path}: {exc}") from exc
-        inputs = self._session.get_inputs()
-        if len(inputs) != 1 or len(inputs[0].shape) != 4:
-            raise ValueError(f"{path}: expected one input of shape (1, 3, S, S), got {[i.shape for i in inputs]}")
-        self._input_name = inputs[0].name
-        declared = inputs[0].shape[2]
-        size = config.input_size if config.input_size is not None else declared
-        if not isinstance(size, int):
-            raise ValueError(f"{path}: input size is dynamic ({declared!r}); set input_size in the config")
-        self.input_size = size
+        opened = open_detector_session(path, config.providers, config.intra_op_threads, config.input_size)
+        self._session, self.providers = opened.session, opened.providers
+        self._input_name, self.input_size = opened.input_name, opened.input_size
 
     @property
     def version(self) -> str:
