@@ -35,12 +35,19 @@ def add_log_arguments(parser: argparse.ArgumentParser) -> None:
 @contextlib.contextmanager
 def log_url(args: argparse.Namespace) -> Iterator[str]:
     """Yield the NATS URL: --url as given, else an embedded server on --data-dir/nats, stopped on exit."""
-    if args.url:
-        yield args.url
+    with open_log(args.url, args.data_dir) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def open_log(url: str | None, data_dir: Path) -> Iterator[str]:
+    """Yield `url` as given, else the URL of an embedded server on data_dir/nats, stopped on exit."""
+    if url:
+        yield url
         return
     from stream.embedded import EmbeddedNats
 
-    with EmbeddedNats(DataDir(args.data_dir).nats) as server:
+    with EmbeddedNats(DataDir(data_dir).nats) as server:
         yield server.url
 
 

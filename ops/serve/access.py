@@ -204,13 +204,14 @@ class Access:
 
     def _single_statement(self, session: ChdbReader, sql: str) -> str:
         try:
-            answer = session.query("SELECT formatQuerySingleLine({q:String})", "TSVRaw", {"q": _tsv_escape(sql)})
+            # RawBLOB: the formatted statement exactly as the engine wrote it, no escaping to undo.
+            answer = session.query("SELECT formatQuerySingleLine({q:String})", "RawBLOB", {"q": _tsv_escape(sql)})
         except StoreError as exc:
             error = QueryError.from_engine(exc)
             # The engine's message quotes our wrapper; the user wrote only the query.
             raise QueryError(error.code, error.name, re.sub(r":? In scope SELECT formatQuerySingleLine\(.*", "",
                                                             error.message, flags=re.S)) from None  # fmt: skip
-        statement = _tsv_unescape(answer.data.decode().removesuffix("\n"))
+        statement = answer.data.decode()
         if not statement.strip():
             raise QueryError(62, "SYNTAX_ERROR", "Empty query")
         return statement
@@ -265,17 +266,3 @@ def _auth_failed(user: str, why: str) -> QueryError:
 def _tsv_escape(text: str) -> str:
     """A query parameter's value is read in TSV's escaping: backslashes, tabs and newlines escaped."""
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-
-
-def _tsv_unescape(text: str) -> str:
-    out, i = [], 0
-    escapes = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "0": "\0", "'": "'", "b": "\b", "f": "\f"}
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\" and i + 1 < len(text):
-            out.append(escapes.get(text[i + 1], text[i + 1]))
-            i += 2
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)

@@ -17,7 +17,7 @@ import signal
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -47,14 +47,14 @@ class ServeOptions:
 
 def run_serve(options: ServeOptions) -> int:
     """Run until SIGTERM/SIGINT; the exit status."""
-    from ops.runtime import freeze_start_up_objects, open_store
+    from ops.runtime import freeze_start_up_objects, open_log, open_store
     from ops.serve.access import Access
     from projections.migrations import migrate
     from projections.store import ChdbStore
 
     log = get_logger("footfall.serve")
     host, port = parse_listen(options.listen)
-    with _log_url(options) as url, open_store(options.data_dir) as store:
+    with open_log(options.url, options.data_dir) as url, open_store(options.data_dir) as store:
         if not isinstance(store, ChdbStore):
             raise SystemExit("footfall serve: FOOTFALL_CLICKHOUSE_URL is set; serve's SQL endpoint answers "
                              "from the embedded chDB store (a ClickHouse server answers its own clients): "
@@ -68,16 +68,6 @@ def run_serve(options: ServeOptions) -> int:
             access.close()
     log.info("serve stopped")
     return 0
-
-
-@contextlib.contextmanager
-def _log_url(options: ServeOptions) -> Iterator[str]:
-    import argparse
-
-    from ops.runtime import log_url
-
-    with log_url(argparse.Namespace(url=options.url, data_dir=options.data_dir)) as url:
-        yield url
 
 
 async def _serve(options: ServeOptions, url: str, store: ChdbStore, access: Access, listen: tuple[str, int]) -> None:
@@ -120,7 +110,7 @@ async def _serve(options: ServeOptions, url: str, store: ChdbStore, access: Acce
 
         app = make_app(endpoint, [Route("/metrics", metrics_route), Route("/healthz", healthz),
                                   Route("/readyz", readyz)])  # fmt: skip
-        server = _Uvicorn(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
+        server = _uvicorn_server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
                                          lifespan="off", timeout_graceful_shutdown=30))  # fmt: skip
         async with serving(store, options.data_dir, _replays(live)) as sock:
             if sock is None:
@@ -162,33 +152,16 @@ async def _provision_embedded(url: str) -> None:
         await nc.close()
 
 
-class _Uvicorn:
+def _uvicorn_server(config: object) -> Any:
     """uvicorn's Server without its signal handling: serve owns SIGTERM (uvicorn would re-raise it on exit)."""
+    import uvicorn
 
-    def __init__(self, config: object) -> None:
-        import uvicorn
+    class _Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
 
-        class _Server(uvicorn.Server):
-            @contextlib.contextmanager
-            def capture_signals(self) -> Iterator[None]:
-                yield
-
-        self._server = _Server(config)  # type: ignore[arg-type]
-
-    @property
-    def started(self) -> bool:
-        return bool(self._server.started)
-
-    @property
-    def should_exit(self) -> bool:
-        return bool(self._server.should_exit)
-
-    @should_exit.setter
-    def should_exit(self, value: bool) -> None:
-        self._server.should_exit = value
-
-    async def serve(self) -> None:
-        await self._server.serve()
+    return _Server(config)  # type: ignore[arg-type]
 
 
 def _replays(live: LiveProjections) -> Callable[[ReplayRequest], AsyncIterator[ReplayFrame]]:

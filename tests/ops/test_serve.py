@@ -9,11 +9,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import gzip
-import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -29,29 +26,15 @@ import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from ml_core.sim.agents import ShopperConfig
+from ops.bench.serve import footfall_command, footfall_env, free_port
 from ops.serve.config import hash_password
 from ops.simulation.pipeline import publish_day
 from ops.simulation.simulate import simulate_day
 from stream.embedded import EmbeddedNats
 
-REPO = Path(__file__).resolve().parents[2]
 STORE = "store-001"
 PASSWORDS = {"ana": "ana-secret", "bob": "bob-secret", "pat": "pat-secret"}
 VISITS = "SELECT visit_id, started, ended, duration_s FROM visits ORDER BY visit_id"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _footfall(*args: str) -> list[str]:
-    return [sys.executable, "-m", "ops.cli", "--log-format", "json", "--log-level", "warning", *args]
-
-
-def _env() -> dict[str, str]:
-    return dict(os.environ, PYTHONPATH=str(REPO))
 
 
 class Serve:
@@ -142,10 +125,10 @@ role = "partner"
 """)
     with EmbeddedNats(root / "nats") as server:
         asyncio.run(_publish(server.url))
-        port = _free_port()
-        proc = subprocess.Popen(_footfall("serve", "--url", server.url, "--data-dir", str(root / "data"), "--listen",
-                                          f"127.0.0.1:{port}", "--config", str(config)),
-                                env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+        port = free_port()
+        command = footfall_command("serve", "--url", server.url, "--data-dir", str(root / "data"), "--listen",
+                                   f"127.0.0.1:{port}", "--config", str(config))  # fmt: skip
+        proc = subprocess.Popen(command, env=footfall_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         handle = Serve(proc, port, root / "data")
         try:
             _wait_caught_up(handle)
@@ -171,9 +154,9 @@ def test_clickhouse_connect_reads_what_footfall_sql_reads(serve: Serve) -> None:
     assert len(frame) == len(rows) == arrow.num_rows
     assert list(frame["visit_id"]) == [r[0] for r in rows] == arrow.column("visit_id").to_pylist()
     # The same query through `footfall sql`, which reaches serve through the data directory's socket.
-    result = subprocess.run(_footfall("sql", "--data-dir", str(serve.data_dir), "--format", "TSV",
+    result = subprocess.run(footfall_command("sql", "--data-dir", str(serve.data_dir), "--format", "TSV",
                                       "SELECT visit_id, toUnixTimestamp64Nano(started) FROM visits ORDER BY visit_id"),
-                            env=_env(), capture_output=True, text=True, timeout=120)  # fmt: skip
+                            env=footfall_env(), capture_output=True, text=True, timeout=120)  # fmt: skip
     assert result.returncode == 0, result.stderr
     via_socket = [line.split("\t") for line in result.stdout.splitlines()]
     via_http = client.query("SELECT visit_id, toUnixTimestamp64Nano(started) FROM visits ORDER BY visit_id")
@@ -273,8 +256,8 @@ def test_replay_while_live_answers_the_old_or_the_new_table(serve: Serve) -> Non
     thread = threading.Thread(target=read)
     thread.start()
     try:
-        result = subprocess.run(_footfall("replay", "footfall", "--data-dir", str(serve.data_dir)), env=_env(),
-                                capture_output=True, text=True, timeout=300)  # fmt: skip
+        replay = footfall_command("replay", "footfall", "--data-dir", str(serve.data_dir))
+        result = subprocess.run(replay, env=footfall_env(), capture_output=True, text=True, timeout=300)
     finally:
         done.set()
         thread.join()
@@ -285,3 +268,9 @@ def test_replay_while_live_answers_the_old_or_the_new_table(serve: Serve) -> Non
     swaps = client.query("SELECT status FROM projection_versions WHERE projection_id = 'footfall'").result_rows
     assert ("swapped",) in swaps
     _wait_caught_up(serve)  # the live runner goes on after the swap
+
+
+def test_the_statement_run_is_the_one_sent_backslashes_and_newlines_included(serve: Serve) -> None:
+    query = "SELECT 'a\\\\b' AS x, 'tab\\there' AS y, 'two\nlines' AS z FORMAT JSONEachRow"
+    status, _, body = serve.http(query)
+    assert (status, body) == (200, b'{"x":"a\\\\b","y":"tab\\there","z":"two\\nlines"}\n')
