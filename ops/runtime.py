@@ -6,16 +6,18 @@ import argparse
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from ops.paths import DataDir, add_data_dir_argument
 
 if TYPE_CHECKING:  # the store pulls in pyarrow; `footfall --help` should not pay for it
     from nats.aio.client import Client as NatsClient
 
-    from projections.runner import ProjectionRunner, RunStats
+    from projections.projection import Projection
+    from projections.runner import ProjectionRunner
+    from projections.shared_read import SharedReadRunner
     from projections.store import Store
 
 NATS_URL_ENV = "FOOTFALL_NATS_URL"
@@ -98,10 +100,59 @@ async def runner_connections(url: str, keys: list[str]) -> AsyncIterator[list[Na
         yield connections
 
 
-async def catch_up(
-    runners: list[ProjectionRunner], run: Callable[[ProjectionRunner], Awaitable[RunStats]]
-) -> list[RunStats]:
-    """Run every runner with `run` until caught up; their stats in the runners' order.
+def by_stream(projections: Sequence[Projection]) -> list[list[Projection]]:
+    """The projections grouped by the stream and subject filter they read, in first-seen order: each group
+    is read once (projections.shared_read), a group of one by its own runner."""
+    groups: dict[tuple[str, str | None], list[Projection]] = {}
+    for p in projections:
+        groups.setdefault((p.stream, p.filter_subject), []).append(p)
+    return list(groups.values())
+
+
+def unit_name(group: Sequence[Projection]) -> str:
+    """A group's connection name: its projection, or `shared-<stream>` for a shared read."""
+    return group[0].name if len(group) == 1 else f"shared-{group[0].stream}"
+
+
+def make_units(
+    connections: Sequence[NatsClient], store: Store, groups: Sequence[Sequence[Projection]], batch: int | None
+) -> list[ProjectionRunner | SharedReadRunner]:
+    """A runner per group (by_stream): its own for a projection alone, a shared read for several."""
+    from projections.runner import ProjectionRunner
+    from projections.shared_read import SharedReadRunner
+
+    return [
+        ProjectionRunner(nc, store, group[0], batch=batch) if len(group) == 1
+        else SharedReadRunner(nc, store, group, batch=batch)
+        for nc, group in zip(connections, groups, strict=True)
+    ]  # fmt: skip
+
+
+def members(unit: ProjectionRunner | SharedReadRunner) -> list[ProjectionRunner]:
+    """The projection runners of a unit: a shared read's members, or the runner itself."""
+    from projections.shared_read import SharedReadRunner
+
+    return unit.members if isinstance(unit, SharedReadRunner) else [unit]
+
+
+class _Feeds(Protocol):
+    """What catch_up orders runners by: the stream read, the streams published to, and a name."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def stream(self) -> str: ...
+    @property
+    def emits_to(self) -> frozenset[str]: ...
+
+
+_R = TypeVar("_R", bound=_Feeds)
+_T = TypeVar("_T")
+
+
+async def catch_up(runners: Sequence[_R], run: Callable[[_R], Awaitable[_T]]) -> list[_T]:
+    """Run every runner (a ProjectionRunner or a SharedReadRunner) with `run` until caught up; what each
+    returned, in the runners' order.
 
     A processor publishes to a stream (its `emits_to`: the zone processor to FF_DERIVED, the alert
     processor to FF_ALERTS), and a projection of that stream that ran beside it would find the end of the
@@ -109,13 +160,10 @@ async def catch_up(
     its stream are done. Everything else (the track projections) runs from the start, beside them, so
     its work overlaps their waits on the log.
     """
-    feeders = {
-        r: [p for p in runners if p is not r and getattr(p.projection, "emits_to", None) == r.projection.stream]
-        for r in runners
-    }
-    tasks: dict[ProjectionRunner, asyncio.Task[RunStats]] = {}
+    feeders = {r: [p for p in runners if p is not r and r.stream in p.emits_to] for r in runners}
+    tasks: dict[_R, asyncio.Task[_T]] = {}
 
-    async def after_feeders(runner: ProjectionRunner) -> RunStats:
+    async def after_feeders(runner: _R) -> _T:
         await asyncio.gather(*(tasks[f] for f in feeders[runner]))
         return await run(runner)
 
@@ -128,11 +176,11 @@ async def catch_up(
             task.cancel()  # a failure stops the others (a no-op on those done)
 
 
-def _check_acyclic(feeders: dict[ProjectionRunner, list[ProjectionRunner]]) -> None:
+def _check_acyclic(feeders: dict[_R, list[_R]]) -> None:
     """ValueError naming the runners if processors feed each other in a circle (they would wait forever)."""
-    done: set[ProjectionRunner] = set()
+    done: set[_R] = set()
 
-    def visit(runner: ProjectionRunner, path: list[ProjectionRunner]) -> None:
+    def visit(runner: _R, path: list[_R]) -> None:
         if runner in path:
             raise ValueError("projections feed each other in a circle: " + " -> ".join(r.key for r in [*path, runner]))
         if runner not in done:

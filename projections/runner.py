@@ -35,7 +35,7 @@ from projections.swap import complete_pending_swap
 from schemas.codec import decode
 from schemas.errors import SchemaError
 from schemas.events import LayoutPublished, event_tag
-from schemas.frame_columns import FrameColumns, FrameParse
+from schemas.frame_columns import FrameParse
 from stream.consumer import DeliveredBatch, PullConsumer, dead_letter_data
 from stream.layouts import LayoutReader
 from stream.publisher import MAX_PAYLOAD_BYTES, Publisher, to_record
@@ -89,7 +89,7 @@ def _peek_tag(data: bytes) -> str:
 
 
 @dataclass(frozen=True)
-class _Messages:
+class Messages:
     """One batch to fold, in stream order, as three lists of one length."""
 
     stream_seq: list[int]
@@ -97,7 +97,7 @@ class _Messages:
     data: list[bytes]
 
 
-def _fresh_in_order(delivered: DeliveredBatch, last_done: int) -> DeliveredBatch:
+def fresh_in_order(delivered: DeliveredBatch, last_done: int) -> DeliveredBatch:
     """The messages after last_done (the rest are redeliveries of what is folded), by stream sequence."""
     seqs = delivered.stream_seq
     if seqs and seqs[0] > last_done and all(map(int.__lt__, seqs, seqs[1:])):
@@ -107,17 +107,28 @@ def _fresh_in_order(delivered: DeliveredBatch, last_done: int) -> DeliveredBatch
 
 
 @dataclass(frozen=True)
-class _Folded:
+class Folded:
     """One batch folded, with all its write needs: the fold's state snapshot after it included."""
 
-    messages: _Messages
+    messages: Messages
     layout_seq: int
     result: FoldResult
     undecodable: list[Rejected]
     snapshot: bytes
 
 
-async def _finished(task: asyncio.Task[None] | None) -> None:
+# A batch of FF_TRACKS parsed into columns, and the messages that are no valid event (with the reason).
+ParsedTracks = tuple[TrackBatch, Sequence[Rejected]]
+
+
+async def parse_tracks(messages: Messages) -> ParsedTracks:
+    """Parse a batch for a TrackFold: the compiled parse holds no GIL and runs in a worker (see fold_step)."""
+    parse = FrameParse(messages.data)
+    await asyncio.to_thread(parse.run)
+    return TrackBatch.from_payloads(messages.stream_seq, messages.data, parse.columns())
+
+
+async def finished(task: asyncio.Task[None] | None) -> None:
     """Wait for `task`, if any, and raise its error."""
     if task is not None:
         await task
@@ -210,14 +221,22 @@ class ProjectionRunner:
             for ddl in view_ddl().values():
                 self._store.execute(ddl.format(db=self._store.database))
 
-    async def run(
-        self, *, until_caught_up: bool = True, stop: asyncio.Event | None = None, from_seq: int = 1
-    ) -> RunStats:
-        """Fold until the stream is drained (until_caught_up) or `stop` is set; resume from the checkpoint."""
+    @property
+    def stream(self) -> str:
+        return self.projection.stream
+
+    @property
+    def emits_to(self) -> frozenset[str]:
+        """The streams this runner's projection publishes to (a processor's `emits_to`)."""
+        target = getattr(self.projection, "emits_to", None)
+        return frozenset([target]) if target else frozenset()
+
+    async def start(self, from_seq: int = 1) -> int:
+        """Restore the projection from its checkpoint and rebuild a batch left without its done mark; return
+        the last stream sequence folded (from_seq - 1 if none)."""
         if self.key == self.projection.name:
             complete_pending_swap(self._store, self.projection)
         self.ensure_tables()
-        started = time.monotonic()
         self._pending_done, self._unacked = None, None  # what a run that failed left is in the store or not at all
         done, intent = self._checkpoints.load()
         self.projection.reset()
@@ -226,10 +245,18 @@ class ProjectionRunner:
             self.projection.restore(done.state)
             last_done = done.last_seq
         if intent is not None:
-            await self._read_layouts(upto_seq=intent.layout_seq)
+            await self.read_layouts(upto_seq=intent.layout_seq)
             await self._recover(intent)
             last_done = intent.last_seq
         self.stats.seq = last_done
+        return last_done
+
+    async def run(
+        self, *, until_caught_up: bool = True, stop: asyncio.Event | None = None, from_seq: int = 1
+    ) -> RunStats:
+        """Fold until the stream is drained (until_caught_up) or `stop` is set; resume from the checkpoint."""
+        started = time.monotonic()
+        last_done = await self.start(from_seq)
         consumer = PullConsumer(
             self._nc, self.projection.stream, f"proj-{self.key}", filter_subject=self.projection.filter_subject,
             batch=self._batch, ack_wait_s=self._ack_wait_s, origin=self.key, start_seq=last_done + 1, reposition=True,
@@ -247,10 +274,10 @@ class ProjectionRunner:
                 self.stats.fetch_s += time.perf_counter() - fetch_started
                 self.stats.dead_lettered += consumer.dead_lettered
                 consumer.dead_lettered = 0
-                fresh = _fresh_in_order(delivered, last_done)
+                fresh = fresh_in_order(delivered, last_done)
                 self.stats.skipped_redeliveries += len(delivered) - len(fresh)
                 if not fresh:
-                    await _finished(writing)  # an ack covers earlier batches (AckPolicy.ALL); pending counts them
+                    await finished(writing)  # an ack covers earlier batches (AckPolicy.ALL); pending counts them
                     writing = None
                     await self._flush(consumer)
                     if delivered:
@@ -259,14 +286,14 @@ class ProjectionRunner:
                         break
                     continue
                 # Layouts first: once the prefetch runs, a request's answer queues behind its messages.
-                await self._read_layouts()
+                await self.read_layouts()
                 await consumer.prefetch()
-                folded = await self._fold_step(
-                    _Messages(fresh.stream_seq, fresh.subject, fresh.data), self._layout_reader.position
+                folded = await self.fold_step(
+                    Messages(fresh.stream_seq, fresh.subject, fresh.data), self.layout_position
                 )
                 last_done = fresh.stream_seq[-1]
                 self.stats.seq = last_done
-                await _finished(writing)
+                await finished(writing)
                 writing = asyncio.create_task(self._store_and_ack(folded, consumer, delivered))
                 if self._progress is not None:
                     info = await self._js.stream_info(self.projection.stream)
@@ -277,15 +304,15 @@ class ProjectionRunner:
                     break  # nothing was left to deliver: caught up, without waiting out an idle fetch
         finally:
             try:
-                await _finished(writing)  # the batch in hand is written (and marked done) before stopping
+                await finished(writing)  # the batch in hand is written (and marked done) before stopping
                 await self._flush(consumer)
             finally:
                 await consumer.close()
         return self.stats
 
-    async def _store_and_ack(self, folded: _Folded, consumer: PullConsumer, delivered: DeliveredBatch) -> None:
+    async def _store_and_ack(self, folded: Folded, consumer: PullConsumer, delivered: DeliveredBatch) -> None:
         """Write the batch; then ack what is marked done: the batch before it, or this one if it is marked too."""
-        await self._commit(folded)
+        await self.commit(folded)
         if self._pending_done is None:
             self._unacked = None
             await self._ack(consumer, delivered)
@@ -294,13 +321,27 @@ class ProjectionRunner:
         if previous is not None:
             await self._ack(consumer, previous)
 
-    async def _flush(self, consumer: PullConsumer) -> None:
-        """Write a done mark still waiting for the next batch's intent, and ack its batch."""
+    @property
+    def done_pending(self) -> bool:
+        """Whether the last batch's done mark waits for the next batch's intent (see _write)."""
+        return self._pending_done is not None
+
+    async def write_pending_done(self) -> None:
+        """Write a done mark still waiting for the next batch's intent."""
         if self._pending_done is not None:
             done = self._pending_done
             await asyncio.to_thread(self._checkpoints.write_done, done.first_seq, done.last_seq, done.batch_token,
                                     done.layout_seq, done.state)  # fmt: skip
             self._pending_done = None
+
+    @property
+    def layout_position(self) -> int:
+        """The layout stream's sequence up to which layouts are read (a batch records it)."""
+        return self._layout_reader.position
+
+    async def _flush(self, consumer: PullConsumer) -> None:
+        """Write a done mark still waiting for the next batch's intent, and ack its batch."""
+        await self.write_pending_done()
         if self._unacked is not None:
             unacked, self._unacked = self._unacked, None
             await self._ack(consumer, unacked)
@@ -313,15 +354,16 @@ class ProjectionRunner:
         """
         await consumer.ack(delivered, confirm=False)
 
-    def _fold(self, messages: _Messages, parsed: FrameColumns | None) -> tuple[FoldResult, list[Rejected]]:
+    def _fold(self, messages: Messages, tracks: ParsedTracks | None) -> tuple[FoldResult, list[Rejected]]:
         """Decode and fold one batch; messages that are no valid event come back with the codec's reason.
 
-        A TrackFold takes the batch as columns (parsed: its TrackFrames, parsed already); any other
-        projection gets events.
+        A TrackFold takes the batch as columns (tracks: the batch parsed already); any other projection
+        gets events.
         """
         if isinstance(self.projection, TrackFold):
-            batch, undecodable = TrackBatch.from_payloads(messages.stream_seq, messages.data, parsed)
-            return self.projection.fold_tracks(batch, self._layouts), undecodable
+            assert tracks is not None
+            batch, undecodable = tracks
+            return self.projection.fold_tracks(batch, self._layouts), list(undecodable)
         events: list[SeqEvent] = []
         undecodable = []
         ignored = self._ignored_tags
@@ -334,7 +376,7 @@ class ProjectionRunner:
                 undecodable.append(Rejected(seq, str(exc)))
         return self.projection.fold(events, self._layouts), undecodable
 
-    def _seal(self, folded: _Folded) -> tuple[list[SealedBatch], str, list[SpoolRecord]]:
+    def _seal(self, folded: Folded) -> tuple[list[SealedBatch], str, list[SpoolRecord]]:
         """Seal a folded batch's rows per table; the token covers the rows and any derived events, which come
         back encoded for the log (encoded once, here, for both).
 
@@ -351,8 +393,9 @@ class ProjectionRunner:
         digest = events_digest([r.data for r in records]) if records else ""
         return sealed, combined_token(sealed, digest), records
 
-    async def _fold_step(self, messages: _Messages, layout_seq: int) -> _Folded:
-        """Fold one batch, in order, under layouts up to layout_seq.
+    async def fold_step(self, messages: Messages, layout_seq: int, tracks: ParsedTracks | None = None) -> Folded:
+        """Fold one batch, in order, under layouts up to layout_seq (tracks: the batch parsed already, by a
+        shared read: see projections.shared_read).
 
         On the event loop's thread, except the compiled parse of a TrackFold's batch, which holds no GIL
         and runs in a worker while the loop receives the next batch. A worker that ran the whole fold
@@ -361,22 +404,19 @@ class ProjectionRunner:
         run was 10-15% slower than folding on the loop. The parse takes the GIL back once.
         """
         fold_started = time.perf_counter()
-        parsed = None
-        if isinstance(self.projection, TrackFold):
-            parse = FrameParse(messages.data)
-            await asyncio.to_thread(parse.run)
-            parsed = parse.columns()
-        result, undecodable = self._fold(messages, parsed)
+        if tracks is None and isinstance(self.projection, TrackFold):
+            tracks = await parse_tracks(messages)
+        result, undecodable = self._fold(messages, tracks)
         # The snapshot is taken right after the fold: the next batch is folded before this one is done.
-        folded = _Folded(messages, layout_seq, result, undecodable, self.projection.snapshot())
+        folded = Folded(messages, layout_seq, result, undecodable, self.projection.snapshot())
         self.stats.fold_s += time.perf_counter() - fold_started
         return folded
 
-    async def _apply(self, messages: _Messages, layout_seq: int) -> str:
+    async def _apply(self, messages: Messages, layout_seq: int) -> str:
         """Fold one batch and write it to the store; return its token."""
-        return await self._commit(await self._fold_step(messages, layout_seq))
+        return await self.commit(await self.fold_step(messages, layout_seq))
 
-    async def _commit(self, folded: _Folded) -> str:
+    async def commit(self, folded: Folded) -> str:
         """Dead-letter what the batch rejected, then intent, rows, derived events and done mark, in order (the
         done mark of a batch without derived events is left pending for the next intent: see _write).
 
@@ -411,7 +451,7 @@ class ProjectionRunner:
         self.stats.rows += sum(b.rows.num_rows for b in sealed)
         return token
 
-    def _write(self, folded: _Folded, *, mark_done: bool) -> tuple[list[SealedBatch], str, list[SpoolRecord]]:
+    def _write(self, folded: Folded, *, mark_done: bool) -> tuple[list[SealedBatch], str, list[SpoolRecord]]:
         """Seal the batch, record the intent (with the previous batch's done mark), insert its blocks (each
         deduplicated by its token), then leave its own done mark pending (see _pending_done); return the
         sealed blocks and the token.
@@ -440,7 +480,7 @@ class ProjectionRunner:
                 "holds it (retention?); replay the projection into a new version"
             )
         seqs, subjects, payloads = (list(column) for column in zip(*raw, strict=True))
-        token = await self._apply(_Messages(seqs, subjects, payloads), intent.layout_seq)
+        token = await self._apply(Messages(seqs, subjects, payloads), intent.layout_seq)
         if token != intent.batch_token:
             raise ProjectionError(
                 f"{self.key}: batch {intent.first_seq}..{intent.last_seq} rebuilt to token {token}, but "
@@ -449,7 +489,7 @@ class ProjectionRunner:
             )
         self.stats.recovered_batches += 1
 
-    async def _read_layouts(self, upto_seq: int | None = None) -> None:
+    async def read_layouts(self, upto_seq: int | None = None) -> None:
         for published in await self._layout_reader.read_new(upto_seq):
             self._add_layout(published)
 

@@ -69,11 +69,20 @@ def _positive(name: str, value: int | None) -> None:
 
 def _project(args: argparse.Namespace) -> int:
     from ops.logging import get_logger
-    from ops.runtime import catch_up, freeze_start_up_objects, log_url, open_store, runner_connections
+    from ops.runtime import (
+        by_stream,
+        catch_up,
+        freeze_start_up_objects,
+        log_url,
+        make_units,
+        members,
+        open_store,
+        runner_connections,
+        unit_name,
+    )
     from ops.serve.sql_socket import serving
     from projections.migrations import migrate
     from projections.registry import make
-    from projections.runner import ProjectionRunner
 
     _positive("--batch", args.batch)
     log = get_logger("footfall.project")
@@ -88,20 +97,20 @@ def _project(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        async with runner_connections(url, [p.name for p in projections]) as connections:
-            runners = [
-                ProjectionRunner(nc, store, p, batch=args.batch) for nc, p in zip(connections, projections, strict=True)
-            ]
+        groups = by_stream(projections)  # the projections of one stream share one read of it
+        async with runner_connections(url, [unit_name(g) for g in groups]) as connections:
+            units = make_units(connections, store, groups, args.batch)
             freeze_start_up_objects()
             # While this process owns the chDB directory, `footfall sql` asks it over a socket.
             async with serving(store, args.data_dir) as sock:
                 if sock is None:
                     log.warning("sql socket not served: data directory path too long", data_dir=str(args.data_dir))
                 if args.until_caught_up:
-                    results = await catch_up(runners, lambda r: r.run(until_caught_up=True, stop=stop))
+                    await catch_up(units, lambda u: u.run(until_caught_up=True, stop=stop))
                 else:  # live: every runner follows its stream as it grows
-                    results = await asyncio.gather(*(r.run(until_caught_up=False, stop=stop) for r in runners))
-            for runner, stats in zip(runners, results, strict=True):
+                    await asyncio.gather(*(u.run(until_caught_up=False, stop=stop) for u in units))
+            for runner in (r for u in units for r in members(u)):
+                stats = runner.stats
                 log.info("projection stopped", projection=runner.key, events=stats.events, batches=stats.batches,
                          rows=stats.rows, seq=stats.seq, recovered_batches=stats.recovered_batches,
                          dead_lettered=stats.dead_lettered)  # fmt: skip
