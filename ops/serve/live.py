@@ -1,8 +1,9 @@
-"""Every projection live in one process, each under a supervisor that restarts it, and replays beside them.
+"""Every projection live in one process, each read under a supervisor that restarts it, and replays beside them.
 
-Each projection has its own runner, NATS connection (ops/runtime.runner_connections says why) and stop
-event, so one can be paused for a replay's swap while the others go on. A runner that fails is logged
-and started again after a back-off (1 s doubling to 30 s): its checkpoint makes the restart exact.
+The projections of one stream share one ordered read (projections.shared_read): a unit, with its own NATS
+connection (ops/runtime.runner_connections says why) and stop event. A unit that fails is logged and
+started again after a back-off (1 s doubling to 30 s): each member's checkpoint makes the restart exact.
+A replay pauses only its projection: its unit is restarted without it for the swap, then with it again.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from dataclasses import dataclass, field
 from nats.aio.client import Client as NatsClient
 
 from ops.logging import get_logger
+from ops.runtime import by_stream, make_units, members, unit_name
 from ops.serve.metrics import ProjectionFigures
 from projections.registry import make
 from projections.replay import ReplayResult, replay
-from projections.runner import Progress, ProjectionRunner
+from projections.runner import Progress, ProjectionRunner, RunStats
+from projections.shared_read import SharedReadRunner
 from projections.store import Store
 
 _BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
@@ -27,7 +30,11 @@ _BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 
 @dataclass
 class _Live:
-    runner: ProjectionRunner
+    """One read of one stream: the projections it feeds (names), on its connection."""
+
+    nc: NatsClient
+    names: list[str]
+    unit: ProjectionRunner | SharedReadRunner
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     failures: int = 0
@@ -35,44 +42,61 @@ class _Live:
     batches_at_failure: int | None = None  # set when it fails, cleared once it folds a batch again
     paused: bool = False
 
+    def batches(self) -> int:
+        return sum(r.stats.batches for r in members(self.unit))
+
 
 class LiveProjections:
-    """The live runners of `names` on their connections; `run()` supervises them until `stop` is set."""
+    """The live runners of `names` on their connections (one per by_stream group of them, in that order);
+    `run()` supervises them until `stop` is set."""
 
     def __init__(self, url: str, store: Store, connections: list[NatsClient], names: list[str],
                  batch: int | None = None) -> None:  # fmt: skip
         self._url = url
         self._store = store
         self._batch = batch
+        self._names = list(names)
+        # Per projection, kept across a unit's rebuilds (a replay's pause): what /metrics counts.
+        self._stats: dict[str, RunStats] = {name: RunStats() for name in names}
+        groups = by_stream([make(name) for name in names])
         self._live = {
-            name: _Live(ProjectionRunner(nc, store, make(name), batch=batch))
-            for nc, name in zip(connections, names, strict=True)
+            unit_name(group): _Live(nc, [p.name for p in group], self._unit(nc, [p.name for p in group]))
+            for nc, group in zip(connections, groups, strict=True)
         }
+        self._unit_of = {name: key for key, live in self._live.items() for name in live.names}
         self._figures: list[ProjectionFigures] = []
         self._replays: dict[str, asyncio.Task[ReplayResult]] = {}
         self._log = get_logger("footfall.serve")
         self.started = asyncio.Event()
 
+    def _unit(self, nc: NatsClient, names: list[str]) -> ProjectionRunner | SharedReadRunner:
+        """A fresh unit of `names` (one read of their stream) carrying their stats on."""
+        (unit,) = make_units([nc], self._store, [[make(name) for name in names]], self._batch)
+        for runner in members(unit):
+            runner.stats = self._stats[runner.key]
+        return unit
+
     @property
     def names(self) -> list[str]:
-        return list(self._live)
+        return list(self._names)
 
     def figures(self) -> list[ProjectionFigures]:
         """What the metrics collector reads: refreshed every second by `run`."""
         return self._figures
 
     def failing(self) -> dict[str, str]:
-        """Projections whose runner failed and has not folded a batch since: name -> error."""
+        """Projections whose unit failed and has not folded a batch since: name -> error."""
         return {
-            n: live.last_error
-            for n, live in self._live.items()
-            if live.batches_at_failure is not None and live.runner.stats.batches <= live.batches_at_failure
+            name: live.last_error
+            for live in self._live.values()
+            if live.batches_at_failure is not None and live.batches() <= live.batches_at_failure
+            for name in live.names
         }
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run every projection until `stop`; each finishes its batch in hand and marks it before returning."""
-        for name, live in self._live.items():
-            live.task = asyncio.create_task(self._supervise(name, live), name=f"live-{name}")
+        for key, live in self._live.items():
+            live.task = asyncio.create_task(self._supervise(key, live), name=f"live-{key}")
         self.started.set()
         refresh = asyncio.create_task(self._refresh_figures(stop))
         await stop.wait()
@@ -89,24 +113,32 @@ class LiveProjections:
     ) -> ReplayResult:
         """Rebuild `name` into `<table>__build` while its live tables keep folding and answering, then swap.
 
-        Once the build has caught up, the live runner is stopped after its batch in hand, the build folds
-        what came meanwhile, the tables are exchanged atomically, and the live runner starts again from
-        the swapped-in checkpoint.
+        Once the build has caught up, the live unit reading for `name` is stopped after its batch in hand
+        and started again without it; the build folds what came meanwhile, the tables are exchanged
+        atomically, and the unit starts again with `name`, from the swapped-in checkpoint.
         """
-        live = self._live.get(name)
-        if live is None:
-            raise KeyError(f"unknown projection {name!r}; serve runs: {', '.join(sorted(self._live))}")
+        key = self._unit_of.get(name)
+        if key is None:
+            raise KeyError(f"unknown projection {name!r}; serve runs: {', '.join(sorted(self._names))}")
         if name in self._replays and not self._replays[name].done():
             raise RuntimeError(f"a replay of {name} is already running")
+        live = self._live[key]
         import nats
 
         nc = await nats.connect(self._url, name=f"footfall-replay-{name}")
 
-        async def pause_live() -> None:
-            live.paused = True
+        async def restart_live(names: list[str]) -> None:
             live.stop.set()
             if live.task is not None:
                 await live.task
+            live.stop, live.task = asyncio.Event(), None
+            if names:
+                live.unit = self._unit(live.nc, names)
+                live.task = asyncio.create_task(self._supervise(key, live), name=f"live-{key}")
+
+        async def pause_live() -> None:
+            live.paused = True
+            await restart_live([n for n in live.names if n != name])
 
         try:
             build = replay(nc, self._store, make(name), from_seq=from_seq, restart=restart, batch=self._batch,
@@ -116,24 +148,23 @@ class LiveProjections:
             return await task
         finally:
             await nc.close()
-            if live.paused:  # swapped in, or failed after the pause: the live runner goes on either way
+            if live.paused:  # swapped in, or failed after the pause: the live unit goes on with it either way
                 live.paused = False
-                live.stop = asyncio.Event()
-                live.task = asyncio.create_task(self._supervise(name, live), name=f"live-{name}")
+                await restart_live(live.names)
 
-    async def _supervise(self, name: str, live: _Live) -> None:
+    async def _supervise(self, key: str, live: _Live) -> None:
         while not live.stop.is_set():
             try:
-                await live.runner.run(until_caught_up=False, stop=live.stop)
+                await live.unit.run(until_caught_up=False, stop=live.stop)
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a projection's failure must not stop the store: restart it
                 live.failures += 1
-                live.batches_at_failure = live.runner.stats.batches
+                live.batches_at_failure = live.batches()
                 live.last_error = f"{type(exc).__name__}: {exc}"
                 delay = _BACKOFF_S[min(live.failures - 1, len(_BACKOFF_S) - 1)]
-                self._log.error("projection failed; restarting", projection=name, error=live.last_error,
+                self._log.error("projection failed; restarting", projections=live.names, error=live.last_error,
                                 failures=live.failures, retry_in_s=delay)  # fmt: skip
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(live.stop.wait(), delay)
@@ -147,9 +178,9 @@ class LiveProjections:
             while not stop.is_set():
                 figures = []
                 last_seqs: dict[str, int] = {}
-                for name, live in self._live.items():
-                    runner, stats = live.runner, live.runner.stats
-                    stream = runner.projection.stream
+                for name in self._names:
+                    stats = self._stats[name]
+                    stream = self._live[self._unit_of[name]].unit.stream
                     if stream not in last_seqs:
                         with contextlib.suppress(Exception):
                             last_seqs[stream] = int((await js.stream_info(stream)).state.last_seq)
@@ -187,5 +218,6 @@ async def live_projections(
 ) -> AsyncIterator[LiveProjections]:
     from ops.runtime import runner_connections
 
-    async with runner_connections(url, names) as connections:
+    groups = by_stream([make(name) for name in names])
+    async with runner_connections(url, [unit_name(g) for g in groups]) as connections:
         yield LiveProjections(url, store, connections, names, batch)
