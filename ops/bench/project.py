@@ -22,6 +22,7 @@ from projections.line_counts import LineCountsProjection
 from projections.migrations import migrate
 from projections.projection import Projection
 from projections.runner import ProjectionRunner
+from projections.shared_read import SharedReadRunner
 from projections.store import ChdbStore
 from projections.track_points import TrackPointsProjection
 from schemas.codec import decode, encode
@@ -80,18 +81,37 @@ async def _ordered_read(url: str, expected: int, decode_frames: bool) -> float:
 
 
 async def _fold(
-    url: str, store: ChdbStore, projections: list[Projection], batch: int
+    url: str, store: ChdbStore, projections: list[Projection], batch: int, *, shared: bool = False
 ) -> tuple[float, dict[str, dict[str, float]]]:
-    async with runner_connections(url, [p.name for p in projections]) as connections:
-        runners = [ProjectionRunner(nc, store, p, batch=batch) for nc, p in zip(connections, projections, strict=True)]
-        started = time.perf_counter()
-        results = await asyncio.gather(*(r.run(until_caught_up=True) for r in runners))
-        elapsed = time.perf_counter() - started
-    split = {
-        r.key: {"fetch_s": round(s.fetch_s, 3), "fold_s": round(s.fold_s, 3), "store_s": round(s.store_s, 3)}
-        for r, s in zip(runners, results, strict=True)
-    }
+    """Fold the stream from scratch: a runner (and connection) per projection, or one shared read of them all."""
+    if shared:
+        async with runner_connections(url, ["shared"]) as (nc,):
+            unit = SharedReadRunner(nc, store, projections, batch=batch)
+            started = time.perf_counter()
+            await unit.run(until_caught_up=True)
+            elapsed = time.perf_counter() - started
+        runners = unit.members
+        split = {"shared_read": {"fetch_s": round(unit.fetch_s, 3)}}
+    else:
+        async with runner_connections(url, [p.name for p in projections]) as connections:
+            runners = [ProjectionRunner(nc, store, p, batch=batch) for nc, p in zip(connections, projections,
+                                                                                     strict=True)]  # fmt: skip
+            started = time.perf_counter()
+            await asyncio.gather(*(r.run(until_caught_up=True) for r in runners))
+            elapsed = time.perf_counter() - started
+        split = {}
+    for r in runners:
+        s = r.stats
+        split[r.key] = {"fetch_s": round(s.fetch_s, 3), "fold_s": round(s.fold_s, 3), "store_s": round(s.store_s, 3)}
     return elapsed, split
+
+
+def track_projections() -> list[Projection]:
+    """A fresh instance of every projection of FF_TRACKS (the zone processor among them)."""
+    from projections.registry import PROJECTIONS, make
+
+    made = [make(name) for name in PROJECTIONS]
+    return [p for p in made if p.stream == "FF_TRACKS"]
 
 
 def _warm_up(store: ChdbStore, frames: int, tracks: int) -> None:
@@ -111,19 +131,27 @@ def _warm_up(store: ChdbStore, frames: int, tracks: int) -> None:
             target.insert(SealedBatch("warm-up", table, 1, len(payloads), result.rows[table]))
 
 
-def run_bench(frames: int, tracks: int, batch: int, repeat: int = 3) -> dict[str, Any]:
+def run_bench(frames: int, tracks: int, batch: int, repeat: int = 3, *, every: bool = False) -> dict[str, Any]:
     """Pre-fill, then time the ordered reads and the folds in `repeat` rounds; return the JSON-ready report.
 
     Each round reads the stream (raw, then decoded) and folds it from scratch for every case, so a fold is
     compared with reads taken seconds before it: on two shared cores the machine's speed drifts by half
     within minutes, and a ratio of runs minutes apart measured the drift. A case's ratio is the median of its
     rounds' ratios; its seconds, the median of its runs (every run is reported).
+
+    every: also fold every FF_TRACKS projection together, once with a consumer each and once from one
+    shared read, as `footfall project` and `footfall serve` run them.
     """
-    cases: list[tuple[str, Callable[[], list[Projection]]]] = [
-        ("track_points", lambda: [TrackPointsProjection()]),
-        ("line_counts", lambda: [LineCountsProjection()]),
-        ("track_points+line_counts", lambda: [TrackPointsProjection(), LineCountsProjection()]),
+    cases: list[tuple[str, Callable[[], list[Projection]], bool]] = [
+        ("track_points", lambda: [TrackPointsProjection()], False),
+        ("line_counts", lambda: [LineCountsProjection()], False),
+        ("track_points+line_counts", lambda: [TrackPointsProjection(), LineCountsProjection()], False),
     ]
+    if every:
+        cases += [("track_points+line_counts_shared_read", lambda: [TrackPointsProjection(), LineCountsProjection()],
+                   True),
+                  ("every_track_projection_own_reads", track_projections, False),
+                  ("every_track_projection_shared_read", track_projections, True)]  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="footfall-bench-") as tmp, EmbeddedNats(Path(tmp) / "nats") as server:
         _say(f"pre-filling FF_TRACKS with {frames} frames x {tracks} tracks ...")
         messages, observations = asyncio.run(_fill(server.url, frames, tracks))
@@ -132,15 +160,15 @@ def run_bench(frames: int, tracks: int, batch: int, repeat: int = 3) -> dict[str
         freeze_start_up_objects()  # as `footfall project` does; the reads below get the same quiet heap
         raw_runs: list[float] = []
         decoded_runs: list[float] = []
-        fold_runs: dict[str, list[tuple[float, dict[str, dict[str, float]]]]] = {label: [] for label, _ in cases}
+        fold_runs: dict[str, list[tuple[float, dict[str, dict[str, float]]]]] = {label: [] for label, _, _ in cases}
         for i in range(repeat):
             _say(f"round {i + 1}/{repeat}: ordered read (raw, then decoded), then folding each case ...")
             raw_runs.append(asyncio.run(_ordered_read(server.url, messages, decode_frames=False)))
             decoded_runs.append(asyncio.run(_ordered_read(server.url, messages, decode_frames=True)))
-            for label, factory in cases:  # each from scratch, into its own database
-                target = store.in_database(f"bench_{label.replace('+', '_and_')}_{i}")
+            for label, factory, shared in cases:  # each from scratch, into its own database
+                target = store.in_database(f"bench_{label.replace('+', '_and_')}_{i}"[:60])
                 migrate(target)
-                fold_runs[label].append(asyncio.run(_fold(server.url, target, factory(), batch)))
+                fold_runs[label].append(asyncio.run(_fold(server.url, target, factory(), batch, shared=shared)))
         raw_s, decoded_s = statistics.median_high(raw_runs), statistics.median_high(decoded_runs)
         results: dict[str, Any] = {}
         for label, runs in fold_runs.items():

@@ -58,6 +58,10 @@ def register(tree: CommandTree) -> None:
     bench.add_argument("--frames", type=int, default=20_000, help="frames to pre-fill (default: 20000)")
     bench.add_argument("--tracks", type=int, default=50, help="tracks per frame (default: 50)")
     bench.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="runner batch size (default: %(default)s)")
+    bench.add_argument("--all", action="store_true", dest="every",
+                       help="also fold every FF_TRACKS projection together (the zone processor, track_points, "
+                       "line_counts, heatmap), with a consumer each and from one shared read as footfall "
+                       "project and serve run them")  # fmt: skip
     bench.add_argument("--repeat", type=int, default=3,
                        help="rounds of all measurements; the report gives medians (default: %(default)s)")  # fmt: skip
 
@@ -206,5 +210,5 @@ def _bench(args: argparse.Namespace) -> int:
 
     for name in ("--frames", "--tracks", "--batch", "--repeat"):
         _positive(name, getattr(args, name.strip("-").replace("-", "_")))
-    print(json.dumps(run_bench(args.frames, args.tracks, args.batch, args.repeat), indent=2))
+    print(json.dumps(run_bench(args.frames, args.tracks, args.batch, args.repeat, every=args.every), indent=2))
     return 0
