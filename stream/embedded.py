@@ -118,6 +118,8 @@ class EmbeddedNats:
     a fixed port only to restart a server on the port its clients know).
     reuse_running: attach to a live server another footfall process runs on
     this store dir; if False, such a server makes start() fail.
+    config_file: a nats-server config read first (a leaf node's JetStream
+    domain and hub remote, stream/topology.py); the settings above override it.
     Call start() from the main thread (or one that outlives the server): the
     kernel signals the child when the spawning thread exits.
     """
@@ -131,6 +133,7 @@ class EmbeddedNats:
         port: int | None = None,
         reuse_running: bool = True,
         stop_timeout_s: float = 10.0,
+        config_file: Path | None = None,
     ) -> None:
         self.store_dir = Path(store_dir)
         self.ready_timeout_s = ready_timeout_s
@@ -138,6 +141,7 @@ class EmbeddedNats:
         self.port = port
         self.reuse_running = reuse_running
         self.stop_timeout_s = stop_timeout_s
+        self.config_file = config_file
         self.server_name = f"footfall-{secrets.token_hex(8)}"
         self.url = ""
         self.monitor_url = ""
@@ -177,6 +181,8 @@ class EmbeddedNats:
             "--log",
             str(self._log_path),
         ]
+        if self.config_file is not None:
+            args[1:1] = ["--config", str(self.config_file)]
         use_pdeathsig = sys.platform.startswith("linux")
         self._proc = subprocess.Popen(
             args,

@@ -136,7 +136,14 @@ _MANAGED = (
     "num_replicas",
     "deny_delete",
     "deny_purge",
+    "sources",
 )
+
+
+def _source_key(source: js_api.StreamSource) -> str:
+    """A source as one comparable string: the server echoes sources back with fields we never set."""
+    api = source.external.api if source.external is not None else ""
+    return f"{source.name} filter={source.filter_subject or '>'} api={api or '(local)'}"
 
 
 def _diff(current: js_api.StreamConfig, wanted: js_api.StreamConfig) -> list[str]:
@@ -149,6 +156,8 @@ def _diff(current: js_api.StreamConfig, wanted: js_api.StreamConfig) -> list[str
             before, after = bool(before), bool(after)
         elif attr == "subjects":
             before, after = sorted(before or []), sorted(after or [])
+        elif attr == "sources":
+            before, after = sorted(map(_source_key, before or [])), sorted(map(_source_key, after or []))
         if before != after:
             changes.append(f"{attr}: {_show(before)} -> {_show(after)}")
     return changes
@@ -165,8 +174,13 @@ async def ensure_streams(js: JetStreamContext, config: LogConfig) -> list[Stream
     on a single server, or a setting JetStream cannot change in place) and
     LogUnavailable when JetStream does not answer.
     """
+    return await ensure_stream_configs(js, stream_configs(config))
+
+
+async def ensure_stream_configs(js: JetStreamContext, streams: list[js_api.StreamConfig]) -> list[StreamChange]:
+    """Like ensure_streams for stream definitions made elsewhere (a hub's sourcing streams, a leaf's own)."""
     results = []
-    for wanted in stream_configs(config):
+    for wanted in streams:
         name = wanted.name
         assert name is not None
         try:

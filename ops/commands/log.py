@@ -40,6 +40,12 @@ def register(tree: CommandTree) -> None:
         "log init", "Create or update the log's streams (idempotent).", _init, description=_INIT_DESCRIPTION
     )
     init.add_argument("--config", type=Path, help="log config file (.json or .toml)")
+    init.add_argument(
+        "--topology",
+        type=Path,
+        help="topology.toml: provision the hub's streams (replicas, and FF_TRACKS/FF_STATUS/FF_POS sourcing every "
+        "store's leaf domain) on --url, else on the hub's own client URLs; the other config flags do not apply",
+    )
     init.add_argument("--replicas", type=int, help="stream replicas (1 on one server, 3 in a cluster)")
     init.add_argument("--duplicate-window-s", type=float, help="dedup window in seconds (longer than any edge retry)")
     init.add_argument(
@@ -59,9 +65,27 @@ def register(tree: CommandTree) -> None:
         "Run the embedded nats-server in the foreground for other processes (prints its URL).",
         _serve,
         description="Run the embedded nats-server of --data-dir in the foreground and print its URL on stdout. "
-        "Other footfall commands on the same --data-dir find and use it. Stops cleanly on SIGTERM or Ctrl-C.",
+        "Other footfall commands on the same --data-dir find and use it. Stops cleanly on SIGTERM or Ctrl-C.\n\n"
+        "With --leaf-of it is a store's leaf node: JetStream in the store's own domain (--domain), its "
+        "FF_TRACKS, FF_STATUS and FF_POS streams created for the store's subjects on start, and a leaf "
+        "connection to the hub, whose streams source these across the domain (`footfall log init --topology`). "
+        "The edge publishes to this server; while the WAN is down it keeps everything, and the hub catches up.",
     )
     add_data_dir_argument(serve)
+    serve.add_argument("--leaf-of", metavar="HUB_URL", help="run as a leaf node of this hub (comma-separated URLs)")
+    serve.add_argument("--domain", help="the leaf's JetStream domain (with --leaf-of; e.g. the store id)")
+    serve.add_argument("--store", help="store id whose subjects the leaf's streams capture (default: --domain)")
+    serve.add_argument("--credentials", type=Path, help="NATS credentials file for the leaf connection to the hub")
+    serve.add_argument("--port", type=int, help="client port (default: a free one)")
+    config = tree.add(
+        "log config",
+        "Write the nats-server configs of a topology (hub servers and store leaf nodes) and check them.",
+        _config,
+        description="Generate hub-<server>.conf for every hub server and leaf-<store>.conf for every store of "
+        "topology.toml into --out, then check each with `nats-server -t`.",
+    )
+    config.add_argument("--topology", type=Path, required=True, help="topology.toml")
+    config.add_argument("--out", type=Path, required=True, help="directory to write the configs into")
 
 
 def _add_target(parser: argparse.ArgumentParser) -> None:
@@ -124,21 +148,25 @@ def _with_log(args: argparse.Namespace, work: object) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from stream.errors import LogError
+    from nats.js import api as js_api
 
+    from stream.errors import LogError
+    from stream.provision import stream_configs
+
+    streams: list[js_api.StreamConfig]
     try:
-        config = build_config(args)
+        streams = _topology_streams(args) if args.topology is not None else stream_configs(build_config(args))
     except (LogError, ValueError) as exc:
         print(f"footfall log init: {exc}", file=sys.stderr)
         return 2
 
     async def work(url: str) -> int:
         from stream.connect import connect
-        from stream.provision import ensure_streams
+        from stream.provision import ensure_stream_configs
 
         nc = await connect(url)
         try:
-            changes = await ensure_streams(nc.jetstream(), config)
+            changes = await ensure_stream_configs(nc.jetstream(), streams)
         finally:
             await nc.close()
         for change in changes:
@@ -147,6 +175,37 @@ def _init(args: argparse.Namespace) -> int:
         return 0
 
     return _with_log(args, work)
+
+
+def _topology_streams(args: argparse.Namespace) -> list:
+    """The hub's streams from --topology; the hub's client URLs become --url unless one is given."""
+    from stream.errors import ConfigError
+    from stream.topology import hub_stream_configs, load_topology
+
+    other = [f for f, v in (("--config", args.config), ("--replicas", args.replicas),
+                            ("--duplicate-window-s", args.duplicate_window_s), ("--max-age-s", args.max_age_s),
+                            ("--max-bytes", args.max_bytes)) if v]  # fmt: skip
+    if other:
+        raise ConfigError(f"--topology carries the log's settings (its [log] table); drop {', '.join(other)}")
+    topology = load_topology(args.topology)
+    if not args.url:
+        args.url = ",".join(topology.client_urls())
+    return hub_stream_configs(topology)
+
+
+def _config(args: argparse.Namespace) -> int:
+    from stream.errors import LogError
+    from stream.topology import check_server_config, load_topology, write_server_configs
+
+    try:
+        topology = load_topology(args.topology)
+        for path in write_server_configs(topology, args.out, source=str(args.topology)):
+            check_server_config(path)
+            print(f"{path} (checked by nats-server -t)")
+    except LogError as exc:
+        print(f"footfall log config: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -211,10 +270,19 @@ def _serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    server = EmbeddedNats(DataDir(args.data_dir).nats, reuse_running=False)
+    nats_dir = DataDir(args.data_dir).nats
+    try:
+        config_file = _leaf_config(args, nats_dir)
+    except LogError as exc:
+        print(f"footfall log serve: {exc}", file=sys.stderr)
+        return 2
+    server = EmbeddedNats(nats_dir, reuse_running=False, port=args.port, config_file=config_file)
     try:
         server.start()
+        if config_file is not None:
+            _provision_leaf(server.url, args.store or args.domain)
     except LogError as exc:
+        server.stop()
         print(f"footfall log serve: {exc}", file=sys.stderr)
         return 1
     try:
@@ -231,3 +299,49 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         server.stop()
     return 0
+
+
+def _leaf_config(args: argparse.Namespace, nats_dir: Path) -> Path | None:
+    """Write <data-dir>/nats/leaf.conf for --leaf-of and return its path; None for a plain embedded server."""
+    from stream.errors import ConfigError
+    from stream.topology import leaf_server_config, render_server_config, to_leaf_url
+
+    leaf_flags = [f for f, v in (("--domain", args.domain), ("--store", args.store),
+                                 ("--credentials", args.credentials)) if v]  # fmt: skip
+    if args.leaf_of is None:
+        if leaf_flags:
+            raise ConfigError(f"{', '.join(leaf_flags)} only apply with --leaf-of HUB_URL")
+        return None
+    if not args.domain:
+        raise ConfigError("--leaf-of needs --domain (the store leaf's JetStream domain)")
+    from schemas.ids import is_valid_id
+
+    for flag, value in (("--domain", args.domain), ("--store", args.store)):
+        if value is not None and not is_valid_id(value):
+            raise ConfigError(f"{flag} must match [a-z0-9][a-z0-9_-]{{0,31}}, got {value!r}")
+    if args.credentials is not None and not args.credentials.is_file():
+        raise ConfigError(f"--credentials {args.credentials}: no such file")
+    urls = [to_leaf_url(u) for u in args.leaf_of.split(",") if u.strip()]
+    config = leaf_server_config(args.domain, urls, credentials=args.credentials)
+    nats_dir.mkdir(parents=True, exist_ok=True)
+    path = nats_dir / "leaf.conf"
+    path.write_text(render_server_config(config, f"written by `footfall log serve --leaf-of` for {args.domain}"))
+    return path
+
+
+def _provision_leaf(url: str, store_id: str) -> None:
+    """Create or update the leaf's own streams (idempotent), before the edge publishes to them."""
+    import asyncio
+
+    from stream.connect import connect
+    from stream.provision import LogConfig, ensure_stream_configs
+    from stream.topology import leaf_stream_configs
+
+    async def work() -> None:
+        nc = await connect(url)
+        try:
+            await ensure_stream_configs(nc.jetstream(), leaf_stream_configs(LogConfig(), store_id))
+        finally:
+            await nc.close()
+
+    asyncio.run(work())

@@ -1,0 +1,350 @@
+"""Production topology as config (DESIGN.md §7): a hub cluster of N nats-servers and one leaf node per store.
+
+A `topology.toml` names the hub's servers (ports, store dirs), the stores,
+and the log's limits. From it footfall generates each nats-server's config
+(`hub_server_config`, `leaf_server_config`) and the hub's streams
+(`hub_stream_configs`): FF_TRACKS, FF_STATUS and FF_POS on the hub *source*
+the stream of the same name in every store's leaf domain
+(`external.api = $JS.<domain>.API`), so a store keeps writing to its own leaf
+while the WAN is down and the hub catches up when it returns ("delayed, not
+lost"). The leaf's own streams (`leaf_stream_configs`) are the hub's
+definitions (stream/provision.py) narrowed to the store's subjects.
+
+The leaf-to-hub link denies `ff.>` both ways: without that, the hub's stream
+subjects would draw every edge publish over the link as well (stored twice,
+acked twice, and out of order against the sourced catch-up after a cut).
+Only JetStream's own API and sourcing traffic cross it.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+from nats.js import api as js_api
+
+from schemas.ids import Id
+from schemas.subjects import PREFIX, STREAM_OF_CHANNEL, Channel, stream_subjects
+from stream.embedded import nats_server_binary
+from stream.errors import ConfigError
+from stream.provision import LogConfig, stream_configs, with_defaults
+
+# Streams written at the store and sourced by the hub; the others (layout, derived, alerts, DLQ) live on the hub.
+SOURCED_CHANNELS = (Channel.TRACKS, Channel.STATUS, Channel.POS)
+SOURCED_STREAMS = tuple(STREAM_OF_CHANNEL[c] for c in SOURCED_CHANNELS)
+# Subjects kept off the leaf link (see the module docstring).
+LEAF_LINK_DENY = ("ff.>",)
+
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535, description="TCP port")]
+ServerName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+Host = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9.:_-]{1,253}$", description="host name or IP address")]
+
+
+class HubServer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One server of the hub cluster: its stable name (JetStream's peer identity), listen ports and store dir."""
+
+    name: ServerName
+    client_port: Port
+    leafnode_port: Port
+    store_dir: str
+    cluster_port: Port | None = None  # required when the hub has more than one server
+    monitor_port: Port | None = None
+    host: Host = "127.0.0.1"
+
+
+class Hub(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The hub cluster: its servers, cluster name and JetStream domain."""
+
+    servers: Annotated[list[HubServer], msgspec.Meta(min_length=1, max_length=9)]
+    cluster: ServerName = "footfall-hub"
+    domain: Id = "hub"
+
+
+class StoreNode(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A store and its leaf node's JetStream domain (the store id unless given)."""
+
+    id: Id
+    domain: Id | None = None
+
+    @property
+    def js_domain(self) -> str:
+        """The JetStream domain of the store's leaf node."""
+        return self.domain or self.id
+
+
+class Topology(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A production log: the hub, the stores whose leaf streams it sources, and the streams' limits.
+
+    log.replicas is the hub streams' replica count (at most the number of hub servers).
+    """
+
+    hub: Hub
+    stores: list[StoreNode] = msgspec.field(default_factory=list)
+    log: LogConfig = msgspec.field(default_factory=LogConfig)
+
+    def client_urls(self) -> list[str]:
+        """nats:// URLs of every hub server's client port."""
+        return [f"nats://{s.host}:{s.client_port}" for s in self.hub.servers]
+
+    def leafnode_urls(self) -> list[str]:
+        """nats-leaf:// URLs of every hub server's leaf node port (a leaf tries them in turn)."""
+        return [f"nats-leaf://{s.host}:{s.leafnode_port}" for s in self.hub.servers]
+
+
+_PATH_IN_ERROR = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_PATH_PART = re.compile(r"\.(?P<key>[A-Za-z_][A-Za-z0-9_]*)|\[(?P<index>\d+)\]")
+
+
+def load_topology(path: Path) -> Topology:
+    """Read and check a topology (.toml, or .json); ConfigError names the field, the value found and what was
+    expected."""
+    try:
+        text = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read topology {path}: {exc}") from exc
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".json", ".toml"):
+        raise ConfigError(f"topology {path} must end in .toml or .json, got {suffix!r}")
+    try:
+        raw = msgspec.json.decode(text) if suffix == ".json" else msgspec.toml.decode(text)
+    except msgspec.DecodeError as exc:
+        raise ConfigError(f"topology {path}: {exc}") from exc
+    return parse_topology(raw, source=str(path))
+
+
+def parse_topology(raw: object, source: str = "topology") -> Topology:
+    """Convert decoded TOML/JSON into a checked Topology; ConfigError names the field and its value."""
+    try:
+        topology = msgspec.convert(raw, Topology)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{source}: {exc}{_value_at(raw, str(exc))}") from exc
+    problems = _problems(topology)
+    if problems:
+        raise ConfigError(f"{source}: " + "; ".join(problems))
+    return msgspec.structs.replace(topology, log=with_defaults(topology.log))
+
+
+def _value_at(raw: object, message: str) -> str:
+    """`, got <value>` for the path msgspec's error names, when the value is there to show."""
+    match = _PATH_IN_ERROR.search(message)
+    if match is None:
+        return ""
+    value: Any = raw
+    for part in _PATH_PART.finditer(match["path"]):
+        try:
+            value = value[part["key"]] if part["key"] is not None else value[int(part["index"])]
+        except (KeyError, IndexError, TypeError):
+            return ""  # a missing field: the message already says which
+    return f", got {value!r}"
+
+
+def _problems(topology: Topology) -> list[str]:
+    """What the types cannot say: uniqueness, replicas against cluster size, ports a cluster needs."""
+    out: list[str] = []
+    servers = topology.hub.servers
+    names = [s.name for s in servers]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        out.append(f"hub.servers: name {name!r} is used twice (JetStream knows a peer by its name)")
+    seen: dict[tuple[str, int], str] = {}
+    for i, server in enumerate(servers):
+        ports = {"client_port": server.client_port, "leafnode_port": server.leafnode_port}
+        ports |= {k: v for k, v in (("cluster_port", server.cluster_port), ("monitor_port", server.monitor_port)) if v}
+        for field, port in ports.items():
+            where = f"hub.servers[{i}].{field}"
+            if (server.host, port) in seen:
+                out.append(f"{where}: port {port} on {server.host} is already {seen[server.host, port]}")
+            seen[server.host, port] = where
+        if len(servers) > 1 and server.cluster_port is None:
+            out.append(f"hub.servers[{i}].cluster_port: a hub of {len(servers)} servers needs one, got none")
+    if topology.log.replicas > len(servers):
+        out.append(f"log.replicas: {topology.log.replicas} is more than the hub's {len(servers)} server(s)")
+    ids = [s.id for s in topology.stores]
+    for store_id in sorted({i for i in ids if ids.count(i) > 1}):
+        out.append(f"stores: id {store_id!r} is listed twice")
+    domains = [s.js_domain for s in topology.stores]
+    for domain in sorted({d for d in domains if domains.count(d) > 1}):
+        out.append(f"stores: domain {domain!r} is used by more than one store")
+    if topology.hub.domain in domains:
+        out.append(f"stores: domain {topology.hub.domain!r} is the hub's own (hub.domain)")
+    return out
+
+
+# -- nats-server configs --------------------------------------------------------------------------------
+
+
+def render_server_config(config: dict[str, object], header: str) -> str:
+    """A nats-server config file: NATS's config language reads JSON, and `#` lines are comments."""
+    lines = "".join(f"# {line}\n" for line in header.splitlines())
+    return lines + msgspec.json.format(msgspec.json.encode(config), indent=2).decode() + "\n"
+
+
+def hub_server_config(topology: Topology, index: int) -> dict[str, object]:
+    """The nats-server config of hub server `index`: JetStream in the hub's domain, routes to the others."""
+    servers = topology.hub.servers
+    if not 0 <= index < len(servers):
+        raise ConfigError(f"hub server index {index} is out of range: the hub has {len(servers)} server(s)")
+    me = servers[index]
+    config: dict[str, object] = {
+        "server_name": me.name,
+        "host": me.host,
+        "port": me.client_port,
+        "jetstream": {"store_dir": me.store_dir, "domain": topology.hub.domain},
+        "leafnodes": {"host": me.host, "port": me.leafnode_port},
+    }
+    if me.monitor_port is not None:
+        config["http"] = f"{me.host}:{me.monitor_port}"
+    if len(servers) > 1:
+        config["cluster"] = {
+            "name": topology.hub.cluster,
+            "host": me.host,
+            "port": me.cluster_port,
+            "routes": [f"nats-route://{s.host}:{s.cluster_port}" for s in servers if s is not me],
+        }
+    return config
+
+
+def leaf_server_config(
+    domain: str,
+    hub_leafnode_urls: list[str],
+    *,
+    credentials: Path | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    store_dir: str | None = None,
+    server_name: str | None = None,
+) -> dict[str, object]:
+    """The nats-server config of a store's leaf node: JetStream in its own domain, a remote to the hub.
+
+    Settings given as None are left out, for the command line to set (`footfall log serve` picks a free
+    port and names the server itself).
+    """
+    if not hub_leafnode_urls:
+        raise ConfigError("a leaf node needs at least one hub leafnode URL (nats-leaf://host:port), got none")
+    remote: dict[str, object] = {
+        "urls": list(hub_leafnode_urls),
+        "deny_exports": list(LEAF_LINK_DENY),
+        "deny_imports": list(LEAF_LINK_DENY),
+    }
+    if credentials is not None:
+        remote["credentials"] = str(credentials)
+    jetstream: dict[str, object] = {"domain": domain}
+    if store_dir is not None:
+        jetstream["store_dir"] = store_dir
+    config: dict[str, object] = {}
+    if server_name is not None:
+        config["server_name"] = server_name
+    if host is not None:
+        config["host"] = host
+    if port is not None:
+        config["port"] = port
+    config["jetstream"] = jetstream
+    config["leafnodes"] = {"remotes": [remote]}
+    return config
+
+
+def to_leaf_url(url: str) -> str:
+    """A hub URL as a leaf remote wants it: nats://h:p and bare h:p become nats-leaf://h:p."""
+    url = url.strip()
+    if "://" not in url:
+        return f"nats-leaf://{url}"
+    scheme, rest = url.split("://", 1)
+    if scheme in ("nats", "nats-leaf"):
+        return f"nats-leaf://{rest}"
+    if scheme in ("tls", "wss", "ws"):
+        return url
+    raise ConfigError(f"leaf hub URL {url!r}: expected nats-leaf://, nats://, tls://, ws(s):// or host:port")
+
+
+def write_server_configs(topology: Topology, out_dir: Path, source: str = "topology.toml") -> list[Path]:
+    """Write hub-<name>.conf for every hub server and leaf-<store>.conf for every store; return the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    header = f"generated by `footfall log config` from {source}; edit the topology, not this file"
+    written = []
+    for i, server in enumerate(topology.hub.servers):
+        path = out_dir / f"hub-{server.name}.conf"
+        path.write_text(render_server_config(hub_server_config(topology, i), header))
+        written.append(path)
+    for store in topology.stores:
+        path = out_dir / f"leaf-{store.id}.conf"
+        leaf = leaf_server_config(
+            store.js_domain,
+            topology.leafnode_urls(),
+            host="127.0.0.1",  # the edge runner on the same box is the leaf's only client
+            port=4222,
+            store_dir=f"/var/lib/footfall/{store.id}/nats",
+            server_name=f"leaf-{store.id}",
+        )
+        path.write_text(render_server_config(leaf, header))
+        written.append(path)
+    return written
+
+
+def check_server_config(path: Path, timeout_s: float = 20.0) -> str:
+    """Run `nats-server -t -c path`; return its report, ConfigError with it when the server refuses the file."""
+    try:
+        result = subprocess.run(
+            [str(nats_server_binary()), "-t", "-c", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,  # a refusal is reported below with the server's own words
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ConfigError(f"nats-server -t {path} did not answer within {timeout_s} s") from exc
+    report = (result.stdout + result.stderr).strip()
+    if result.returncode != 0:
+        raise ConfigError(f"nats-server refuses {path}: {report}")
+    return report
+
+
+# -- streams ------------------------------------------------------------------------------------------
+
+
+def _store_subjects(channel: Channel, store_id: str) -> list[str]:
+    """stream_subjects(channel) narrowed from every store to one: ff.v1.*.… -> ff.v1.<store>.…"""
+    wildcard = f"{PREFIX}.*."
+    out = []
+    for subject in stream_subjects(channel):
+        if not subject.startswith(wildcard):
+            raise ConfigError(f"stream subject {subject!r} has no store token after {PREFIX}")
+        out.append(f"{PREFIX}.{store_id}.{subject[len(wildcard) :]}")
+    return out
+
+
+def leaf_stream_configs(config: LogConfig, store_id: str) -> list[js_api.StreamConfig]:
+    """A store leaf's streams: the hub's definitions of FF_TRACKS, FF_STATUS and FF_POS on one replica,
+    capturing only this store's subjects."""
+    by_name = {c.name: c for c in stream_configs(msgspec.structs.replace(config, replicas=1))}
+    out = []
+    for channel in SOURCED_CHANNELS:
+        stream = by_name[STREAM_OF_CHANNEL[channel]]
+        out.append(stream.evolve(subjects=_store_subjects(channel, store_id)))
+    return out
+
+
+def hub_stream_configs(topology: Topology) -> list[js_api.StreamConfig]:
+    """Every hub stream; FF_TRACKS, FF_STATUS and FF_POS also source their namesake in each store's leaf domain.
+
+    A source takes only its store's subjects, so a leaf cannot write another store's data into the hub.
+    The hub streams keep their own subjects too, for what is published at the hub (go-ingest's POS).
+    """
+    channel_of = {name: channel for channel, name in STREAM_OF_CHANNEL.items()}
+    out = []
+    for stream in stream_configs(topology.log):
+        if stream.name in SOURCED_STREAMS:
+            channel = channel_of[stream.name]
+            sources = [
+                js_api.StreamSource(
+                    name=stream.name,
+                    filter_subject=_store_subjects(channel, store.id)[0],
+                    external=js_api.ExternalStream(api=f"$JS.{store.js_domain}.API"),
+                )
+                for store in topology.stores
+            ]
+            out.append(stream.evolve(sources=sources or None))
+        else:
+            out.append(stream)
+    return out
