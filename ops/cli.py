@@ -39,6 +39,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ops.commands.alerts_backtest",
     "ops.commands.alerts_forward",
     "ops.commands.serve",
+    "ops.commands.whatif",
 )
 
 

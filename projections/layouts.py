@@ -56,6 +56,10 @@ class LayoutHistory:
                 return published.layout
         return None
 
+    def published(self) -> tuple[LayoutPublished, ...]:
+        """Every version recorded, by effective time (then version number)."""
+        return tuple(self._versions)
+
     def __len__(self) -> int:
         return len(self._versions)
 

@@ -1,0 +1,178 @@
+"""`footfall whatif`: re-derive history under a candidate layout into a scratch version and compare it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ops.cli import CommandTree
+from ops.runtime import add_log_arguments
+
+_HELP = """\
+Re-derive [--from, --to) under the candidate layout (a StoreLayout JSON file):
+FF_TRACKS is read and folded here by a fresh zone processor under the candidate
+alone, its derived events straight into fresh analytics projections, their rows
+into scratch tables <table>__whatif_<id> beside the live ones. Nothing is
+published to FF_DERIVED and no live table is written. Then visits, entries and
+exits per door, stays and dwell (median, p90) per zone, transitions, funnel
+stages, queue and occupancy are printed live vs what-if.
+
+Reading starts --warmup-minutes before the window (people already inside are
+met there) and goes on --tail-minutes after it (visits begun inside can end);
+rows count in the window by when they started.
+
+  footfall whatif --layout candidate.json --from 2026-12-05T09:00Z --to 2026-12-05T21:00Z
+  footfall whatif list              # scratch versions (expired ones are dropped)
+  footfall whatif drop ID
+"""
+
+
+def register(tree: CommandTree) -> None:
+    p = tree.add("whatif", "Re-derive history under a candidate layout (scratch tables) and compare with live.",
+                 _run, description=_HELP)  # fmt: skip
+    p.add_argument("action", nargs="?", default="run", choices=("run", "list", "drop"),
+                   help="run a what-if (default), list scratch versions, or drop one")  # fmt: skip
+    p.add_argument("whatif_id", nargs="?", default=None, metavar="ID", help="the scratch version to drop")
+    p.add_argument("--layout", type=Path, default=None, help="candidate StoreLayout, JSON")
+    p.add_argument("--from", dest="start", default=None, help="window start, ISO 8601 with a zone")
+    p.add_argument("--to", dest="end", default=None, help="window end (exclusive), ISO 8601 with a zone")
+    p.add_argument("--store", default=None, help="store id (default: the one store the log's layouts name)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--ttl-hours", type=float, default=168.0, help="hours until the scratch version expires (168)")
+    p.add_argument("--warmup-minutes", type=float, default=60.0, help="log read before the window (default: 60)")
+    p.add_argument("--tail-minutes", type=float, default=60.0, help="log read after the window (default: 60)")
+    add_log_arguments(p)
+
+
+def owner_error(data_dir: Path) -> str | None:
+    """Why this process cannot open the store: a running `footfall serve`/`project` owns it (None if not)."""
+    import socket
+
+    from ops.serve.sql_socket import socket_path
+
+    path = socket_path(data_dir)
+    if not path.exists():
+        return None
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        try:
+            sock.connect(str(path))
+        except (ConnectionRefusedError, FileNotFoundError):
+            return None  # a socket left by a killed owner
+    return (f"the store under {data_dir} is owned by a running `footfall serve` or `footfall project` (it answers "
+            f"on {path}); a what-if writes scratch tables into that store, which only its owner may open, and the "
+            "owner does not carry out what-ifs yet: stop it and run this again")  # fmt: skip
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ops.paths import DataDir
+
+    reason = owner_error(DataDir(args.data_dir).root)
+    if reason is not None:
+        print(f"footfall whatif: {reason}", file=sys.stderr)
+        return 1
+    if args.action == "list":
+        return _list(args)
+    if args.action == "drop":
+        return _drop(args)
+    return _whatif(args)
+
+
+def _list(args: argparse.Namespace) -> int:
+    import time
+    from datetime import UTC, datetime
+
+    from ops.runtime import open_store
+    from projections.whatif import expire, list_scratch
+
+    with open_store(args.data_dir) as store:
+        expired = expire(store, time.time_ns())
+        versions = list_scratch(store)
+    if args.json:
+        print(json.dumps({"expired_dropped": expired, "versions": [v.__dict__ for v in versions]}, indent=2))
+        return 0
+
+    def iso(ns: int) -> str:
+        return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+    for whatif_id in expired:
+        print(f"expired, dropped: {whatif_id}")
+    for v in versions:
+        print(f"{v.whatif_id}  {v.status:8}  {v.store_id}  layout v{v.layout_version}  {iso(v.from_ns)} .. "
+              f"{iso(v.to_ns)}  expires {iso(v.expires_ns)}  {len(v.tables)} tables")  # fmt: skip
+    if not versions:
+        print("no scratch versions")
+    return 0
+
+
+def _drop(args: argparse.Namespace) -> int:
+    from ops.runtime import open_store
+    from projections.whatif import drop_scratch
+
+    if args.whatif_id is None:
+        print("footfall whatif drop: name the scratch version (see `footfall whatif list`)", file=sys.stderr)
+        return 2
+    try:
+        with open_store(args.data_dir) as store:
+            found = drop_scratch(store, args.whatif_id)
+    except ValueError as exc:
+        print(f"footfall whatif drop: {exc}", file=sys.stderr)
+        return 2
+    print(f"dropped {args.whatif_id}" if found else f"no scratch version {args.whatif_id}")
+    return 0 if found else 1
+
+
+def _whatif(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tqdm import tqdm
+
+    from ops.clock import iso_ns
+    from ops.runtime import log_url, open_store
+    from ops.whatif import StoreChoiceError, run_whatif, text_table
+    from projections.store import StoreError
+    from projections.whatif import WhatIfError, WhatIfProgress
+    from schemas.codec import decode_layout_json
+    from schemas.errors import SchemaError
+
+    if args.layout is None or args.start is None or args.end is None:
+        print("footfall whatif: --layout, --from and --to are required", file=sys.stderr)
+        return 2
+    try:
+        from_ns, to_ns = iso_ns(args.start), iso_ns(args.end)
+        layout = decode_layout_json(args.layout.read_bytes())
+    except (ValueError, OSError, SchemaError) as exc:
+        print(f"footfall whatif: {exc}", file=sys.stderr)
+        return 2
+    if to_ns <= from_ns:
+        print(f"footfall whatif: --to must be after --from, got {args.start} .. {args.end}", file=sys.stderr)
+        return 2
+    bar = tqdm(desc="whatif", unit="msg", unit_scale=True, file=sys.stderr, dynamic_ncols=True)
+
+    def progress(p: WhatIfProgress) -> None:
+        bar.total = max(p.stream_last_seq - p.first_seq + 1, 1)
+        bar.n = p.seq - p.first_seq + 1
+        bar.set_postfix(frames=p.frames)
+        bar.refresh()
+
+    try:
+        with log_url(args) as url, open_store(args.data_dir) as store:
+            report = asyncio.run(run_whatif(url, store, layout, from_ns, to_ns, store_id=args.store,
+                                            ttl_s=args.ttl_hours * 3600, warmup_s=args.warmup_minutes * 60,
+                                            tail_s=args.tail_minutes * 60, progress=progress))  # fmt: skip
+    except (StoreChoiceError, WhatIfError, StoreError) as exc:
+        print(f"footfall whatif: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        bar.close()
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+        return 0
+    v = report.version
+    live = ", ".join(f"v{n}" for n in report.live_versions) or "none"
+    print(f"what-if {v.whatif_id}: {v.store_id} under candidate layout v{v.layout_version} vs live {live}; "
+          f"{v.frames} frames, {v.derived_events} derived events in {report.elapsed_s:.1f} s "
+          f"({report.times_real_time:.0f}x real time); tables *{v.suffix}")  # fmt: skip
+    print(text_table(report.rows, "live", "whatif"))
+    return 0
