@@ -8,13 +8,17 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import msgspec
 import nats
 
+from projections.batch import SealedBatch
 from projections.layouts import LayoutHistory
 from projections.measures import Difference, Window, differences, read_units, summarise
-from projections.store import Store
+from projections.periods import Comparison, PeriodDifference
+from projections.store import Store, StoreError
 from projections.whatif import (
     DEFAULT_TAIL_S,
     DEFAULT_TTL_S,
@@ -141,7 +145,9 @@ async def run_whatif(
     return WhatIfReport(version, live_versions, differences(live, scratch), elapsed_s, expired)
 
 
-def text_table(rows: Sequence[Difference], a: str, b: str, extra: Sequence[tuple[str, Sequence[str]]] = ()) -> str:
+def text_table(
+    rows: Sequence[Difference | PeriodDifference], a: str, b: str, extra: Sequence[tuple[str, Sequence[str]]] = ()
+) -> str:
     """The differences as an aligned text table; `extra`: more (header, cells per row) columns."""
     head = ["measure", "subject", a, b, "delta", "rel"] + [h for h, _ in extra]
     body = []
@@ -160,3 +166,66 @@ def _fmt(value: float, signed: bool = False) -> str:
         return "-"
     text = f"{value:+.2f}" if signed else f"{value:.2f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+class OwnerReads:
+    """The Store interface over the process that owns the chDB directory (its SQL socket): reads only.
+
+    `footfall compare` only reads, so it can ask a running `footfall serve`/`project` rather than open the
+    store; a write raises StoreError.
+    """
+
+    def __init__(self, data_dir: Path, database: str = "footfall") -> None:
+        self.data_dir = data_dir
+        self.database = database
+
+    def execute(self, sql: str) -> None:
+        raise StoreError("the store is read through its owner's SQL socket: writes are not carried out")
+
+    def query_rows(self, sql: str) -> list[list[Any]]:
+        text = self.query_text(sql, "JSONCompact")
+        return msgspec.json.decode(text, type=_JsonRows).data if text.strip() else []
+
+    def query_text(self, sql: str, fmt: str = "PrettyCompactMonoBlock") -> str:
+        from ops.serve.sql_socket import query_via_owner
+
+        answer = query_via_owner(self.data_dir, sql, fmt)
+        if answer is None:
+            raise StoreError(f"no process answers on the SQL socket under {self.data_dir}")
+        if not answer.ok:
+            raise StoreError(answer.error)
+        return answer.text
+
+    def insert(self, batch: SealedBatch) -> None:
+        raise StoreError("the store is read through its owner's SQL socket: inserts are not carried out")
+
+    def close(self) -> None:
+        """Nothing is held between queries."""
+
+
+class _JsonRows(msgspec.Struct):
+    data: list[list[Any]]
+
+
+def comparison_json(result: Comparison, store_id: str) -> dict[str, Any]:
+    """`footfall compare --json`: the periods' units, the interval's method, and each measure."""
+    return {
+        "store_id": store_id,
+        "unit_s": result.unit_s,
+        "units_a": result.units_a,
+        "units_b": result.units_b,
+        "counts_per_unit": result.counts_per_unit,
+        "interval": {
+            "method": "percentile bootstrap over units",
+            "level": result.level,
+            "resamples": result.resamples,
+        },
+        "measures": [
+            {
+                **difference_json(Difference(r.measure, r.subject, r.a, r.b), "a", "b"),
+                "lo": _num(r.lo),
+                "hi": _num(r.hi),
+            }
+            for r in result.rows
+        ],
+    }

@@ -148,13 +148,12 @@ def _whatif(args: argparse.Namespace) -> int:
     if to_ns <= from_ns:
         print(f"footfall whatif: --to must be after --from, got {args.start} .. {args.end}", file=sys.stderr)
         return 2
-    bar = tqdm(desc="whatif", unit="msg", unit_scale=True, file=sys.stderr, dynamic_ncols=True)
+    # Redrawn at most once a second: off a terminal every redraw is another line in the log.
+    bar = tqdm(desc="whatif", unit="msg", unit_scale=True, file=sys.stderr, dynamic_ncols=True, mininterval=1.0)
 
     def progress(p: WhatIfProgress) -> None:
         bar.total = max(p.stream_last_seq - p.first_seq + 1, 1)
-        bar.n = p.seq - p.first_seq + 1
-        bar.set_postfix(frames=p.frames)
-        bar.refresh()
+        bar.update(p.seq - p.first_seq + 1 - bar.n)
 
     try:
         with log_url(args) as url, open_store(args.data_dir) as store:
