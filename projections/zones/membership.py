@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from ml_core.geometry.lines import along_line, signed_distance
+from ml_core.geometry.crossings import line_positions
 from ml_core.geometry.polygons import pack_polygons, points_in_polygons
 from schemas.layout import StoreLayout, ZoneKind
 
@@ -37,6 +37,10 @@ class LayoutGeometry:
     _vertices: npt.NDArray[np.float64] = field(init=False, repr=False, compare=False)
     _offsets: npt.NDArray[np.int64] = field(init=False, repr=False, compare=False)
     _staff_zone_ids: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    # The lines as (lines, 2) start and end points and (lines,) lengths, metres, for the compiled positions.
+    _line_a: npt.NDArray[np.float64] = field(init=False, repr=False, compare=False)
+    _line_b: npt.NDArray[np.float64] = field(init=False, repr=False, compare=False)
+    _line_length: npt.NDArray[np.float64] = field(init=False, repr=False, compare=False)
 
     @property
     def staff_zone_ids(self) -> tuple[str, ...]:
@@ -49,6 +53,16 @@ class LayoutGeometry:
         vertices, offsets = pack_polygons(self.polygons)
         object.__setattr__(self, "_vertices", vertices)
         object.__setattr__(self, "_offsets", offsets)
+        a = np.array([ln.a for ln in self.lines], dtype=np.float64).reshape(-1, 2)
+        b = np.array([ln.b for ln in self.lines], dtype=np.float64).reshape(-1, 2)
+        # np.hypot of the differences, as lines.signed_distance and along_line compute the length.
+        length = np.array([float(np.hypot(ln.b[0] - ln.a[0], ln.b[1] - ln.a[1])) for ln in self.lines])
+        if (length == 0.0).any():
+            bad = self.lines[int(np.flatnonzero(length == 0.0)[0])]
+            raise ValueError(f"line {bad.line_id!r}: end points must differ, got a={bad.a!r} b={bad.b!r}")
+        object.__setattr__(self, "_line_a", a)
+        object.__setattr__(self, "_line_b", b)
+        object.__setattr__(self, "_line_length", length.astype(np.float64))
 
     @classmethod
     def of(cls, version: int, layout: StoreLayout, entrance_line_ids: tuple[str, ...] | None) -> LayoutGeometry:
@@ -77,10 +91,10 @@ class LayoutGeometry:
     def line_positions(
         self, points: npt.NDArray[np.float64]
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """(n, lines) signed distances and (n, lines) positions along each line, metres."""
-        d = np.zeros((len(points), len(self.lines)))
-        s = np.zeros((len(points), len(self.lines)))
-        for j, line in enumerate(self.lines):
-            d[:, j] = signed_distance(points, line.a, line.b)
-            s[:, j] = along_line(points, line.a, line.b)
-        return d, s
+        """(n, lines) signed distances and (n, lines) positions along each line, metres (lines.signed_distance
+        and lines.along_line, compiled)."""
+        pts = np.ascontiguousarray(points, dtype=np.float64).reshape(-1, 2)
+        result: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] = line_positions(
+            pts, self._line_a, self._line_b, self._line_length
+        )
+        return result

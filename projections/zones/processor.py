@@ -933,6 +933,8 @@ class _Frame:
         arr.pi[person.slot, K.P_LAYOUT] = version
 
     def _check_groups(self) -> None:
+        if self.live.arr.sc[K.S_GROUP_DUE] > self.ts:
+            return  # no check is due (S_GROUP_DUE is at or before the earliest): the loop would keep them all
         persons = self.live.persons
         due = _NEVER
         for person in persons.values():
