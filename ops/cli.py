@@ -41,6 +41,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ops.commands.serve",
     "ops.commands.whatif",
     "ops.commands.compare",
+    "ops.commands.eval_uncertainty",
 )
 
 
