@@ -15,8 +15,8 @@ Given N, the estimate is T^ = N / rate and the interval T^ +- z sd, sd = sqrt(Va
 The same formula at any window length: a day's interval comes from the day's count, not from
 adding hourly intervals, so coarser windows stay consistent with the counts they hold.
 
-Parameters are fitted by footfall eval uncertainty (least squares of the squared residuals on
-1, T, T^2 over windows of every size) on simulated days with known truth; the profiles below are its
+Parameters are fitted by footfall eval uncertainty (the mean squared residual of each window size,
+fitted on 1, T, T^2) on simulated days with known truth; the profiles below are its
 output, quoted in the README. Queries use them through SQL functions, `footfall_<measure>_estimate`,
 `_lo` and `_hi`, installed by install_functions.
 """
@@ -60,39 +60,47 @@ class CountModel:
         return est, np.maximum(est - z * sd, 0.0), est + z * sd
 
 
-# Fitted by `footfall eval uncertainty --fit` (README: "Uncertainty"); one profile per tracker quality.
+# Fitted by `footfall eval uncertainty` (seeds 1..6, 180 minutes, 3 cameras; README "Uncertainty").
 PROFILES: dict[str, dict[str, CountModel]] = {
     "realistic": {
-        "visits": CountModel(rate=1.0, edge_var=0.5, item_var=0.01, bias_rel_sd=0.005),
-        "entries": CountModel(rate=1.0, edge_var=0.5, item_var=0.01, bias_rel_sd=0.005),
-        "exits": CountModel(rate=1.0, edge_var=0.5, item_var=0.01, bias_rel_sd=0.005),
+        "visits": CountModel(rate=1.0, edge_var=0.01799, item_var=0.00056, bias_rel_sd=0.0),
+        "entries": CountModel(rate=1.00076, edge_var=0.00196, item_var=0.00063, bias_rel_sd=0.00063),
+        "exits": CountModel(rate=0.99042, edge_var=0.12031, item_var=0.00301, bias_rel_sd=0.0),
+    },
+    "pets09": {
+        "visits": CountModel(rate=0.99698, edge_var=0.07481, item_var=0.00057, bias_rel_sd=0.00182),
+        "entries": CountModel(rate=1.0005, edge_var=0.01141, item_var=0.00088, bias_rel_sd=0.0),
+        "exits": CountModel(rate=0.94531, edge_var=0.64092, item_var=0.02347, bias_rel_sd=0.0),
     },
 }
 DEFAULT_PROFILE = "realistic"
 
 
-def fit(truth: npt.ArrayLike, measured: npt.ArrayLike) -> CountModel:
-    """Fit a CountModel to windows' true and measured counts (two (n,) arrays, windows of any sizes).
+def fit(truth: npt.ArrayLike, measured: npt.ArrayLike, groups: npt.ArrayLike) -> CountModel:
+    """Fit a CountModel to windows' true and measured counts ((n,) arrays), windows grouped by size.
 
-    rate: total measured over total true. The variance terms: non-negative least squares of the squared
-    residuals (measured - rate * truth) on 1, truth and truth^2,
-    iteratively reweighted by the fitted variance, so the many small windows and the few large ones both count.
+    rate: total measured over total true. The variance terms: per group (a window size), the mean true
+    count and the mean squared residual (measured - rate * truth); then non-negative least squares of
+    those means on 1, truth and truth^2, each group's row scaled by its own mean squared residual. Each
+    window size weighs alike however many windows it has: fitted on every window at once, the thousands
+    of 5-minute windows (most of them exact) would decide the variance of the hours and days.
     """
     t = np.asarray(truth, dtype=np.float64)
     m = np.asarray(measured, dtype=np.float64)
-    if t.shape != m.shape or t.ndim != 1 or len(t) < 3:
-        raise ValueError(f"truth and measured must be (n,) arrays of one length n >= 3, got {t.shape}, {m.shape}")
+    g = np.asarray(groups)
+    if t.shape != m.shape or t.shape != g.shape or t.ndim != 1 or len(t) < 3:
+        raise ValueError(f"truth, measured and groups must be (n,) arrays of one length n >= 3, got {t.shape}, "
+                         f"{m.shape}, {g.shape}")  # fmt: skip
     if t.sum() <= 0:
         raise ValueError("truth holds no counts to fit a rate to")
     rate = float(m.sum() / t.sum())
     r2 = (m - rate * t) ** 2
-    design = np.stack([np.ones_like(t), t, t**2], axis=1)
-    # A squared residual's spread grows with its variance: weight each window by 1 / its fitted variance
-    # (iterated from 1 / (1 + truth)), so small and large windows inform the fit alike.
-    w = 1.0 / (1.0 + t)
-    for _ in range(6):
-        coef = _nnls(design * w[:, None], r2 * w)
-        w = 1.0 / np.maximum(design @ coef, 0.05)
+    labels = np.unique(g)
+    mean_t = np.array([t[g == k].mean() for k in labels])
+    mean_r2 = np.array([r2[g == k].mean() for k in labels])
+    design = np.stack([np.ones_like(mean_t), mean_t, mean_t**2], axis=1)
+    scale = 1.0 / np.maximum(mean_r2, 1e-6)
+    coef = _nnls(design * scale[:, None], mean_r2 * scale)
     return CountModel(rate=rate, edge_var=float(coef[0]), item_var=float(coef[1]), bias_rel_sd=math.sqrt(coef[2]))
 
 

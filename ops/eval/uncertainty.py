@@ -113,7 +113,8 @@ def run_eval(
         out: dict[str, Any] = {"config": noise.__dict__, "fitted": {}, "coverage": {}, "shipped_profile": {}}
         for measure in MEASURES:
             pairs = [_pairs(train, measure, size) for size in WINDOWS_S.values()]
-            model = fit(np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]))
+            sizes = np.concatenate([np.full(len(p[0]), k) for k, p in enumerate(pairs)])
+            model = fit(np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]), sizes)
             out["fitted"][measure] = model.__dict__
             shipped = PROFILES.get(name, {}).get(measure)
             for window, size in WINDOWS_S.items():

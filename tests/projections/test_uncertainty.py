@@ -14,16 +14,16 @@ KNOWN = CountModel(rate=0.97, edge_var=0.8, item_var=0.05, bias_rel_sd=0.02)
 SIZES = (5, 50, 600)  # true counts of windows as small as 5 minutes and as large as a day
 
 
-def _sample(rng: np.random.Generator, model: CountModel, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _sample(rng: np.random.Generator, model: CountModel, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(truth, measured, window size index) of n windows of each size."""
     truth = np.concatenate([rng.poisson(size, n) for size in SIZES]).astype(np.float64)
     sd = np.sqrt(model.edge_var + model.item_var * truth + (model.bias_rel_sd * truth) ** 2)
-    return truth, np.round(model.rate * truth + rng.normal(0, sd))
+    return truth, np.round(model.rate * truth + rng.normal(0, sd)), np.repeat(np.arange(len(SIZES)), n)
 
 
 def test_fit_recovers_the_parameters() -> None:
     print(f"seed {SEED}")
-    truth, measured = _sample(np.random.default_rng(SEED), KNOWN, 4000)
-    got = fit(truth, measured)
+    got = fit(*_sample(np.random.default_rng(SEED), KNOWN, 4000))
     assert got.rate == pytest.approx(KNOWN.rate, abs=0.003)
     assert got.bias_rel_sd == pytest.approx(KNOWN.bias_rel_sd, abs=0.005)
     assert got.item_var + got.edge_var / 50 == pytest.approx(KNOWN.item_var + KNOWN.edge_var / 50, abs=0.05)
@@ -33,7 +33,7 @@ def test_intervals_cover_about_as_often_as_they_say() -> None:
     print(f"seed {SEED}")
     rng = np.random.default_rng(SEED)
     model = fit(*_sample(rng, KNOWN, 2000))
-    truth, measured = _sample(rng, KNOWN, 2000)
+    truth, measured, _ = _sample(rng, KNOWN, 2000)
     _, lo, hi = model.interval(measured)
     inside = (truth >= lo) & (truth <= hi)
     assert 0.86 <= inside.mean() <= 0.94
@@ -41,9 +41,9 @@ def test_intervals_cover_about_as_often_as_they_say() -> None:
 
 def test_fit_refuses_what_it_cannot_fit() -> None:
     with pytest.raises(ValueError, match="one length"):
-        fit([1.0, 2.0, 3.0], [1.0, 2.0])
+        fit([1.0, 2.0, 3.0], [1.0, 2.0], [0, 1, 2])
     with pytest.raises(ValueError, match="no counts"):
-        fit([0.0, 0.0, 0.0], [1.0, 0.0, 0.0])
+        fit([0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0, 1, 2])
     with pytest.raises(ValueError, match="rate"):
         CountModel(rate=0.0, edge_var=0.0, item_var=0.0, bias_rel_sd=0.0)
 
