@@ -55,13 +55,18 @@ def open_log(url: str | None, data_dir: Path) -> Iterator[str]:
 
 @contextlib.contextmanager
 def open_store(data_dir: Path) -> Iterator[Store]:
-    """The analytics store: a ClickHouse server when FOOTFALL_CLICKHOUSE_URL is set, else chDB under data_dir."""
+    """The analytics store: a ClickHouse server when FOOTFALL_CLICKHOUSE_URL is set, else chDB under data_dir,
+    with footfall's SQL functions installed."""
     from projections.clickhouse_server import ClickHouseServerStore
     from projections.store import ChdbStore
+    from projections.uncertainty import install_functions
 
     server = ClickHouseServerStore.from_env()
     store: Store = server if server is not None else ChdbStore(DataDir(data_dir).chdb)
     try:
+        # The counts' interval functions (footfall_visits_lo(n) ...): SQL functions are the engine's, not a
+        # database's, and replaced each time, so a store opened by newer code answers with its parameters.
+        install_functions(store)
         yield store
     finally:
         store.close()

@@ -3,6 +3,10 @@ and a model fitted on one sample covers the truth of another about as often as i
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -63,3 +67,34 @@ def test_sql_functions_equal_the_model(store: ChdbStore) -> None:
         function_sql("heat", KNOWN)
     with pytest.raises(ValueError, match="profile"):
         install_functions(store, "nonesuch")
+
+
+async def _provision(url: str) -> None:
+    import nats
+
+    from stream.provision import LogConfig, ensure_streams
+
+    nc = await nats.connect(url)
+    try:
+        await ensure_streams(nc.jetstream(), LogConfig())
+    finally:
+        await nc.close()
+
+
+def test_a_store_opened_by_footfall_answers_the_interval_functions(tmp_path: Path) -> None:
+    """`footfall project` opens the store (ops.runtime.open_store), which installs the functions; a later
+    `footfall sql` on the same data directory answers them."""
+    from ops.bench.serve import footfall_command, footfall_env
+    from stream.embedded import EmbeddedNats
+
+    with EmbeddedNats(tmp_path / "nats") as log:
+        asyncio.run(_provision(log.url))
+        run = subprocess.run(footfall_command("project", "--until-caught-up", "pos", "--url", log.url, "--data-dir",
+                                              str(tmp_path / "data")), env=footfall_env(), capture_output=True,
+                             text=True, timeout=300)  # fmt: skip
+        assert run.returncode == 0, run.stderr
+    sql = "SELECT footfall_visits_lo(100) < 100, footfall_visits_hi(100) > 100, footfall_entries_estimate(0)"
+    out = subprocess.run(footfall_command("sql", "--data-dir", str(tmp_path / "data"), "--format", "CSV", sql),
+                         env=footfall_env(), capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "1,1,0"
