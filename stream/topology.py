@@ -192,7 +192,9 @@ def hub_server_config(topology: Topology, index: int) -> dict[str, object]:
         "host": me.host,
         "port": me.client_port,
         "jetstream": {"store_dir": me.store_dir, "domain": topology.hub.domain},
-        "leafnodes": {"host": me.host, "port": me.leafnode_port},
+        # Leaves dial the URLs the topology gives them (every hub server's, through whatever fronts the hub);
+        # advertised addresses are the servers' own, which a store often cannot reach.
+        "leafnodes": {"host": me.host, "port": me.leafnode_port, "no_advertise": True},
     }
     if me.monitor_port is not None:
         config["http"] = f"{me.host}:{me.monitor_port}"
@@ -230,7 +232,9 @@ def leaf_server_config(
     }
     if credentials is not None:
         remote["credentials"] = str(credentials)
-    jetstream: dict[str, object] = {"domain": domain}
+    # An edge box loses power more often than a data centre: fsync every write, so what the leaf has
+    # acknowledged survives a power cut, not only a crash of the server (40 frames/s is cheap to sync).
+    jetstream: dict[str, object] = {"domain": domain, "sync_interval": "always"}
     if store_dir is not None:
         jetstream["store_dir"] = store_dir
     config: dict[str, object] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -84,6 +85,19 @@ def register(tree: CommandTree) -> None:
         description="Generate hub-<server>.conf for every hub server and leaf-<store>.conf for every store of "
         "topology.toml into --out, then check each with `nats-server -t`.",
     )
+    watch = tree.add(
+        "log watch",
+        "On the hub: restart a store's sourcing as soon as its leaf is back (runs until stopped).",
+        _watch,
+        description="JetStream retries a stalled source with a backoff of 10 s per failure (up to 2 minutes), "
+        "so after a long WAN cut the hub would wait that long before fetching a store's backlog. This "
+        "restarts every source silent for --stale-s seconds whose leaf answers again (stream/source_watch.py). "
+        "Stops on SIGTERM or Ctrl-C.",
+    )
+    watch.add_argument("--topology", type=Path, required=True, help="topology.toml")
+    watch.add_argument("--url", help="hub URL (default: the topology's first hub server)")
+    watch.add_argument("--interval-s", type=float, default=1.0, help="seconds between checks (default: 1)")
+    watch.add_argument("--stale-s", type=float, default=5.0, help="silence that marks a source stalled (default: 5)")
     config.add_argument("--topology", type=Path, required=True, help="topology.toml")
     config.add_argument("--out", type=Path, required=True, help="directory to write the configs into")
 
@@ -204,6 +218,43 @@ def _config(args: argparse.Namespace) -> int:
             print(f"{path} (checked by nats-server -t)")
     except LogError as exc:
         print(f"footfall log config: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _watch(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from ops.logging import get_logger
+    from stream.connect import connect
+    from stream.errors import LogError
+    from stream.source_watch import SourceWatchdog
+    from stream.topology import SOURCED_STREAMS, load_topology
+
+    log = get_logger("footfall.log.watch")
+
+    async def run(url: str) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        nc = await connect(url)
+        dog = SourceWatchdog(nc, list(SOURCED_STREAMS), stale_after_s=args.stale_s)
+        try:
+            while not stop.is_set():
+                for stream, api in await dog.check_once():
+                    log.info("source restarted", stream=stream, api=api)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=args.interval_s)
+        finally:
+            await nc.close()
+
+    try:
+        topology = load_topology(args.topology)
+        asyncio.run(run(args.url or topology.client_urls()[0]))
+    except LogError as exc:
+        print(f"footfall log watch: {exc}", file=sys.stderr)
         return 1
     return 0
 
