@@ -16,7 +16,16 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from projections.measures import COUNTS, DWELL_QUANTILES, Key, UnitMeasures, Window, read_units, summarise
+from projections.measures import (
+    COUNTS,
+    DWELL_QUANTILES,
+    Difference,
+    Key,
+    UnitMeasures,
+    Window,
+    read_units,
+    summarise,
+)
 from projections.store import Store
 
 DEFAULT_RESAMPLES = 2000
@@ -24,23 +33,11 @@ DEFAULT_LEVEL = 0.9
 
 
 @dataclass(frozen=True)
-class PeriodDifference:
+class PeriodDifference(Difference):
     """One measure in periods a and b, b - a, and the bootstrap interval [lo, hi] of b - a at `level`."""
 
-    measure: str
-    subject: str
-    a: float
-    b: float
     lo: float
     hi: float
-
-    @property
-    def delta(self) -> float:
-        return self.b - self.a
-
-    @property
-    def relative(self) -> float | None:
-        return self.delta / self.a if self.a and np.isfinite(self.a) else None
 
 
 @dataclass(frozen=True)

@@ -48,18 +48,12 @@ def register(tree: CommandTree) -> None:
 
 def owner_error(data_dir: Path) -> str | None:
     """Why this process cannot open the store: a running `footfall serve`/`project` owns it (None if not)."""
-    import socket
+    from ops.serve.sql_socket import owner_connection, socket_path
 
-    from ops.serve.sql_socket import socket_path
-
+    with owner_connection(data_dir) as sock:
+        if sock is None:
+            return None
     path = socket_path(data_dir)
-    if not path.exists():
-        return None
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        try:
-            sock.connect(str(path))
-        except (ConnectionRefusedError, FileNotFoundError):
-            return None  # a socket left by a killed owner
     return (f"the store under {data_dir} is owned by a running `footfall serve` or `footfall project` (it answers "
             f"on {path}); a what-if writes scratch tables into that store, which only its owner may open, and the "
             "owner does not carry out what-ifs yet: stop it and run this again")  # fmt: skip

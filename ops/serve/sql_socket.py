@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import socket
 import struct
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import msgspec
@@ -134,17 +134,30 @@ def _write_frame(writer: asyncio.StreamWriter, message: msgspec.Struct) -> None:
     writer.write(_HEADER.pack(len(payload)) + payload)
 
 
+@contextlib.contextmanager
+def owner_connection(data_dir: Path, timeout_s: float | None = None) -> Iterator[socket.socket | None]:
+    """A connection to the process that owns data_dir's store, or None when none answers on its socket
+    (none runs, or a socket file was left by a killed owner)."""
+    path = socket_path(data_dir)
+    if not path.exists():
+        yield None
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout_s)
+        try:
+            sock.connect(str(path))
+        except (ConnectionRefusedError, FileNotFoundError):
+            yield None
+            return
+        yield sock
+
+
 def replay_via_owner(
     data_dir: Path, request: ReplayRequest, progress: Callable[[ReplayProgress], None]
 ) -> ReplayDone | ReplayFailed | None:
     """Ask the owning process to replay; None when no process answers on the socket."""
-    path = socket_path(data_dir)
-    if not path.exists():
-        return None
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        try:
-            sock.connect(str(path))
-        except (ConnectionRefusedError, FileNotFoundError):
+    with owner_connection(data_dir) as sock:
+        if sock is None:
             return None
         payload = msgspec.msgpack.encode(request)
         sock.sendall(_HEADER.pack(len(payload)) + payload)
@@ -158,15 +171,9 @@ def replay_via_owner(
 
 def query_via_owner(data_dir: Path, query: str, fmt: str, timeout_s: float = 300.0) -> SqlResponse | None:
     """Send a query to the owning process; None when no process answers on the socket."""
-    path = socket_path(data_dir)
-    if not path.exists():
-        return None
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout_s)
-        try:
-            sock.connect(str(path))
-        except (ConnectionRefusedError, FileNotFoundError):
-            return None  # a socket file left by a killed owner
+    with owner_connection(data_dir, timeout_s) as sock:
+        if sock is None:
+            return None
         payload = msgspec.msgpack.encode(SqlRequest(query, fmt))
         sock.sendall(_HEADER.pack(len(payload)) + payload)
         data = _recv_frame(sock)
