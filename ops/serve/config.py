@@ -56,6 +56,15 @@ class Limits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_concurrent_queries: Annotated[int, msgspec.Meta(ge=1)] = 8
 
 
+class Targets(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What the dashboard and the weekly report measure the store against."""
+
+    wait_s: Annotated[float, msgspec.Meta(gt=0, description="seconds: a queue wait above it is too long")] = 120.0
+    customers_per_staff: Annotated[
+        float, msgspec.Meta(gt=0, description="customer visits an hour per member of staff present, at most")
+    ] = 15.0
+
+
 class ServeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The whole file. With no users, the endpoint accepts the user `default` with no password from
     loopback only (the embedded default for one machine), as a fresh ClickHouse server does."""
@@ -63,6 +72,7 @@ class ServeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     listen: str = DEFAULT_LISTEN
     users: tuple[User, ...] = ()
     limits: Limits = Limits()
+    targets: Targets = Targets()
 
 
 def load_serve_config(path: Path | None) -> ServeConfig:

@@ -2,7 +2,8 @@
 
 One process owns the data directory: the log (the embedded nats-server, or a given URL), the chDB store,
 every projection live (ops/serve/live.py), the ClickHouse-compatible SQL endpoint
-(ops/serve/sql_http.py) with `/metrics`, `/healthz` and `/readyz` beside it on the listen address, and
+(ops/serve/sql_http.py) with `/metrics`, `/healthz` and `/readyz` beside it on the listen address, the
+dashboard's API (ops/serve/api.py) and pages (ops/serve/dashboard/), and
 the data directory's socket, through which `footfall sql` and `footfall replay` reach it.
 
 SIGTERM or SIGINT drains: new queries are refused with a clear error, queries running are answered,
@@ -73,6 +74,8 @@ def run_serve(options: ServeOptions) -> int:
 async def _serve(options: ServeOptions, url: str, store: ChdbStore, access: Access, listen: tuple[str, int]) -> None:
     import uvicorn
 
+    from ops.serve.api import dashboard
+    from ops.serve.dashboard.pages import pages
     from ops.serve.live import live_projections
     from ops.serve.metrics import ServeMetrics
     from ops.serve.sql_http import SqlEndpoint, make_app
@@ -89,7 +92,10 @@ async def _serve(options: ServeOptions, url: str, store: ChdbStore, access: Acce
                            max_concurrent_queries=options.config.limits.max_concurrent_queries)  # fmt: skip
     if options.url is None:
         await _provision_embedded(url)
-    async with live_projections(url, store, list(options.projections), options.batch) as live:
+    async with (
+        live_projections(url, store, list(options.projections), options.batch) as live,
+        dashboard(url, access, options.config, metrics) as dash,
+    ):
         metrics.watch_projections(live.figures)
         ready = asyncio.Event()
 
@@ -109,7 +115,7 @@ async def _serve(options: ServeOptions, url: str, store: ChdbStore, access: Acce
             return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
         app = make_app(endpoint, [Route("/metrics", metrics_route), Route("/healthz", healthz),
-                                  Route("/readyz", readyz)])  # fmt: skip
+                                  Route("/readyz", readyz), *dash.routes(), *pages(dash)])  # fmt: skip
         server = _uvicorn_server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
                                          lifespan="off", timeout_graceful_shutdown=30))  # fmt: skip
         async with serving(store, options.data_dir, _replays(live)) as sock:
@@ -129,6 +135,7 @@ async def _serve(options: ServeOptions, url: str, store: ChdbStore, access: Acce
             await stop.wait()
             log.info("draining: refusing new queries, finishing batches in hand")
             endpoint.draining = True
+            dash.drain()
             await folding
             server.should_exit = True
             await http

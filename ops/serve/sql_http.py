@@ -26,14 +26,14 @@ import ipaddress
 import time
 import uuid
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import msgspec
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from ops.serve.access import Access, Principal, QueryError
 from ops.serve.metrics import ServeMetrics
@@ -212,23 +212,7 @@ class SqlEndpoint:
             self._slots.release()
 
     async def _authenticate(self, request: Request, params: dict[str, str]) -> Principal:
-        user, password = params.get("user", ""), params.get("password", "")
-        if "x-clickhouse-user" in request.headers:
-            user, password = request.headers["x-clickhouse-user"], request.headers.get("x-clickhouse-key", "")
-        auth = request.headers.get("authorization", "")
-        if auth.lower().startswith("basic "):
-            try:
-                user, _, password = base64.b64decode(auth[6:].strip()).decode().partition(":")
-            except (ValueError, UnicodeDecodeError):
-                raise QueryError(516, "AUTHENTICATION_FAILED", "Authentication failed: malformed basic "
-                                 "authorization header") from None  # fmt: skip
-        host = request.client.host if request.client else ""
-        try:
-            loopback = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        # scrypt takes tens of milliseconds: off the event loop.
-        return await run_in_threadpool(self._access.authenticate, user, password, loopback=loopback)
+        return await authenticate(self._access, request, params)
 
     async def _check_settings(self, principal: Principal, params: dict[str, str]) -> None:
         for name, value in params.items():
@@ -258,6 +242,33 @@ class SqlEndpoint:
                         media_type="text/plain; charset=UTF-8")  # fmt: skip
 
 
+async def authenticate(access: Access, request: Request, params: dict[str, str]) -> Principal:
+    """The principal of a request's credentials (basic auth, X-ClickHouse-User/Key, or user/password
+    parameters), as ClickHouse reads them; QueryError 516 for bad or missing ones."""
+    user, password = params.get("user", ""), params.get("password", "")
+    if "x-clickhouse-user" in request.headers:
+        user, password = request.headers["x-clickhouse-user"], request.headers.get("x-clickhouse-key", "")
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("basic "):
+        try:
+            user, _, password = base64.b64decode(auth[6:].strip()).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            raise QueryError(516, "AUTHENTICATION_FAILED", "Authentication failed: malformed basic "
+                             "authorization header") from None  # fmt: skip
+    host = request.client.host if request.client else ""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    # scrypt takes tens of milliseconds: off the event loop.
+    return await run_in_threadpool(access.authenticate, user, password, loopback=loopback)
+
+
+def http_status(code: int) -> int:
+    """The HTTP status ClickHouse answers exception `code` with."""
+    return _HTTP_STATUS.get(code, 500)
+
+
 async def _ping(_: Request) -> Response:
     return Response("Ok.\n", media_type="text/plain; charset=UTF-8")
 
@@ -275,6 +286,6 @@ def _decode_body(body: bytes, encoding: str | None) -> bytes:
         raise QueryError(432, "CANNOT_DECOMPRESS", f"Cannot decompress the request body as {encoding}: {exc}") from None
 
 
-def make_app(endpoint: SqlEndpoint, extra_routes: list[Route]) -> Starlette:
+def make_app(endpoint: SqlEndpoint, extra_routes: Sequence[BaseRoute]) -> Starlette:
     """The ASGI app: the SQL endpoint plus serve's own routes (metrics, health, the API)."""
     return Starlette(routes=[*endpoint.routes(), *extra_routes])
