@@ -145,6 +145,16 @@ async def run_whatif(
     return WhatIfReport(version, live_versions, differences(live, scratch), elapsed_s, expired)
 
 
+def report_text(report: WhatIfReport) -> str:
+    """What `footfall whatif` prints: a line on the scratch version and its speed, then the table."""
+    v = report.version
+    live = ", ".join(f"v{n}" for n in report.live_versions) or "none"
+    head = (f"what-if {v.whatif_id}: {v.store_id} under candidate layout v{v.layout_version} vs live {live}; "
+            f"{v.frames} frames, {v.derived_events} derived events in {report.elapsed_s:.1f} s "
+            f"({report.times_real_time:.0f}x real time); tables *{v.suffix}")  # fmt: skip
+    return f"{head}\n{text_table(report.rows, 'live', 'whatif')}"
+
+
 def text_table(
     rows: Sequence[Difference | PeriodDifference], a: str, b: str, extra: Sequence[tuple[str, Sequence[str]]] = ()
 ) -> str:
@@ -201,6 +211,14 @@ class OwnerReads:
 
     def close(self) -> None:
         """Nothing is held between queries."""
+
+
+class OwnerStore(OwnerReads):
+    """OwnerReads that also carries out statements (the owner runs them on its own store): what
+    `footfall whatif list` and `drop` need of a store that `footfall serve` or `project` owns."""
+
+    def execute(self, sql: str) -> None:
+        self.query_text(sql, "TSV")
 
 
 class _JsonRows(msgspec.Struct):

@@ -71,7 +71,7 @@ def choose_unit_s(unit: str, a: tuple[int, int], b: tuple[int, int]) -> int:
 def _run(args: argparse.Namespace) -> int:
     import contextlib
 
-    from ops.commands.whatif import owner_error
+    from ops.commands.whatif import owned
     from ops.runtime import open_store
     from ops.whatif import OwnerReads, comparison_json, text_table
     from projections.measures import Window
@@ -80,11 +80,8 @@ def _run(args: argparse.Namespace) -> int:
 
     unit_s = choose_unit_s(args.unit, args.a, args.b)
     with contextlib.ExitStack() as stack:
-        store: Store
-        if owner_error(args.data_dir) is not None:
-            store = OwnerReads(args.data_dir)
-        else:
-            store = stack.enter_context(open_store(args.data_dir))
+        owner = owned(args.data_dir)  # a running serve or project holds the store: ask it
+        store: Store = OwnerReads(args.data_dir) if owner else stack.enter_context(open_store(args.data_dir))
         try:
             store_id = args.store
             if store_id is None:

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ops.cli import CommandTree
 from ops.runtime import add_log_arguments
 
+if TYPE_CHECKING:
+    from projections.store import Store
+
 _HELP = """\
 Re-derive [--from, --to) under the candidate layout (a StoreLayout JSON file):
-FF_TRACKS is read and folded here by a fresh zone processor under the candidate
+FF_TRACKS is read and folded (here, or by the `footfall serve` that owns the
+store) by a fresh zone processor under the candidate
 alone, its derived events straight into fresh analytics projections, their rows
 into scratch tables <table>__whatif_<id> beside the live ones. Nothing is
 published to FF_DERIVED and no live table is written. Then visits, entries and
@@ -46,26 +53,15 @@ def register(tree: CommandTree) -> None:
     add_log_arguments(p)
 
 
-def owner_error(data_dir: Path) -> str | None:
-    """Why this process cannot open the store: a running `footfall serve`/`project` owns it (None if not)."""
-    from ops.serve.sql_socket import owner_connection, socket_path
+def owned(data_dir: Path) -> bool:
+    """Whether a running `footfall serve`/`project` owns the store under data_dir (it answers on its socket)."""
+    from ops.serve.sql_socket import owner_connection
 
     with owner_connection(data_dir) as sock:
-        if sock is None:
-            return None
-    path = socket_path(data_dir)
-    return (f"the store under {data_dir} is owned by a running `footfall serve` or `footfall project` (it answers "
-            f"on {path}); a what-if writes scratch tables into that store, which only its owner may open, and the "
-            "owner does not carry out what-ifs yet: stop it and run this again")  # fmt: skip
+        return sock is not None
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ops.paths import DataDir
-
-    reason = owner_error(DataDir(args.data_dir).root)
-    if reason is not None:
-        print(f"footfall whatif: {reason}", file=sys.stderr)
-        return 1
     if args.action == "list":
         return _list(args)
     if args.action == "drop":
@@ -77,10 +73,9 @@ def _list(args: argparse.Namespace) -> int:
     import time
     from datetime import UTC, datetime
 
-    from ops.runtime import open_store
     from projections.whatif import expire, list_scratch
 
-    with open_store(args.data_dir) as store:
+    with _store(args) as store:
         expired = expire(store, time.time_ns())
         versions = list_scratch(store)
     if args.json:
@@ -101,20 +96,53 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _drop(args: argparse.Namespace) -> int:
-    from ops.runtime import open_store
     from projections.whatif import drop_scratch
 
     if args.whatif_id is None:
         print("footfall whatif drop: name the scratch version (see `footfall whatif list`)", file=sys.stderr)
         return 2
     try:
-        with open_store(args.data_dir) as store:
+        with _store(args) as store:
             found = drop_scratch(store, args.whatif_id)
     except ValueError as exc:
         print(f"footfall whatif drop: {exc}", file=sys.stderr)
         return 2
     print(f"dropped {args.whatif_id}" if found else f"no scratch version {args.whatif_id}")
     return 0 if found else 1
+
+
+@contextlib.contextmanager
+def _store(args: argparse.Namespace) -> Iterator[Store]:
+    """The store to list and drop scratch versions in: through its owner's socket when one runs."""
+    from ops.runtime import open_store
+    from ops.whatif import OwnerStore
+
+    if owned(args.data_dir):
+        yield OwnerStore(args.data_dir)
+        return
+    with open_store(args.data_dir) as store:
+        yield store
+
+
+def _via_owner(args: argparse.Namespace, layout_json: bytes, from_ns: int, to_ns: int, bar: Any) -> int | None:
+    """Have the store's owner (`footfall serve`) carry out the what-if; None if no process owns it."""
+    from ops.serve.sql_socket import ReplayFailed, WhatIfJob, WhatIfStep, whatif_via_owner
+
+    def progress(p: WhatIfStep) -> None:
+        bar.total = max(p.stream_last_seq - p.first_seq + 1, 1)
+        bar.update(p.seq - p.first_seq + 1 - bar.n)
+
+    job = WhatIfJob(layout_json, from_ns, to_ns, store_id=args.store, ttl_s=args.ttl_hours * 3600,
+                    warmup_s=args.warmup_minutes * 60, tail_s=args.tail_minutes * 60)  # fmt: skip
+    answer = whatif_via_owner(args.data_dir, job, progress)
+    if answer is None:
+        return None
+    bar.close()
+    if isinstance(answer, ReplayFailed):
+        print(f"footfall whatif: {answer.error}", file=sys.stderr)
+        return 1
+    print(answer.json if args.json else answer.text)
+    return 0
 
 
 def _whatif(args: argparse.Namespace) -> int:
@@ -124,7 +152,7 @@ def _whatif(args: argparse.Namespace) -> int:
 
     from ops.clock import iso_ns
     from ops.runtime import log_url, open_store
-    from ops.whatif import StoreChoiceError, run_whatif, text_table
+    from ops.whatif import StoreChoiceError, report_text, run_whatif
     from projections.store import StoreError
     from projections.whatif import WhatIfError, WhatIfProgress
     from schemas.codec import decode_layout_json
@@ -135,7 +163,8 @@ def _whatif(args: argparse.Namespace) -> int:
         return 2
     try:
         from_ns, to_ns = iso_ns(args.start), iso_ns(args.end)
-        layout = decode_layout_json(args.layout.read_bytes())
+        layout_json = args.layout.read_bytes()
+        layout = decode_layout_json(layout_json)
     except (ValueError, OSError, SchemaError) as exc:
         print(f"footfall whatif: {exc}", file=sys.stderr)
         return 2
@@ -144,6 +173,9 @@ def _whatif(args: argparse.Namespace) -> int:
         return 2
     # Redrawn at most once a second: off a terminal every redraw is another line in the log.
     bar = tqdm(desc="whatif", unit="msg", unit_scale=True, file=sys.stderr, dynamic_ncols=True, mininterval=1.0)
+    owner = _via_owner(args, layout_json, from_ns, to_ns, bar)
+    if owner is not None:
+        return owner
 
     def progress(p: WhatIfProgress) -> None:
         bar.total = max(p.stream_last_seq - p.first_seq + 1, 1)
@@ -162,10 +194,5 @@ def _whatif(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.as_json(), indent=2))
         return 0
-    v = report.version
-    live = ", ".join(f"v{n}" for n in report.live_versions) or "none"
-    print(f"what-if {v.whatif_id}: {v.store_id} under candidate layout v{v.layout_version} vs live {live}; "
-          f"{v.frames} frames, {v.derived_events} derived events in {report.elapsed_s:.1f} s "
-          f"({report.times_real_time:.0f}x real time); tables *{v.suffix}")  # fmt: skip
-    print(text_table(report.rows, "live", "whatif"))
+    print(report_text(report))
     return 0

@@ -4,7 +4,7 @@ One process owns the data directory: the log (the embedded nats-server, or a giv
 every projection live (ops/serve/live.py), the ClickHouse-compatible SQL endpoint
 (ops/serve/sql_http.py) with `/metrics`, `/healthz` and `/readyz` beside it on the listen address, the
 dashboard's API (ops/serve/api.py) and pages (ops/serve/dashboard/), and
-the data directory's socket, through which `footfall sql` and `footfall replay` reach it.
+the data directory's socket, through which `footfall sql`, `footfall replay` and `footfall whatif` reach it.
 
 SIGTERM or SIGINT drains: new queries are refused with a clear error, queries running are answered,
 every projection finishes and marks its batch in hand, then the process exits 0.
@@ -80,6 +80,7 @@ async def _serve(options: ServeOptions, url: str, store: ChdbStore, access: Acce
     from ops.serve.metrics import ServeMetrics
     from ops.serve.sql_http import SqlEndpoint, make_app
     from ops.serve.sql_socket import serving
+    from ops.serve.whatif_jobs import whatif_handler
 
     host, port = listen
     log = get_logger("footfall.serve")
@@ -118,7 +119,7 @@ async def _serve(options: ServeOptions, url: str, store: ChdbStore, access: Acce
                                   Route("/readyz", readyz), *dash.routes(), *pages(dash)])  # fmt: skip
         server = _uvicorn_server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
                                          lifespan="off", timeout_graceful_shutdown=30))  # fmt: skip
-        async with serving(store, options.data_dir, _replays(live)) as sock:
+        async with serving(store, options.data_dir, _replays(live), whatif_handler(url, store)) as sock:
             if sock is None:
                 log.warning("socket not served: data directory path too long", data_dir=str(options.data_dir))
             folding = asyncio.create_task(live.run(stop))

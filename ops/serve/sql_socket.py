@@ -58,6 +58,36 @@ ReplayFrame = ReplayProgress | ReplayDone | ReplayFailed
 ReplayHandler = Callable[[ReplayRequest], AsyncIterator[ReplayFrame]]
 
 
+class WhatIfJob(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="whatif"):
+    """`footfall whatif` carried out by the store's owner: the candidate layout (its JSON) over
+    [from_ns, to_ns) of FF_TRACKS (ns), as projections.whatif and ops.whatif.run_whatif take them."""
+
+    layout_json: bytes
+    from_ns: int
+    to_ns: int
+    store_id: str | None = None
+    ttl_s: float = 7 * 24 * 3600.0
+    warmup_s: float = 0.0
+    tail_s: float = 0.0
+
+
+class WhatIfStep(msgspec.Struct, frozen=True, tag="whatif_progress"):
+    first_seq: int
+    seq: int
+    stream_last_seq: int
+
+
+class WhatIfDone(msgspec.Struct, frozen=True, tag="whatif_done"):
+    """The report as `footfall whatif` prints it: its text table and its JSON."""
+
+    text: str
+    json: str
+
+
+WhatIfFrame = WhatIfStep | WhatIfDone | ReplayFailed
+WhatIfHandler = Callable[[WhatIfJob], AsyncIterator[WhatIfFrame]]
+
+
 class SqlResponse(msgspec.Struct, frozen=True):
     ok: bool
     text: str = ""
@@ -69,8 +99,11 @@ def socket_path(data_dir: Path) -> Path:
 
 
 @contextlib.asynccontextmanager
-async def serving(store: Store, data_dir: Path, replays: ReplayHandler | None = None) -> AsyncIterator[Path | None]:
-    """Answer SQL (and, given `replays`, replays) on the data directory's socket while the block runs.
+async def serving(
+    store: Store, data_dir: Path, replays: ReplayHandler | None = None, whatifs: WhatIfHandler | None = None
+) -> AsyncIterator[Path | None]:
+    """Answer SQL (and, given `replays` and `whatifs`, replays and what-ifs) on the data directory's socket
+    while the block runs.
 
     Yields the socket's path, or None when it cannot be made (a Unix socket path is limited to
     about 100 bytes): the caller's work goes on, only `footfall sql` cannot reach it.
@@ -81,13 +114,19 @@ async def serving(store: Store, data_dir: Path, replays: ReplayHandler | None = 
         return
     path.unlink(missing_ok=True)  # left by a killed owner: we hold the chDB lock, so it is stale
 
-    async def _answer_replay(request: ReplayRequest, writer: asyncio.StreamWriter) -> None:
-        frames = replays(request) if replays is not None else None
+    async def _answer_job(request: ReplayRequest | WhatIfJob, writer: asyncio.StreamWriter) -> None:
+        frames: AsyncIterator[ReplayFrame] | AsyncIterator[WhatIfFrame] | None
+        if isinstance(request, ReplayRequest):
+            frames = replays(request) if replays is not None else None
+            refusal = ("this process (footfall project) cannot replay while it folds: stop it and run `footfall "
+                       "replay`, or run the store under `footfall serve`, which replays while live")  # fmt: skip
+        else:
+            frames = whatifs(request) if whatifs is not None else None
+            refusal = ("this process (footfall project) does not carry out what-ifs: stop it and run `footfall "
+                       "whatif`, or run the store under `footfall serve`, which runs them while live")  # fmt: skip
         try:
             if frames is None:
-                _write_frame(writer, ReplayFailed(
-                    "this process (footfall project) cannot replay while it folds: stop it and run `footfall "
-                    "replay`, or run the store under `footfall serve`, which replays while live"))  # fmt: skip
+                _write_frame(writer, ReplayFailed(refusal))
             else:
                 async for frame in frames:
                     _write_frame(writer, frame)
@@ -100,9 +139,9 @@ async def serving(store: Store, data_dir: Path, replays: ReplayHandler | None = 
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            request = msgspec.msgpack.decode(await _read_frame(reader), type=SqlRequest | ReplayRequest)
-            if isinstance(request, ReplayRequest):
-                await _answer_replay(request, writer)
+            request = msgspec.msgpack.decode(await _read_frame(reader), type=SqlRequest | ReplayRequest | WhatIfJob)
+            if isinstance(request, ReplayRequest | WhatIfJob):
+                await _answer_job(request, writer)
                 return
             try:
                 response = SqlResponse(True, text=store.query_text(request.query, request.format))
@@ -164,6 +203,23 @@ def replay_via_owner(
         while True:
             frame = msgspec.msgpack.decode(_recv_frame(sock), type=ReplayFrame)
             if isinstance(frame, ReplayProgress):
+                progress(frame)
+                continue
+            return frame
+
+
+def whatif_via_owner(
+    data_dir: Path, job: WhatIfJob, progress: Callable[[WhatIfStep], None]
+) -> WhatIfDone | ReplayFailed | None:
+    """Ask the owning process to carry out a what-if; None when no process answers on the socket."""
+    with owner_connection(data_dir) as sock:
+        if sock is None:
+            return None
+        payload = msgspec.msgpack.encode(job)
+        sock.sendall(_HEADER.pack(len(payload)) + payload)
+        while True:
+            frame = msgspec.msgpack.decode(_recv_frame(sock), type=WhatIfFrame)
+            if isinstance(frame, WhatIfStep):
                 progress(frame)
                 continue
             return frame

@@ -274,3 +274,37 @@ def test_the_statement_run_is_the_one_sent_backslashes_and_newlines_included(ser
     query = "SELECT 'a\\\\b' AS x, 'tab\\there' AS y, 'two\nlines' AS z FORMAT JSONEachRow"
     status, _, body = serve.http(query)
     assert (status, body) == (200, b'{"x":"a\\\\b","y":"tab\\there","z":"two\\nlines"}\n')
+
+
+def test_whatif_is_carried_out_by_serve_while_live(serve: Serve, tmp_path: Path) -> None:
+    """`footfall whatif` under the live layout through serve's socket: every measure equals live, the
+    scratch version is listed and dropped through serve too, and the live visits are untouched."""
+    import json
+
+    import msgspec
+
+    day = simulate_day(3, shopper=ShopperConfig(duration_s=1800.0, parties_per_hour=200.0), cameras=1)
+    layout = tmp_path / "live.json"
+    layout.write_bytes(msgspec.json.encode(day.layout.layout))
+    ts = [e.ts_ns for e in day.events]
+
+    def iso(ns: int) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ns // 1_000_000_000))
+
+    client = serve.client()
+    before = client.query(VISITS).result_rows
+    command = footfall_command("whatif", "--layout", str(layout), "--from", iso(min(ts)), "--to",
+                               iso(max(ts) + 1_000_000_000), "--data-dir", str(serve.data_dir), "--json")  # fmt: skip
+    result = subprocess.run(command, env=footfall_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    measures = report["measures"]
+    assert measures and all(m["delta"] in (0, None) for m in measures), [m for m in measures if m["delta"]]
+    whatif_id = report["whatif_id"]
+    listed = subprocess.run(footfall_command("whatif", "list", "--data-dir", str(serve.data_dir)),
+                            env=footfall_env(), capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert listed.returncode == 0 and whatif_id in listed.stdout, listed.stderr
+    dropped = subprocess.run(footfall_command("whatif", "drop", whatif_id, "--data-dir", str(serve.data_dir)),
+                             env=footfall_env(), capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert dropped.returncode == 0, dropped.stderr
+    assert client.query(VISITS).result_rows == before

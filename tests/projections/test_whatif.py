@@ -15,8 +15,8 @@ from nats.aio.client import Client as NatsClient
 
 from ml_core.sim.agents import ShopperConfig
 from ml_core.sim.noise import REALISTIC
-from ops.commands.whatif import owner_error
-from ops.serve.sql_socket import serving
+from ops.commands.whatif import owned
+from ops.serve.sql_socket import ReplayFailed, WhatIfJob, serving, whatif_via_owner
 from ops.simulation.pipeline import publish_day, run_analytics
 from ops.simulation.simulate import SimulatedDay, simulate_day
 from ops.whatif import run_whatif
@@ -174,10 +174,16 @@ async def test_a_window_without_frames_is_an_error(
     assert list_scratch(store) == []
 
 
-async def test_an_owned_store_is_a_clear_error(store: ChdbStore, tmp_path: Path) -> None:
-    assert owner_error(tmp_path) is None
-    async with serving(store, tmp_path) as sock:
+async def test_a_store_owned_by_footfall_project_refuses_a_whatif_clearly(store: ChdbStore, tmp_path: Path) -> None:
+    """`footfall project` answers SQL on its socket but carries out no what-if (serve does: tests/ops/
+    test_serve.py): the client gets the reason, and nothing is written."""
+    job = WhatIfJob(b"{}", 0, 1)
+    assert not owned(tmp_path)
+    assert whatif_via_owner(tmp_path, job, lambda _: None) is None
+    async with serving(store, tmp_path) as sock:  # as footfall project serves it: no what-if handler
         assert sock is not None
-        reason = await asyncio.to_thread(owner_error, tmp_path)
-    assert reason is not None and "footfall serve" in reason and "stop it" in reason
-    assert owner_error(tmp_path) is None
+        assert await asyncio.to_thread(owned, tmp_path)
+        answer = await asyncio.to_thread(whatif_via_owner, tmp_path, job, lambda _: None)
+    assert isinstance(answer, ReplayFailed)
+    assert "footfall serve" in answer.error and "stop it" in answer.error
+    assert not owned(tmp_path)
