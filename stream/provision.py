@@ -18,6 +18,13 @@ from nats.js.errors import APIError, NotFoundError
 
 from schemas.subjects import DLQ_PREFIX, DLQ_STREAM, STREAM_OF_CHANNEL, stream_subjects
 from stream.errors import ConfigError, LogUnavailable, ProvisionError
+from stream.publisher import MAX_PAYLOAD_BYTES
+
+# The streams refuse what the publisher would (DESIGN.md §6.1), also from a client that is not footfall's:
+# the privacy bound on the payload, plus room for headers (JetStream counts them: Nats-Msg-Id, trace
+# headers). Dead letters carry a refused message's payload and reason headers, so FF_DLQ has no bound.
+HEADER_ALLOWANCE_BYTES = 4 * 1024
+MAX_STORED_MSG_BYTES = MAX_PAYLOAD_BYTES + HEADER_ALLOWANCE_BYTES
 
 DAY_S = 86_400.0
 
@@ -121,6 +128,7 @@ def stream_configs(config: LogConfig) -> list[js_api.StreamConfig]:
                 num_replicas=config.replicas,
                 deny_delete=True,
                 deny_purge=True,
+                max_msg_size=MAX_STORED_MSG_BYTES if name != DLQ_STREAM else -1,
             )
         )
     return out
@@ -137,6 +145,7 @@ _MANAGED = (
     "deny_delete",
     "deny_purge",
     "sources",
+    "max_msg_size",
 )
 
 

@@ -23,8 +23,10 @@ processes on loopback ports, printing one JSON object per run:
                run. The hub runs stream.source_watch.SourceWatchdog (as
                `footfall log watch` does) unless --no-watchdog.
   leaf-kill    the leaf server is SIGKILLed mid-run and restarted --down-s
-               seconds later, once with the spooling edge publisher and once
-               with a publisher that waits for each ack and keeps no spool.
+               seconds later, with each edge publisher in turn: the spooling
+               one (`footfall edge`'s default), the plain one on a connection
+               nats-py reconnects (`footfall edge --no-spool`), and one that
+               waits for each ack and keeps nothing.
   leader-kill  a three-server hub, R3 streams, the edge publishing to it and
                `footfall project` (zone processor included) following live:
                the leader of FF_TRACKS, then of FF_DERIVED, is SIGKILLed.
@@ -53,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from ops.logging import get_logger
     from ops.topology.cluster import ClusterReport, cluster_run
-    from ops.topology.faults import LeafKillReport, WanCutReport, leaf_kill, wan_cut
+    from ops.topology.faults import PUBLISHERS, LeafKillReport, WanCutReport, leaf_kill, wan_cut
 
     runs = args.runs or list(RUNS)
     unknown = [r for r in runs if r not in RUNS]
@@ -69,9 +71,7 @@ def _run(args: argparse.Namespace) -> int:
             if run == "wan-cut":
                 reports = [wan_cut(root / run, cut_s=args.cut_s, watchdog=not args.no_watchdog)]
             elif run == "leaf-kill":
-                reports = [
-                    leaf_kill(root / f"{run}-{p}", publisher=p, down_s=args.down_s) for p in ("spooling", "acked")
-                ]
+                reports = [leaf_kill(root / f"{run}-{p}", publisher=p, down_s=args.down_s) for p in PUBLISHERS]
             else:
                 reports = [cluster_run(root / run, mode=run, seconds=args.cluster_s, down_s=args.down_s)]
             for report in reports:

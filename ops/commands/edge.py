@@ -72,6 +72,18 @@ def register(tree: CommandTree) -> None:
     parser.add_argument("--status-s", type=float, default=10.0, help="EdgeStatus interval, seconds of video")
     parser.add_argument("--url", default=None, help="publish to this NATS server instead of the embedded one")
     add_data_dir_argument(parser)
+    parser.add_argument(
+        "--spool-dir",
+        type=Path,
+        default=None,
+        help="the publisher's on-disk spool, kept while the log is unreachable (default: <data-dir>/spool/edge)",
+    )
+    parser.add_argument(
+        "--no-spool",
+        action="store_true",
+        help="publish without a spool: events sent while the server restarts are retried out of order, and "
+        "lost if this process dies (README: the edge publisher)",
+    )
     sub = parser.add_subparsers(dest="edge_command", metavar="COMMAND")
     clip = sub.add_parser(
         "export-clip",
@@ -233,6 +245,7 @@ async def _publish(args: argparse.Namespace, jobs: list[Any]) -> list[Any]:
     from stream.embedded import EmbeddedNats
     from stream.provision import LogConfig, ensure_streams
     from stream.publisher import Publisher
+    from stream.spooling import SpoolingPublisher
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -253,13 +266,28 @@ async def _publish(args: argparse.Namespace, jobs: list[Any]) -> list[Any]:
             for job in jobs:
                 log.info("edge.camera", camera=job.context.camera_id, run=job.context.edge_run_id,
                          detector=type(job.detector).__name__)  # fmt: skip
-            reports = await run_cameras(jobs, Publisher(js), stop)
+        finally:
+            await nc.drain()
+        # The spooling publisher by default: it keeps each camera's order across a restart of the (leaf)
+        # server and keeps what it could not send on disk (measured: `footfall bench topology leaf-kill`).
+        publisher: Publisher | SpoolingPublisher
+        if args.no_spool:
+            nc = await nats.connect(url, name="footfall-edge")
+            publisher = Publisher(nc.jetstream())
+        else:
+            spool_dir = args.spool_dir or DataDir(args.data_dir).root / "spool" / "edge"
+            publisher = await SpoolingPublisher([url], spool_dir, name="footfall-edge").start()
+        try:
+            reports = await run_cameras(jobs, publisher, stop)
             for report in reports:
                 if report.error:
                     log.error("edge.camera_failed", camera=report.camera_id, error=report.error)
             return reports
         finally:
-            await nc.drain()
+            if isinstance(publisher, SpoolingPublisher):
+                await publisher.close()
+            else:
+                await nc.drain()
     finally:
         if server is not None:
             server.stop()

@@ -36,7 +36,7 @@ from ops.topology.edge_load import (
 from ops.topology.link import WanLink
 from stream.connect import connect
 from stream.embedded import EmbeddedNats
-from stream.errors import LogUnavailable
+from stream.errors import LogError, LogUnavailable
 from stream.provision import ensure_stream_configs
 from stream.publisher import MAX_PAYLOAD_BYTES, MSG_ID_HEADER, Publisher, to_record
 from stream.server_process import HubCluster, loopback_topology
@@ -53,6 +53,7 @@ from stream.topology import (
 )
 
 STORE = "store-a"
+PUBLISHERS = ("spooling", "plain", "acked")
 
 
 class WanCutReport(msgspec.Struct, frozen=True):
@@ -207,11 +208,13 @@ def leaf_kill(work_dir: Path, *, publisher: str = "spooling", down_s: float = 3.
               after_s: float = 5.0, cameras: int = 4) -> LeafKillReport:  # fmt: skip
     """SIGKILL the leaf after before_s seconds of publishing, restart it on its port down_s seconds later.
 
-    publisher: "spooling" (stream.spooling.SpoolingPublisher, the edge's spool on disk) or "acked" (waits for
-    each PubAck and keeps nothing: an event it cannot hand over is refused and counted).
+    publisher: "spooling" (stream.spooling.SpoolingPublisher, the edge's spool on disk), "plain" (the
+    stream.publisher.Publisher on a connection nats-py reconnects itself, as `footfall edge` ran it: nats-py
+    buffers while it reconnects, the publisher retries unacknowledged events) or "acked" (waits for each
+    PubAck and keeps nothing: an event it cannot hand over is refused and counted).
     """
-    if publisher not in ("spooling", "acked"):
-        raise ValueError(f"publisher must be 'spooling' or 'acked', got {publisher!r}")
+    if publisher not in PUBLISHERS:
+        raise ValueError(f"publisher must be one of {PUBLISHERS}, got {publisher!r}")
     load = EdgeLoad(STORE, cameras=cameras, seconds=before_s + down_s + after_s)
     kill_tick = round(before_s * 10)
     with _hub_and_leaf(work_dir, None) as (hub, first_leaf):
@@ -237,11 +240,13 @@ def leaf_kill(work_dir: Path, *, publisher: str = "spooling", down_s: float = 3.
                     leaves[-1].kill()
                     restart.append(asyncio.create_task(restart_leaf()))
 
-            sender: _SpoolingEdge | _AckedEdge = (
-                _SpoolingEdge(first_leaf.url, work_dir / "spool")
-                if publisher == "spooling"
-                else _AckedEdge(first_leaf.url)
-            )
+            sender: _SpoolingEdge | _AckedEdge | _PlainEdge
+            if publisher == "spooling":
+                sender = _SpoolingEdge(first_leaf.url, work_dir / "spool")
+            elif publisher == "plain":
+                sender = _PlainEdge(first_leaf.url)
+            else:
+                sender = _AckedEdge(first_leaf.url)
             await sender.start()
             await paced(load, sender.send, on_tick)
             await restart[0]
@@ -286,6 +291,44 @@ class _SpoolingEdge:
     async def finish(self) -> list[SpoolRecord]:
         await self._publisher.flush(60.0)
         await self._publisher.close()
+        return self._sent
+
+
+async def _quiet(_exc: Exception) -> None:
+    return None  # nats-py would print every refused reconnect attempt while the leaf is down
+
+
+class _PlainEdge:
+    """Publisher on a connection that nats-py reconnects itself; what it refuses for good is counted."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._nc: NatsClient | None = None
+        self._publisher: Publisher | None = None
+        self._sent: list[SpoolRecord] = []
+        self.refused = 0
+
+    async def start(self) -> None:
+        self._nc = await nats.connect(self._url, name="footfall-edge", max_reconnect_attempts=-1, error_cb=_quiet)
+        self._publisher = Publisher(self._nc.jetstream())
+
+    async def send(self, record: SpoolRecord) -> None:
+        assert self._publisher is not None
+        try:
+            await self._publisher.publish_record(record)
+        except LogError:
+            self.refused += 1
+            return
+        self._sent.append(record)
+
+    async def finish(self) -> list[SpoolRecord]:
+        assert self._publisher is not None and self._nc is not None
+        try:
+            await self._publisher.flush()
+        except LogError as exc:
+            raise RuntimeError(f"the plain edge publisher gave up on events it had sent: {exc}") from exc
+        finally:
+            await self._nc.close()
         return self._sent
 
 

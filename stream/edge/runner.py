@@ -14,6 +14,7 @@ import asyncio
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ml_core.detect import DetectorConfig, create_detector
 from ml_core.geometry.floor_gate import FloorGateParams
@@ -28,9 +29,21 @@ from stream.edge.pipeline import (
     edge_tracker_params,
 )
 from stream.edge.source import NS_PER_S, SourceError, SourceSpec, VideoSource, redact_uri
-from stream.publisher import Publisher
+from stream.publisher import PublishResult
 
 _DONE = object()
+
+
+class EventPublisher(Protocol):
+    """What the edge publishes through: stream.publisher.Publisher or stream.spooling.SpoolingPublisher."""
+
+    async def publish(self, event: Event) -> None:
+        """Send one event (or queue it: in flight, or spooled)."""
+        ...
+
+    async def flush(self) -> PublishResult:
+        """Wait until everything published so far is in the log."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +87,7 @@ class EdgeError(SourceError):
 
 async def run_cameras(
     jobs: list[CameraJob],
-    publisher: Publisher,
+    publisher: EventPublisher,
     stop: asyncio.Event | None = None,
     on_frame: Callable[[str, int], None] | None = None,
 ) -> list[CameraReport]:
@@ -90,7 +103,7 @@ async def run_cameras(
 
 
 async def _run_one(
-    job: CameraJob, publisher: Publisher, stop: asyncio.Event, on_frame: Callable[[str, int], None] | None
+    job: CameraJob, publisher: EventPublisher, stop: asyncio.Event, on_frame: Callable[[str, int], None] | None
 ) -> CameraReport:
     loop = asyncio.get_running_loop()
     report = CameraReport(job.context.camera_id, job.context.edge_run_id)
