@@ -11,12 +11,15 @@ STAMP_DEV := $(VENV)/.installed-dev
 # "context deadline exceeded", while counted runs go at ~5,000 execs/s.
 GO_FUZZTIME ?= 50000x
 
-.PHONY: help demo eval test test-go test-python lint typecheck clean
+.PHONY: help demo eval test test-go test-python lint typecheck clean dashboard browser
+DASHBOARD := ops/serve/dashboard
+DASHBOARD_BUILT := $(DASHBOARD)/static/app.js
 
 help:
 	@echo "make demo   set up .venv and run the scripted scene end to end (nats-server -> projection -> chDB)"
 	@echo "make eval   add the tracking peers (trackers, supervision) for footfall eval mot / bench tracker"
 	@echo "make test   set up .venv and run Go tests, ruff, mypy and pytest"
+	@echo "make dashboard  build serve's dashboard assets from the pinned npm packages (npm ci, esbuild)"
 	@echo "make clean  remove .venv and .footfall"
 
 $(BIN)/python:
@@ -58,11 +61,25 @@ lint: $(STAMP_DEV)
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy
 
-test-python: $(STAMP_DEV)
+# The dashboard's front end: the npm packages of package-lock.json, bundled into static/ (served by serve).
+dashboard: $(DASHBOARD_BUILT)
+
+$(DASHBOARD_BUILT): $(DASHBOARD)/frontend/package.json $(DASHBOARD)/frontend/package-lock.json \
+		$(DASHBOARD)/frontend/build.mjs $(wildcard $(DASHBOARD)/frontend/src/*)
+	cd $(DASHBOARD)/frontend && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+
+# Browser tests and the report's PDF: Debian's chromium, and pdftoppm (poppler-utils) to read PDF pages.
+browser:
+	@command -v chromium >/dev/null && command -v pdftoppm >/dev/null || { \
+		$$([ "$$(id -u)" = 0 ] || echo sudo) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y -q \
+			--no-install-recommends chromium poppler-utils fonts-dejavu-core; }
+
+test-python: $(STAMP_DEV) dashboard browser
 	$(BIN)/python -m pytest
 	@echo "consumer tests again on nats-py's stock receive path (stream/inbox.py's fallback):"
 	FOOTFALL_NATS_FAST_PATH=0 $(BIN)/python -m pytest -q tests/stream/test_publish_consume.py \
 		tests/stream/test_consume_replay.py tests/stream/test_acks.py tests/stream/test_inbox.py
 
 clean:
-	rm -rf $(VENV) .footfall
+	rm -rf $(VENV) .footfall $(DASHBOARD)/frontend/node_modules $(DASHBOARD)/static
