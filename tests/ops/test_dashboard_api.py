@@ -2,124 +2,18 @@
 
 The store keeps Paris time; a short day a week before the main day gives "same weekday last week". Each
 number the API gives is checked against the same measure asked of the SQL endpoint, so the API's own
-arithmetic (local buckets, roll-ups, ratios) is what is under test.
+arithmetic (local buckets, roll-ups, ratios) is what is under test. The serve is tests/ops/conftest.py's.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import dataclasses
 import json
-import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from typing import Any
 
-import msgspec
-import nats
 import pytest
 
-from ml_core.sim.agents import ShopperConfig
-from ops.bench.serve import footfall_command, footfall_env, free_port
-from ops.serve.config import hash_password
-from ops.simulation.pipeline import publish_day
-from ops.simulation.simulate import T0_NS, simulate_day
-from schemas.events import OccupancySampled
-from schemas.layout import AlertRule
-from stream.embedded import EmbeddedNats
-from stream.publisher import Publisher
-from tests.ops.test_serve import Serve, _wait_caught_up
-
-STORE = "store-001"
-TZ = "Europe/Paris"
-PASSWORDS = {"ana": "ana-secret", "bob": "bob-secret", "pat": "pat-secret", "mia": "mia-secret"}
-DAY_NS = 86_400 * 10**9
-DAY_S = 1800.0
-AT_NS = T0_NS + int((DAY_S + 120) * 1e9)  # two minutes after the simulated half hour
-# Paris is UTC+1 in January: the local day of T0 (2026-01-01T10:00Z) starts at 2025-12-31T23:00Z.
-MIDNIGHT_S = (T0_NS // 10**9) - 11 * 3600
-
-
-def _days() -> list[Any]:
-    day = simulate_day(3, shopper=ShopperConfig(duration_s=DAY_S, parties_per_hour=200.0), cameras=1, store_id=STORE)
-    rule = AlertRule(rule_id="crowded", metric="occupancy", threshold=4.0, min_duration_s=10.0, clear_after_s=10.0)
-    layout = msgspec.structs.replace(day.layout.layout, time_zone=TZ, rules=(rule,))
-    published = msgspec.structs.replace(day.layout, layout=layout)
-    earlier = simulate_day(5, shopper=ShopperConfig(duration_s=900.0, parties_per_hour=200.0), cameras=1,
-                           store_id=STORE, t0_ns=T0_NS - 7 * DAY_NS, edge_run_id="sim-run-0")  # fmt: skip
-    return [dataclasses.replace(earlier, layout=published), dataclasses.replace(day, layout=published)]
-
-
-async def _publish(url: str) -> None:
-    nc = await nats.connect(url)
-    try:
-        for day in _days():
-            await publish_day(nc, day)
-    finally:
-        await nc.close()
-
-
-class Dash(Serve):
-    nats_url = ""
-
-    def api(self, path: str, user: str | None = "ana", password: str | None = None) -> tuple[int, Any, Any]:
-        headers = {}
-        if user is not None:
-            secret = password if password is not None else PASSWORDS[user]
-            headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/api/v1/stores{path}", headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                body = response.read()
-                return response.status, response.headers, json.loads(body) if body[:1] in b"[{" else body
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.headers, json.loads(exc.read())
-
-    def ok(self, path: str, user: str = "ana") -> Any:
-        status, _, body = self.api(path, user)
-        assert status == 200, body
-        return body
-
-    def sql(self, query: str, **params: object) -> list[tuple[Any, ...]]:
-        return [tuple(r) for r in self.client().query(query, parameters=params).result_rows]
-
-
-@pytest.fixture(scope="module")
-def dash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dash]:
-    import signal
-    import subprocess
-
-    root = tmp_path_factory.mktemp("dash")
-    config = root / "serve.toml"
-    extras = ["", 'stores = ["store-999"]\n', 'role = "partner"\n', f'stores = ["{STORE}"]\n']
-    users = "".join(f'\n[[users]]\nname = "{name}"\npassword_scrypt = "{hash_password(pw)}"\n' + extra
-                    for (name, pw), extra in zip(PASSWORDS.items(), extras, strict=True))  # fmt: skip
-    config.write_text(f"[targets]\nwait_s = 60.0\ncustomers_per_staff = 10.0\n{users}")
-    with EmbeddedNats(root / "nats") as server:
-        asyncio.run(_publish(server.url))
-        port = free_port()
-        command = footfall_command("serve", "--url", server.url, "--data-dir", str(root / "data"), "--listen",
-                                   f"127.0.0.1:{port}", "--config", str(config))  # fmt: skip
-        proc = subprocess.Popen(command, env=footfall_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        handle = Dash(proc, port, root / "data")
-        handle.nats_url = server.url
-        try:
-            _wait_caught_up(handle)
-            yield handle
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    raise
-            output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-            assert proc.returncode == 0, output[-3000:]
-
-
-DAY = f"from=2026-01-01&to=2026-01-02&at={AT_NS}"
+from tests.ops.dashboard_fixture import AT_NS, DAY, DAY_NS, MIDNIGHT_S, PASSWORDS, STORE, TZ, Dash, publish_occupancy
 
 
 def test_overview_today_now_and_last_week(dash: Dash) -> None:
@@ -268,18 +162,7 @@ def test_live_events_reach_the_stream(dash: Dash) -> None:
         assert response.headers["Content-Type"].startswith("text/event-stream")
         assert response.readline().startswith(b"retry:")  # the watcher is registered once this arrives
 
-        async def publish() -> None:
-            nc = await nats.connect(dash.nats_url)
-            try:
-                event = OccupancySampled(store_id=STORE, ts_ns=AT_NS + DAY_NS, zone_id=None, people=77,
-                                         layout_version=1, processor_version="test")  # fmt: skip
-                publisher = Publisher(nc.jetstream())
-                await publisher.publish(event)
-                await publisher.flush()
-            finally:
-                await nc.close()
-
-        asyncio.run(publish())
+        publish_occupancy(dash.nats_url, 77, AT_NS + DAY_NS)
         for raw in response:
             line = raw.decode()
             if line.startswith("data: ") and json.loads(line[6:]).get("occupancy", {}).get("people") == 77:

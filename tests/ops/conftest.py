@@ -1,0 +1,5 @@
+"""Fixtures shared by the ops tests."""
+
+from tests.ops.dashboard_fixture import dash
+
+__all__ = ["dash"]
