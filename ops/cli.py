@@ -42,6 +42,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ops.commands.serve",
     "ops.commands.whatif",
     "ops.commands.compare",
+    "ops.commands.report",
     "ops.commands.eval_uncertainty",
 )
 
