@@ -8,6 +8,7 @@ that spawned it (PR_SET_PDEATHSIG), so a killed footfall leaves no server.
 
 from __future__ import annotations
 
+import secrets
 import socket
 import subprocess
 import sys
@@ -193,8 +194,11 @@ def free_loopback_ports(count: int) -> list[int]:
             sock.close()
 
 
-def loopback_topology(root: Path, *, servers: int, stores: list[str], replicas: int | None = None) -> Topology:
-    """A hub of `servers` servers on free loopback ports with store dirs under root, sourcing `stores`."""
+def loopback_topology(
+    root: Path, *, servers: int, stores: list[str], replicas: int | None = None, auth: bool = False
+) -> Topology:
+    """A hub of `servers` servers on free loopback ports with store dirs under root, sourcing `stores`;
+    with auth, its users (admin, projector, a leaf user per store) get random passwords."""
     ports = free_loopback_ports(4 * servers)
     hub = {
         "servers": [
@@ -209,5 +213,11 @@ def loopback_topology(root: Path, *, servers: int, stores: list[str], replicas: 
             for i in range(servers)
         ]
     }
-    raw = {"hub": hub, "stores": [{"id": s} for s in stores], "log": {"replicas": replicas or min(servers, 3)}}
+    raw: dict[str, object] = {
+        "hub": hub,
+        "stores": [{"id": s, "leaf_password": secrets.token_urlsafe(18) if auth else None} for s in stores],
+        "log": {"replicas": replicas or min(servers, 3)},
+    }
+    if auth:
+        raw["auth"] = {"admin_password": secrets.token_urlsafe(18), "projector_password": secrets.token_urlsafe(18)}
     return parse_topology(msgspec.to_builtins(raw), source="loopback topology")

@@ -27,7 +27,7 @@ import msgspec
 from nats.js import api as js_api
 
 from schemas.ids import Id
-from schemas.subjects import PREFIX, STREAM_OF_CHANNEL, Channel, stream_subjects
+from schemas.subjects import DLQ_PREFIX, PREFIX, STREAM_OF_CHANNEL, Channel, stream_subjects
 from stream.embedded import nats_server_binary
 from stream.errors import ConfigError
 from stream.provision import LogConfig, stream_configs, with_defaults
@@ -63,11 +63,36 @@ class Hub(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     domain: Id = "hub"
 
 
+# Passwords go into URLs (nats://user:password@host) as they are: URL-safe characters only.
+Password = Annotated[str, msgspec.Meta(min_length=12, max_length=128, pattern=r"^[A-Za-z0-9._~-]+$")]
+
+
+class Auth(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The hub's users, all in one account that holds the streams.
+
+    admin: everything (footfall log init, footfall log watch). projector: reads and acks every stream,
+    publishes derived events, alerts and dead letters, and cannot change a stream or forge a frame
+    (`PROJECTOR_PERMISSIONS`). leaf-<store>: the store's leaf node, allowed only what sourcing its
+    streams needs and its own subjects (`leaf_permissions`).
+    """
+
+    admin_password: Password
+    projector_password: Password
+    account: Annotated[str, msgspec.Meta(pattern=r"^[A-Z][A-Z0-9_]{0,31}$")] = "FOOTFALL"
+
+
 class StoreNode(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """A store and its leaf node's JetStream domain (the store id unless given)."""
+    """A store and its leaf node's JetStream domain (the store id unless given); leaf_password is the leaf
+    user's (needed when the topology has [auth])."""
 
     id: Id
     domain: Id | None = None
+    leaf_password: Password | None = None
+
+    @property
+    def leaf_user(self) -> str:
+        """The user name the store's leaf connects to the hub as."""
+        return f"leaf-{self.id}"
 
     @property
     def js_domain(self) -> str:
@@ -84,14 +109,25 @@ class Topology(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     hub: Hub
     stores: list[StoreNode] = msgspec.field(default_factory=list)
     log: LogConfig = msgspec.field(default_factory=LogConfig)
+    auth: Auth | None = None
 
-    def client_urls(self) -> list[str]:
-        """nats:// URLs of every hub server's client port."""
-        return [f"nats://{s.host}:{s.client_port}" for s in self.hub.servers]
+    def client_urls(self, user: str = "admin") -> list[str]:
+        """nats:// URLs of every hub server's client port, as `user` (admin or projector) when there is [auth]."""
+        userinfo = ""
+        if self.auth is not None:
+            passwords = {"admin": self.auth.admin_password, "projector": self.auth.projector_password}
+            if user not in passwords:
+                raise ConfigError(f"hub user must be one of {sorted(passwords)}, got {user!r}")
+            userinfo = f"{user}:{passwords[user]}@"
+        return [f"nats://{userinfo}{s.host}:{s.client_port}" for s in self.hub.servers]
 
-    def leafnode_urls(self) -> list[str]:
-        """nats-leaf:// URLs of every hub server's leaf node port (a leaf tries them in turn)."""
-        return [f"nats-leaf://{s.host}:{s.leafnode_port}" for s in self.hub.servers]
+    def leafnode_urls(self, store: StoreNode | None = None) -> list[str]:
+        """nats-leaf:// URLs of every hub server's leaf node port (a leaf tries them in turn), with the store
+        leaf's user and password when there is [auth]."""
+        userinfo = ""
+        if self.auth is not None and store is not None:
+            userinfo = f"{store.leaf_user}:{store.leaf_password}@"
+        return [f"nats-leaf://{userinfo}{s.host}:{s.leafnode_port}" for s in self.hub.servers]
 
 
 _PATH_IN_ERROR = re.compile(r" - at `\$(?P<path>[^`]*)`$")
@@ -169,7 +205,61 @@ def _problems(topology: Topology) -> list[str]:
         out.append(f"stores: domain {domain!r} is used by more than one store")
     if topology.hub.domain in domains:
         out.append(f"stores: domain {topology.hub.domain!r} is the hub's own (hub.domain)")
+    if topology.auth is not None:
+        for i, store in enumerate(topology.stores):
+            if store.leaf_password is None:
+                out.append(f"stores[{i}].leaf_password: a topology with [auth] needs one for {store.id!r}, got none")
     return out
+
+
+# What the projector may publish: JetStream's consumer and read API, acks and flow control, and what the
+# processors write (derived events, alerts, dead letters). Not: frames, layouts, or any stream change.
+PROJECTOR_PERMISSIONS: dict[str, object] = {
+    "publish": {
+        "allow": [
+            "$JS.API.INFO",
+            "$JS.API.STREAM.INFO.>",
+            "$JS.API.STREAM.NAMES",
+            "$JS.API.STREAM.LIST",
+            "$JS.API.STREAM.MSG.GET.>",
+            "$JS.API.DIRECT.GET.>",
+            "$JS.API.CONSUMER.>",
+            "$JS.ACK.>",
+            "$JS.FC.>",
+            f"{PREFIX}.*.{Channel.ZONES.value}",
+            f"{PREFIX}.*.{Channel.ALERTS.value}",
+            f"{DLQ_PREFIX}.>",
+        ]
+    },
+    "subscribe": {"allow": ["_INBOX.>"]},
+}
+
+
+def leaf_permissions(store: StoreNode) -> dict[str, object]:
+    """A store leaf's permissions on the hub, from the leaf's side: what it may send and receive.
+
+    Sourcing needs the hub to reach the leaf's JetStream API ($JS.<domain>.API, received) and flow control
+    ($JS.FC, received), and the leaf to answer (API replies $JSC.R, inbox replies) and deliver ($JS.S).
+    The leaf may send its own store's subjects and nothing of another's, and receives no ff. subject at all,
+    so it reads nothing of another store; the hub's own JetStream API ($JS.<hub>.API) stays out of reach.
+    """
+    return {
+        "publish": {"allow": [f"{PREFIX}.{store.id}.>", "$JS.S.>", "$JSC.R.>", "_INBOX.>"]},
+        "subscribe": {"allow": [f"$JS.{store.js_domain}.API.>", "$JS.FC.>", "$LDS.>"]},
+    }
+
+
+def _accounts(topology: Topology) -> dict[str, object]:
+    auth = topology.auth
+    assert auth is not None
+    users: list[dict[str, object]] = [
+        {"user": "admin", "password": auth.admin_password},
+        {"user": "projector", "password": auth.projector_password, "permissions": PROJECTOR_PERMISSIONS},
+    ]
+    users += [
+        {"user": s.leaf_user, "password": s.leaf_password, "permissions": leaf_permissions(s)} for s in topology.stores
+    ]
+    return {auth.account: {"jetstream": "enabled", "users": users}}
 
 
 # -- nats-server configs --------------------------------------------------------------------------------
@@ -198,6 +288,8 @@ def hub_server_config(topology: Topology, index: int) -> dict[str, object]:
     }
     if me.monitor_port is not None:
         config["http"] = f"{me.host}:{me.monitor_port}"
+    if topology.auth is not None:
+        config["accounts"] = _accounts(topology)
     if len(servers) > 1:
         config["cluster"] = {
             "name": topology.hub.cluster,
@@ -275,7 +367,7 @@ def write_server_configs(topology: Topology, out_dir: Path, source: str = "topol
         path = out_dir / f"leaf-{store.id}.conf"
         leaf = leaf_server_config(
             store.js_domain,
-            topology.leafnode_urls(),
+            topology.leafnode_urls(store),
             host="127.0.0.1",  # the edge runner on the same box is the leaf's only client
             port=4222,
             store_dir=f"/var/lib/footfall/{store.id}/nats",
