@@ -12,6 +12,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -85,6 +86,8 @@ def test_each_page_loads_draws_and_agrees_with_sql(browser: Any, dash: Dash, nam
         target = page.locator("canvas").first
         target.wait_for(timeout=10_000)
         assert _not_blank(target.screenshot()) > 0.01, f"{name}: the chart is blank"
+        if os.environ.get("FOOTFALL_SCREENSHOTS"):  # docs/dashboard/ is made this way (README)
+            page.screenshot(path=str(Path(os.environ["FOOTFALL_SCREENSHOTS"]) / f"{name}.png"), full_page=True)
         day = {"a": MIDNIGHT_S, "b": AT_NS}
         visits_sql = ("SELECT countIf(NOT is_staff) FROM visits WHERE started >= toDateTime64({a:Int64}, 9) AND "
                       "started < fromUnixTimestamp64Nano({b:Int64})")  # fmt: skip
