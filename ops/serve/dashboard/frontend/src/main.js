@@ -159,7 +159,7 @@ async function journeys() {
   content.append(el("div", { class: "tiles" },
     tile("conversion", "POS conversion", f.conversion === null ? "–" : fmt.format(100 * f.conversion), "%", `${num(f.transactions)} transactions / ${num(f.entered)} visits`)));
   chart(content, "Funnel", "visits reaching each stage: entered, engaged (15 s in a product zone), queued, checked out",
-    { tooltip: { trigger: "item" }, series: [{ type: "funnel", sort: "none", left: "10%", width: "80%", label: { formatter: "{b}: {c} visits" },
+    { tooltip: { trigger: "item" }, series: [{ type: "funnel", sort: "none", left: "10%", width: "65%", label: { formatter: "{b}: {c} visits" },
       data: [["entered", f.entered], ["engaged", f.engaged], ["queued", f.queued], ["checked out", f.checked_out]].map(([name, value]) => ({ name, value })) }] });
   const index = Object.fromEntries(j.states.map((s, i) => [s, i]));
   chart(content, "Transitions between zones", "visits moving from the row's zone to the column's zone",
