@@ -81,6 +81,19 @@ class Auth(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     account: Annotated[str, msgspec.Meta(pattern=r"^[A-Z][A-Z0-9_]{0,31}$")] = "FOOTFALL"
 
 
+class Tls(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """TLS on the hub's client and leaf node ports: the hub servers' certificate and key (PEM; its names
+    must cover every hub host), and the CA whose certificates clients and leaves must present."""
+
+    ca_file: str
+    cert_file: str
+    key_file: str
+
+    def server_block(self) -> dict[str, object]:
+        """A nats-server `tls {}` block that also verifies the peer's certificate against the CA."""
+        return {"ca_file": self.ca_file, "cert_file": self.cert_file, "key_file": self.key_file, "verify": True}
+
+
 class StoreNode(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A store and its leaf node's JetStream domain (the store id unless given); leaf_password is the leaf
     user's (needed when the topology has [auth])."""
@@ -88,6 +101,9 @@ class StoreNode(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     id: Id
     domain: Id | None = None
     leaf_password: Password | None = None
+    # The leaf's client certificate and key (PEM) for a hub with [tls], signed by its CA.
+    leaf_cert_file: str | None = None
+    leaf_key_file: str | None = None
 
     @property
     def leaf_user(self) -> str:
@@ -110,6 +126,7 @@ class Topology(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     stores: list[StoreNode] = msgspec.field(default_factory=list)
     log: LogConfig = msgspec.field(default_factory=LogConfig)
     auth: Auth | None = None
+    tls: Tls | None = None
 
     def client_urls(self, user: str = "admin") -> list[str]:
         """nats:// URLs of every hub server's client port, as `user` (admin or projector) when there is [auth]."""
@@ -205,6 +222,10 @@ def _problems(topology: Topology) -> list[str]:
         out.append(f"stores: domain {domain!r} is used by more than one store")
     if topology.hub.domain in domains:
         out.append(f"stores: domain {topology.hub.domain!r} is the hub's own (hub.domain)")
+    if topology.tls is not None:
+        for i, store in enumerate(topology.stores):
+            if store.leaf_cert_file is None or store.leaf_key_file is None:
+                out.append(f"stores[{i}]: a topology with [tls] needs leaf_cert_file and leaf_key_file, got none")
     if topology.auth is not None:
         for i, store in enumerate(topology.stores):
             if store.leaf_password is None:
@@ -277,19 +298,24 @@ def hub_server_config(topology: Topology, index: int) -> dict[str, object]:
     if not 0 <= index < len(servers):
         raise ConfigError(f"hub server index {index} is out of range: the hub has {len(servers)} server(s)")
     me = servers[index]
+    # Leaves dial the URLs the topology gives them (every hub server's, through whatever fronts the hub);
+    # advertised addresses are the servers' own, which a store often cannot reach.
+    leafnodes: dict[str, object] = {"host": me.host, "port": me.leafnode_port, "no_advertise": True}
     config: dict[str, object] = {
         "server_name": me.name,
         "host": me.host,
         "port": me.client_port,
         "jetstream": {"store_dir": me.store_dir, "domain": topology.hub.domain},
-        # Leaves dial the URLs the topology gives them (every hub server's, through whatever fronts the hub);
-        # advertised addresses are the servers' own, which a store often cannot reach.
-        "leafnodes": {"host": me.host, "port": me.leafnode_port, "no_advertise": True},
+        "leafnodes": leafnodes,
     }
     if me.monitor_port is not None:
         config["http"] = f"{me.host}:{me.monitor_port}"
     if topology.auth is not None:
         config["accounts"] = _accounts(topology)
+    if topology.tls is not None:
+        # Client and leaf connections cross networks footfall does not own; routes stay inside the hub's.
+        config["tls"] = topology.tls.server_block()
+        leafnodes["tls"] = topology.tls.server_block()
     if len(servers) > 1:
         config["cluster"] = {
             "name": topology.hub.cluster,
@@ -305,6 +331,7 @@ def leaf_server_config(
     hub_leafnode_urls: list[str],
     *,
     credentials: Path | None = None,
+    tls: dict[str, str] | None = None,
     host: str | None = None,
     port: int | None = None,
     store_dir: str | None = None,
@@ -313,7 +340,7 @@ def leaf_server_config(
     """The nats-server config of a store's leaf node: JetStream in its own domain, a remote to the hub.
 
     Settings given as None are left out, for the command line to set (`footfall log serve` picks a free
-    port and names the server itself).
+    port and names the server itself). tls: ca_file, cert_file and key_file for a hub with [tls].
     """
     if not hub_leafnode_urls:
         raise ConfigError("a leaf node needs at least one hub leafnode URL (nats-leaf://host:port), got none")
@@ -324,6 +351,8 @@ def leaf_server_config(
     }
     if credentials is not None:
         remote["credentials"] = str(credentials)
+    if tls is not None:  # ca_file, cert_file, key_file: the hub's CA and this leaf's certificate
+        remote["tls"] = dict(tls)
     # An edge box loses power more often than a data centre: fsync every write, so what the leaf has
     # acknowledged survives a power cut, not only a crash of the server (40 frames/s is cheap to sync).
     jetstream: dict[str, object] = {"domain": domain, "sync_interval": "always"}
@@ -339,6 +368,13 @@ def leaf_server_config(
     config["jetstream"] = jetstream
     config["leafnodes"] = {"remotes": [remote]}
     return config
+
+
+def leaf_tls(topology: Topology, store: StoreNode) -> dict[str, str] | None:
+    """The leaf remote's tls block for a hub with [tls] (its CA, the store's certificate), else None."""
+    if topology.tls is None or store.leaf_cert_file is None or store.leaf_key_file is None:
+        return None
+    return {"ca_file": topology.tls.ca_file, "cert_file": store.leaf_cert_file, "key_file": store.leaf_key_file}
 
 
 def to_leaf_url(url: str) -> str:
@@ -368,6 +404,7 @@ def write_server_configs(topology: Topology, out_dir: Path, source: str = "topol
         leaf = leaf_server_config(
             store.js_domain,
             topology.leafnode_urls(store),
+            tls=leaf_tls(topology, store),
             host="127.0.0.1",  # the edge runner on the same box is the leaf's only client
             port=4222,
             store_dir=f"/var/lib/footfall/{store.id}/nats",

@@ -78,6 +78,9 @@ def register(tree: CommandTree) -> None:
     serve.add_argument("--store", help="store id whose subjects the leaf's streams capture (default: --domain)")
     serve.add_argument("--credentials", type=Path, help="NATS credentials file for the leaf connection to the hub")
     serve.add_argument("--port", type=int, help="client port (default: a free one)")
+    serve.add_argument("--tls-ca", type=Path, help="with --leaf-of: the hub's CA (PEM), for a hub with [tls]")
+    serve.add_argument("--tls-cert", type=Path, help="with --leaf-of: this leaf's certificate (PEM), signed by it")
+    serve.add_argument("--tls-key", type=Path, help="with --leaf-of: the certificate's key (PEM)")
     config = tree.add(
         "log config",
         "Write the nats-server configs of a topology (hub servers and store leaf nodes) and check them.",
@@ -357,8 +360,10 @@ def _leaf_config(args: argparse.Namespace, nats_dir: Path) -> Path | None:
     from stream.errors import ConfigError
     from stream.topology import leaf_server_config, render_server_config, to_leaf_url
 
-    leaf_flags = [f for f, v in (("--domain", args.domain), ("--store", args.store),
-                                 ("--credentials", args.credentials)) if v]  # fmt: skip
+    tls_files = {"ca_file": args.tls_ca, "cert_file": args.tls_cert, "key_file": args.tls_key}
+    given = {"--domain": args.domain, "--store": args.store, "--credentials": args.credentials,
+             "--tls-*": any(tls_files.values())}  # fmt: skip
+    leaf_flags = [flag for flag, value in given.items() if value]
     if args.leaf_of is None:
         if leaf_flags:
             raise ConfigError(f"{', '.join(leaf_flags)} only apply with --leaf-of HUB_URL")
@@ -372,8 +377,14 @@ def _leaf_config(args: argparse.Namespace, nats_dir: Path) -> Path | None:
             raise ConfigError(f"{flag} must match [a-z0-9][a-z0-9_-]{{0,31}}, got {value!r}")
     if args.credentials is not None and not args.credentials.is_file():
         raise ConfigError(f"--credentials {args.credentials}: no such file")
+    tls = None
+    if any(tls_files.values()):
+        missing = [f"--tls-{k.split('_')[0]}" for k, v in tls_files.items() if v is None]
+        if missing:
+            raise ConfigError(f"TLS to the hub needs --tls-ca, --tls-cert and --tls-key; missing {', '.join(missing)}")
+        tls = {k: str(Path(v).resolve()) for k, v in tls_files.items()}
     urls = [to_leaf_url(u) for u in args.leaf_of.split(",") if u.strip()]
-    config = leaf_server_config(args.domain, urls, credentials=args.credentials)
+    config = leaf_server_config(args.domain, urls, credentials=args.credentials, tls=tls)
     nats_dir.mkdir(parents=True, exist_ok=True)
     path = nats_dir / "leaf.conf"
     path.write_text(render_server_config(config, f"written by `footfall log serve --leaf-of` for {args.domain}"))
