@@ -14,6 +14,12 @@ The leaf-to-hub link denies `ff.>` both ways: without that, the hub's stream
 subjects would draw every edge publish over the link as well (stored twice,
 acked twice, and out of order against the sourced catch-up after a cut).
 Only JetStream's own API and sourcing traffic cross it.
+
+Optional `[auth]` puts the hub's streams in one account with an admin, a
+projector and a user per store leaf (`PROJECTOR_PERMISSIONS`,
+`leaf_permissions`), so the hub itself, not the leaf's own config, keeps a
+store to its own subjects; optional `[tls]` verifies certificates on the
+hub's client and leaf ports.
 """
 
 from __future__ import annotations
