@@ -1,9 +1,9 @@
 """Backtesting alert rules on history: FF_DERIVED's samples folded with candidate rules, in memory.
 
 `footfall alerts backtest` (ops/commands/alerts_backtest.py) reads the store's layouts (FF_LAYOUT) and its
-QueueSampled/OccupancySampled events (FF_DERIVED, in stream order, other derived events skipped by their
-tag, undecoded), substitutes the candidate rules for the rules of every layout version, and folds the
-samples with the live `AlertProcessor`, in batches, without a runner or checkpoints: nothing is
+samples and zone and visit events (FF_DERIVED, in stream order: what the live processor folds; line
+crossings skipped by their tag, undecoded), substitutes the candidate rules for the rules of every layout
+version, and folds them with the live `AlertProcessor`, in batches, without a runner or checkpoints: nothing is
 published and nothing is written to the store. The alert intervals are the ones the live processor
 would publish for the same rules on the same log (the same fold, the same layouts by event time).
 
@@ -28,11 +28,21 @@ from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
 
 from projections.alerts.processor import FOLDED_METRICS, AlertProcessor
+from projections.derived import DERIVED_EVENTS
 from projections.layouts import LayoutHistory
 from projections.projection import SeqEvent
 from schemas.codec import convert, decode
 from schemas.errors import SchemaError
-from schemas.events import AlertCleared, AlertRaised, Event, LayoutPublished, OccupancySampled, QueueSampled, event_tag
+from schemas.events import (
+    AlertCleared,
+    AlertRaised,
+    AnyEvent,
+    Event,
+    LayoutPublished,
+    OccupancySampled,
+    QueueSampled,
+    event_tag,
+)
 from schemas.layout import AlertRule, StoreLayout, rule_reason
 from schemas.subjects import STREAM_OF_CHANNEL, Channel, subject
 from stream.layouts import LayoutReader
@@ -174,7 +184,7 @@ class RuleResult:
     def folded(self) -> bool:
         """Whether the alert processor folds this rule.
 
-        The others need positions or staff flags, which the samples do not carry.
+        The others (unattended_dwell_s) need people's positions, which derived events do not carry.
         """
         rule = self.rule
         return rule.is_known and rule.metric in FOLDED_METRICS
@@ -304,18 +314,21 @@ class _Tagged(msgspec.Struct):
 
 
 _tag_decoder = msgspec.msgpack.Decoder(_Tagged)
-_SAMPLE_TAGS = frozenset({event_tag(QueueSampled), event_tag(OccupancySampled)})
+# What the live processor folds: the samples, and the zone and visit events customers_per_staff counts staff
+# on the floor by (a backtest that read samples alone counted no staff, and raised that rule all day).
+_FOLDED_TYPES = tuple(t for t in DERIVED_EVENTS if t not in AlertProcessor.ignored_types)
+_FOLDED_TAGS = frozenset(event_tag(t) for t in _FOLDED_TYPES)
 
 
-def _decode_sample(data: bytes) -> QueueSampled | OccupancySampled | None:
-    """The sample in a payload, or None for another derived event (its tag is all that is read)."""
+def _decode_folded(data: bytes) -> AnyEvent | None:
+    """The event in a payload if the alert processor folds its type, else None (its tag is all that is read)."""
     try:
-        if _tag_decoder.decode(data).type not in _SAMPLE_TAGS:
+        if _tag_decoder.decode(data).type not in _FOLDED_TAGS:
             return None
     except msgspec.DecodeError:
         pass  # the full decode says what is wrong
     event = decode(data)
-    return event if isinstance(event, QueueSampled | OccupancySampled) else None
+    return event if isinstance(event, _FOLDED_TYPES) else None
 
 
 async def read_layouts(nc: NatsClient) -> dict[str, list[LayoutPublished]]:
@@ -371,15 +384,17 @@ async def backtest(
     high = to_ns if to_ns is not None else 2**63 - 1
     if last_seq:
         chunks = replay(nc, DERIVED_STREAM, filter_subject=subject(Channel.ZONES, store_id), batch=batch,
-                        decoder=_decode_sample)  # fmt: skip
+                        decoder=_decode_folded)  # fmt: skip
         async for chunk in chunks:
             messages += len(chunk)
             events = [SeqEvent(r.stream_seq, r.event) for r in chunk
                       if r.event is not None and low <= r.event.ts_ns < high]  # fmt: skip
+            sampled = [e.event.ts_ns for e in events if isinstance(e.event, QueueSampled | OccupancySampled)]
+            if sampled:
+                samples += len(sampled)
+                first = min(sampled) if first is None else min(first, *sampled)
+                last = max(last or sampled[-1], *sampled)
             if events:
-                samples += len(events)
-                first = events[0].event.ts_ns if first is None else min(first, events[0].event.ts_ns)
-                last = max(last or events[-1].event.ts_ns, *(e.event.ts_ns for e in events))
                 for collector in collectors.values():
                     collector.fold(events)
             if progress is not None:

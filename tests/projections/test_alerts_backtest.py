@@ -41,6 +41,9 @@ LIVE_RULES = (
     AlertRule(rule_id="queue-long", zone_id="queue", metric="queue_length", threshold=3.0, min_duration_s=20.0,
               clear_below=2.0, clear_after_s=10.0, severity="critical"),
     AlertRule(rule_id="produce-busy", zone_id="produce", metric="occupancy", threshold=2.0, min_duration_s=15.0),
+    # Counts staff on the floor from zone and visit events: a backtest of samples alone counted none.
+    AlertRule(rule_id="staff-gap", metric="customers_per_staff", threshold=15.0, min_duration_s=20.0,
+              clear_below=10.5, clear_after_s=10.0),
 )  # fmt: skip
 CANDIDATE = {"rule_id": "queue-long", "zone_id": "queue", "metric": "queue_length", "threshold": 2.0,
              "min_duration_s": 10.0, "clear_below": 1.0, "clear_after_s": 5.0}  # fmt: skip
@@ -174,7 +177,7 @@ def test_backtest_equals_the_live_processor_and_publishes_nothing(
 ) -> None:
     published, rows = asyncio.run(_live(fresh_nats.url, store))
     live = _intervals(published)
-    assert live.get("queue-long") and live.get("produce-busy")  # the day breaches both rules
+    assert live.get("queue-long") and live.get("produce-busy") and live.get("staff-gap")  # the day breaches them
     tables_before = store.query_rows(f"SELECT name FROM system.tables WHERE database = '{store.database}'")
 
     # The live rules as candidates (batches of another size than the runner's): the same intervals and peaks.
