@@ -1,4 +1,4 @@
-"""The dashboard's serve, shared by the API and browser tests: one `footfall serve` for the session.
+"""The dashboard's serve, shared by the API, browser and report tests: one `footfall serve` a module.
 
 A real nats-server and chDB over two simulated days of one store in Paris time (a half hour on
 2026-01-01 and a quarter hour a week before, for "same weekday last week"), with an alert rule that the
@@ -88,7 +88,9 @@ class Dash(Serve):
         return [tuple(r) for r in self.client().query(query, parameters=params).result_rows]
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: an idle serve and nats-server would otherwise sit beside the rest of the
+# suite (the crash tests count kills against the clock of a machine with two cores).
+@pytest.fixture(scope="module")
 def dash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dash]:
     root = tmp_path_factory.mktemp("dash")
     config = root / "serve.toml"

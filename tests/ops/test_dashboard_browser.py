@@ -33,7 +33,9 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromi
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(dash: Dash) -> Iterator[Any]:
+    # After the serve (`dash`): Playwright's sync API keeps an event loop running in this thread, where
+    # the serve fixture's asyncio.run could not start one.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
