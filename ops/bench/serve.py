@@ -13,6 +13,7 @@ Afterwards every projection table (count and sum of row hashes) is compared with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import multiprocessing
 import os
@@ -24,9 +25,10 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -102,6 +104,30 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve_process(
+    url: str, data_dir: Path, *args: str, output: int | IO[bytes] | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """A `footfall serve` process on the log at `url` and a free loopback port (with `args` after), and that
+    port; SIGTERM on exit (killed if it has not drained in 60 s). output: its stdout and stderr (default:
+    this process's)."""
+    port = free_port()
+    command = footfall_command("serve", "--url", url, "--data-dir", str(data_dir), "--listen", f"127.0.0.1:{port}",
+                               *args)  # fmt: skip
+    stderr = subprocess.STDOUT if output is not None else None
+    proc = subprocess.Popen(command, env=footfall_env(), stdout=output, stderr=stderr)
+    try:
+        yield proc, port
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise
 
 
 def simulate_days(config: ServeBenchConfig, days: range) -> list[SimulatedDay]:
@@ -262,11 +288,8 @@ def run_bench(config: ServeBenchConfig) -> dict[str, Any]:
         started = time.perf_counter()
         history = asyncio.run(publish_days(log.url, simulate_days(config, range(config.days - 1))))
         publish_s = time.perf_counter() - started
-        port = free_port()
         serve_dir = root / "serve"
-        proc = subprocess.Popen(footfall_command("serve", "--url", log.url, "--data-dir", str(serve_dir), "--listen",
-                                          f"127.0.0.1:{port}"), env=footfall_env())  # fmt: skip
-        try:
+        with serve_process(log.url, serve_dir) as (proc, port):
             _say("serve folding the history ...")
             started = time.perf_counter()
             wait_caught_up(proc, port)
@@ -290,7 +313,6 @@ def run_bench(config: ServeBenchConfig) -> dict[str, Any]:
             if publisher.exitcode != 0:
                 raise RuntimeError(f"publishing the last day failed (exit status {publisher.exitcode})")
             wait_caught_up(proc, port)
-        finally:
             proc.send_signal(signal.SIGTERM)
             serve_rc = proc.wait(timeout=300)
         every = [v for values in latencies.values() for v in values]

@@ -17,6 +17,7 @@ import socket
 import struct
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -25,6 +26,7 @@ from projections.store import Store, StoreError
 SOCKET_NAME = "sql.sock"
 _MAX_BYTES = 256 << 20
 _HEADER = struct.Struct(">I")
+_S = TypeVar("_S", bound=msgspec.Struct)
 
 
 class SqlRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag="sql"):
@@ -195,31 +197,33 @@ def replay_via_owner(
     data_dir: Path, request: ReplayRequest, progress: Callable[[ReplayProgress], None]
 ) -> ReplayDone | ReplayFailed | None:
     """Ask the owning process to replay; None when no process answers on the socket."""
-    with owner_connection(data_dir) as sock:
-        if sock is None:
-            return None
-        payload = msgspec.msgpack.encode(request)
-        sock.sendall(_HEADER.pack(len(payload)) + payload)
-        while True:
-            frame = msgspec.msgpack.decode(_recv_frame(sock), type=ReplayFrame)
-            if isinstance(frame, ReplayProgress):
-                progress(frame)
-                continue
-            return frame
+    answer = _job_via_owner(data_dir, request, ReplayFrame, ReplayProgress, progress)
+    assert answer is None or isinstance(answer, ReplayDone | ReplayFailed)
+    return answer
 
 
 def whatif_via_owner(
     data_dir: Path, job: WhatIfJob, progress: Callable[[WhatIfStep], None]
 ) -> WhatIfDone | ReplayFailed | None:
     """Ask the owning process to carry out a what-if; None when no process answers on the socket."""
+    answer = _job_via_owner(data_dir, job, WhatIfFrame, WhatIfStep, progress)
+    assert answer is None or isinstance(answer, WhatIfDone | ReplayFailed)
+    return answer
+
+
+def _job_via_owner(
+    data_dir: Path, request: msgspec.Struct, frames: Any, step: type[_S], progress: Callable[[_S], None]
+) -> object:
+    """Send a job, hand its progress frames (of type `step`) to `progress` and return its last frame (one
+    of `frames`); None when no process answers on the socket."""
     with owner_connection(data_dir) as sock:
         if sock is None:
             return None
-        payload = msgspec.msgpack.encode(job)
+        payload = msgspec.msgpack.encode(request)
         sock.sendall(_HEADER.pack(len(payload)) + payload)
         while True:
-            frame = msgspec.msgpack.decode(_recv_frame(sock), type=WhatIfFrame)
-            if isinstance(frame, WhatIfStep):
+            frame = msgspec.msgpack.decode(_recv_frame(sock), type=frames)
+            if isinstance(frame, step):
                 progress(frame)
                 continue
             return frame

@@ -12,7 +12,6 @@ import asyncio
 import base64
 import dataclasses
 import json
-import signal
 import subprocess
 import urllib.error
 import urllib.request
@@ -24,7 +23,7 @@ import nats
 import pytest
 
 from ml_core.sim.agents import ShopperConfig
-from ops.bench.serve import footfall_command, footfall_env, free_port
+from ops.bench.serve import serve_process
 from ops.serve.config import hash_password
 from ops.simulation.pipeline import publish_day
 from ops.simulation.simulate import T0_NS, simulate_day
@@ -100,25 +99,13 @@ def dash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dash]:
     config.write_text(f"[targets]\nwait_s = 60.0\ncustomers_per_staff = 10.0\n{users}")
     with EmbeddedNats(root / "nats") as server:
         asyncio.run(_publish(server.url))
-        port = free_port()
-        command = footfall_command("serve", "--url", server.url, "--data-dir", str(root / "data"), "--listen",
-                                   f"127.0.0.1:{port}", "--config", str(config))  # fmt: skip
-        proc = subprocess.Popen(command, env=footfall_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        handle = Dash(proc, port, root / "data")
-        handle.nats_url = server.url
-        try:
+        with serve_process(server.url, root / "data", "--config", str(config), output=subprocess.PIPE) as (proc, port):
+            handle = Dash(proc, port, root / "data")
+            handle.nats_url = server.url
             _wait_caught_up(handle)
             yield handle
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    raise
-            output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-            assert proc.returncode == 0, output[-3000:]
+        output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+        assert proc.returncode == 0, output[-3000:]
 
 
 def publish_occupancy(url: str, people: int, ts_ns: int) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import gzip
-import signal
 import subprocess
 import threading
 import time
@@ -26,7 +25,7 @@ import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from ml_core.sim.agents import ShopperConfig
-from ops.bench.serve import footfall_command, footfall_env, free_port
+from ops.bench.serve import footfall_command, footfall_env, serve_process
 from ops.serve.config import hash_password
 from ops.simulation.pipeline import publish_day
 from ops.simulation.simulate import simulate_day
@@ -125,24 +124,12 @@ role = "partner"
 """)
     with EmbeddedNats(root / "nats") as server:
         asyncio.run(_publish(server.url))
-        port = free_port()
-        command = footfall_command("serve", "--url", server.url, "--data-dir", str(root / "data"), "--listen",
-                                   f"127.0.0.1:{port}", "--config", str(config))  # fmt: skip
-        proc = subprocess.Popen(command, env=footfall_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        handle = Serve(proc, port, root / "data")
-        try:
+        with serve_process(server.url, root / "data", "--config", str(config), output=subprocess.PIPE) as (proc, port):
+            handle = Serve(proc, port, root / "data")
             _wait_caught_up(handle)
             yield handle
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    raise
-            output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-            assert proc.returncode == 0, output[-3000:]
+        output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+        assert proc.returncode == 0, output[-3000:]
 
 
 def test_clickhouse_connect_reads_what_footfall_sql_reads(serve: Serve) -> None:
