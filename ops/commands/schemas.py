@@ -29,6 +29,18 @@ def register(tree: CommandTree) -> None:
     )
     size.add_argument("--tracks", type=int, default=10, help="tracks in the frame (default: 10)")
     size.add_argument("--uncalibrated", action="store_true", help="tracks without floor positions")
+    ddl = tree.add(
+        "schemas ddl",
+        "Print footfall's tables as DDL for a ClickHouse cluster (Replicated tables and Distributed over them).",
+        _ddl,
+        description="Print every table footfall creates (the runner's checkpoints and versions, every "
+        "projection's tables) as ClickHouse cluster DDL: <table>_local ON CLUSTER as the Replicated form of "
+        "its engine with the replicated insert-dedup window, and <table> as a Distributed table over them, "
+        "sharded by store. Apply it with clickhouse-client --multiquery before pointing footfall at the "
+        "cluster (FOOTFALL_CLICKHOUSE_URL).",
+    )
+    ddl.add_argument("--cluster", required=True, help="the cluster's name in the servers' remote_servers")
+    ddl.add_argument("--database", default="footfall", help="database (default: %(default)s)")
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -78,4 +90,18 @@ def _size(args: argparse.Namespace) -> int:
     sizes = {"tracks": args.tracks, "calibrated": not args.uncalibrated,
              "msgpack_bytes": len(encode(frame)), "json_bytes": len(encode_json(frame))}  # fmt: skip
     print(json.dumps(sizes))
+    return 0
+
+
+def _ddl(args: argparse.Namespace) -> int:
+    import sys
+
+    from projections.cluster_ddl import ClusterDdlError, cluster_ddl, footfall_statements
+
+    try:
+        statements = cluster_ddl(footfall_statements(args.database), args.cluster)
+    except ClusterDdlError as exc:
+        print(f"footfall schemas ddl: {exc}", file=sys.stderr)
+        return 2
+    print(";\n\n".join(statements) + ";")
     return 0
