@@ -78,22 +78,28 @@ def stream_names() -> list[str]:
     return [*STREAM_OF_CHANNEL.values(), DLQ_STREAM]
 
 
-def load_config(path: Path) -> LogConfig:
-    """Read a LogConfig from a .json or .toml file; ConfigError names the bad field and value."""
+def read_config_file(path: Path, what: str) -> object:
+    """A .json or .toml file decoded to plain values (ConfigError naming `what` and the path if it cannot
+    be read, has another suffix or does not parse): what each config's own checks then convert."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise ConfigError(f"cannot read log config {path}: {exc}") from exc
+        raise ConfigError(f"cannot read {what} {path}: {exc}") from exc
     suffix = Path(path).suffix.lower()
     if suffix not in (".json", ".toml"):
-        raise ConfigError(f"log config {path} must end in .json or .toml, got {suffix!r}")
+        raise ConfigError(f"{what} {path} must end in .json or .toml, got {suffix!r}")
     try:
-        config = (
-            msgspec.json.decode(data, type=LogConfig)
-            if suffix == ".json"
-            else msgspec.toml.decode(data, type=LogConfig)
-        )
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        return msgspec.json.decode(data) if suffix == ".json" else msgspec.toml.decode(data)
+    except msgspec.DecodeError as exc:
+        raise ConfigError(f"{what} {path}: {exc}") from exc
+
+
+def load_config(path: Path) -> LogConfig:
+    """Read a LogConfig from a .json or .toml file; ConfigError names the bad field and value."""
+    raw = read_config_file(path, "log config")
+    try:
+        config = msgspec.convert(raw, LogConfig)
+    except msgspec.ValidationError as exc:
         raise ConfigError(f"log config {path}: {exc}") from exc
     return with_defaults(config)
 

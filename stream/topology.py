@@ -36,7 +36,7 @@ from schemas.ids import Id
 from schemas.subjects import DLQ_PREFIX, PREFIX, STREAM_OF_CHANNEL, Channel, stream_subjects
 from stream.embedded import nats_server_binary
 from stream.errors import ConfigError
-from stream.provision import LogConfig, stream_configs, with_defaults
+from stream.provision import LogConfig, read_config_file, stream_configs, with_defaults
 
 # Streams written at the store and sourced by the hub; the others (layout, derived, alerts, DLQ) live on the hub.
 SOURCED_CHANNELS = (Channel.TRACKS, Channel.STATUS, Channel.POS)
@@ -160,18 +160,7 @@ _PATH_PART = re.compile(r"\.(?P<key>[A-Za-z_][A-Za-z0-9_]*)|\[(?P<index>\d+)\]")
 def load_topology(path: Path) -> Topology:
     """Read and check a topology (.toml, or .json); ConfigError names the field, the value found and what was
     expected."""
-    try:
-        text = Path(path).read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read topology {path}: {exc}") from exc
-    suffix = Path(path).suffix.lower()
-    if suffix not in (".json", ".toml"):
-        raise ConfigError(f"topology {path} must end in .toml or .json, got {suffix!r}")
-    try:
-        raw = msgspec.json.decode(text) if suffix == ".json" else msgspec.toml.decode(text)
-    except msgspec.DecodeError as exc:
-        raise ConfigError(f"topology {path}: {exc}") from exc
-    return parse_topology(raw, source=str(path))
+    return parse_topology(read_config_file(path, "topology"), source=str(path))
 
 
 def parse_topology(raw: object, source: str = "topology") -> Topology:
