@@ -6,8 +6,9 @@ and `footfall eval store` compare the same things with the simulator's truth.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,20 +19,24 @@ from projections.registry import ANALYTICS, make
 from projections.runner import Progress, ProjectionRunner, RunStats
 from projections.store import Store
 from projections.zones.processor import ZoneProcessor
+from schemas.events import Event
 from stream.provision import LogConfig, ensure_streams
 from stream.publisher import Publisher
 
 
 async def publish_day(nc: NatsClient, day: SimulatedDay) -> int:
     """Publish the day's layout, track events and POS transactions; return how many the log stored."""
+    return await publish_events(nc, [day.layout], day.events, day.pos)
+
+
+async def publish_events(nc: NatsClient, *events: Iterable[Event]) -> int:
+    """Provision footfall's streams if missing, publish `events` in order (each iterable after the one
+    before) and wait for every ack; return how many the log stored (the rest were duplicates)."""
     js = nc.jetstream()
     await ensure_streams(js, LogConfig())
     publisher = Publisher(js)
-    await publisher.publish(day.layout)
-    for event in day.events:
+    for event in itertools.chain(*events):
         await publisher.publish(event)
-    for tx in day.pos:
-        await publisher.publish(tx)
     return (await publisher.flush()).stored
 
 

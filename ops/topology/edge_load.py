@@ -24,8 +24,7 @@ from nats.js import api as js_api
 from ops.bench.synthetic_tracks import FRAME_PERIOD_NS, layout_event, synthetic_events
 from schemas.events import Event, LayoutPublished
 from stream.embedded import EmbeddedNats
-from stream.provision import LogConfig, ensure_streams
-from stream.publisher import MAX_PAYLOAD_BYTES, Publisher, to_record
+from stream.publisher import MAX_PAYLOAD_BYTES, to_record
 from stream.spool import SpoolRecord
 
 REPO = Path(__file__).resolve().parents[2]
@@ -184,15 +183,12 @@ def project_and_dump(
 
 
 async def _fill_clean(url: str, load: EdgeLoad) -> None:
+    # Here, not at the top: the pipeline loads the projections (numba), which only the clean run needs.
+    from ops.simulation.pipeline import publish_events
+
     nc = await nats.connect(url)
     try:
-        js = nc.jetstream()
-        await ensure_streams(js, LogConfig())
-        publisher = Publisher(js)
-        await publisher.publish(load.layout)
-        for event in load.events:
-            await publisher.publish(event)
-        await publisher.flush()
+        await publish_events(nc, [load.layout], load.events)
     finally:
         await nc.close()
 
