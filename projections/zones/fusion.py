@@ -12,30 +12,21 @@ decision on its counts is here.
 
 from __future__ import annotations
 
-import msgspec
+from numba import njit
 
 # (ts_ns, x_m, y_m, camera_id) of one observation a person was updated with.
 Sighting = tuple[int, float, float, str]
 
 
-class CoObservation(msgspec.Struct, frozen=True):
-    """How a held track and a person compare where both were seen at about the same time.
-
-    near: pairs within the gate; far: pairs beyond it; mean_dist_m: mean distance of the near pairs
-    (metres; inf when there are none).
-    """
-
-    near: int
-    far: int
-    mean_dist_m: float
-
-
-def same_person(co: CoObservation, min_observations: int, handed_over: bool) -> bool:
-    """Whether the comparison makes the held track the person: never a far pair, and enough near ones.
+@njit(cache=True)
+def same_person(near: int, far: int, min_observations: int, handed_over: bool) -> bool:
+    """Whether a held track's pairs with a person (near: within the gate, far: beyond it) make it that
+    person: never a far pair, and enough near ones.
 
     handed_over: the person's other tracks stopped before the held track's latest observation, so the
     held track carries them on (a hand-over across a narrow overlap): one near pair is then enough.
+    Compiled: the zone kernel's held-track decision (kernel.decide_held) calls it.
     """
-    if co.far or not co.near:
+    if far or not near:
         return False
-    return co.near >= min_observations or handed_over
+    return near >= min_observations or handed_over

@@ -16,7 +16,8 @@ Layout per person slot s:
   rt, rc, rxy [s, r]  the ring of recent sightings: ts_ns, camera code, floor x, y (metres)
 Zone and line columns are a store's zone and line ids across layout versions. Per track slot t (a mapped
 track of a person): ti[t, T_*] the person slot, when it was last seen (ts_ns), its camera code. Per held
-track slot h: hi[h, H_*] (used, first_ns, observations, camera code) and its observations hts[h, :], hxy[h, :].
+track slot h: hi[h, H_*] (used, first_ns, observations, camera code, track key code) and its observations
+hts[h, :], hxy[h, :]. A new track that is not arriving through an entrance is held by fold_run itself.
 """
 
 from __future__ import annotations
@@ -28,33 +29,36 @@ import numpy.typing as npt
 from numba import njit, types
 from numba.typed import Dict
 
+from projections.zones.fusion import same_person
+
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 NO = np.iinfo(np.int64).min  # "no time": a step that changed nothing
 
-P_ALIVE, P_LAST, P_SEEN, P_STAFF, P_LAYOUT, P_ZORDER, P_RHEAD, P_RLEN = range(8)
-N_P = 8
+P_ALIVE, P_LAST, P_SEEN, P_STAFF, P_LAYOUT, P_ZORDER, P_RHEAD, P_RLEN, P_PID = range(9)
+N_P = 9
 Z_INSIDE, Z_CAND, Z_OBS, Z_ORDER = range(4)
 N_Z = 4
 L_SETTLED, L_CAND, L_PROV = range(3)
 N_L = 3
 T_PERSON, T_SEEN, T_CAM = range(3)
 N_T = 3
-H_USED, H_FIRST, H_LEN, H_CAM = range(4)
-N_H = 4
+H_USED, H_FIRST, H_LEN, H_CAM, H_CODE = range(5)
+N_H = 5
 S_FIRST, S_LAST, S_NEXT_TICK, S_GROUP_DUE = range(4)
 N_S = 4
 # Integer parameters (ip) and float parameters (fp) of a run.
-(I_NEED_IN, I_NEED_OUT, I_MIN_NS, I_HORIZON_NS, I_LOST_NS, I_DEFER_NS, I_DELAY_NS, I_VERSION, I_HOLD_NS, I_SKEW_NS) = (
-    range(10)
-)
-N_I = 10
-F_MIN_DISP, F_END_MARGIN, F_GATE_M, F_SPEED_M_S, F_MARGIN_M = range(5)
-N_F = 5
+(I_NEED_IN, I_NEED_OUT, I_MIN_NS, I_HORIZON_NS, I_LOST_NS, I_DEFER_NS, I_DELAY_NS, I_VERSION, I_HOLD_NS, I_SKEW_NS,
+ I_MIN_PAIRS, I_STITCH_NS) = range(12)  # fmt: skip
+N_I = 12
+F_MIN_DISP, F_END_MARGIN, F_GATE_M, F_SPEED_M_S, F_MARGIN_M, F_BAND_M, F_STITCH_M = range(7)
+N_F = 7
 
 # What fold_run stopped for.
-DONE, NEW_TRACK, CROSSED, ZONES, LAYOUT, GROW_RING, GROW_HELD, FRAME = range(8)
+DONE, NEW_TRACK, CROSSED, ZONES, LAYOUT, GROW_RING, GROW_HELD, FRAME, GROW_HELD_SLOTS = range(9)
+# What decide_held made of a held track.
+WAIT, FUSED, STITCHED, FOUNDED = range(4)
 
 
 # Typed-dict operations called from the interpreter compile anew in every process (seconds of start-up
@@ -152,9 +156,12 @@ class Arrays:
             self._grow_held(2 * len(self.hi))
             free = np.flatnonzero(self.hi[:, H_USED] == 0)
         h = int(free[0])
-        self.hi[h] = (1, first_ns, 0, cam)
+        self.hi[h] = (1, first_ns, 0, cam, code)
         _put(self.held, code, h)
         return h
+
+    def grow_held_slots(self) -> None:
+        self._grow_held(2 * len(self.hi))
 
     def release(self, code: int) -> None:
         h = _pop(self.held, code)
@@ -371,29 +378,85 @@ def zones(  # noqa: PLR0917 - a numba kernel: positional arrays
 
 
 @njit(cache=True)
-def _held_waits(  # noqa: PLR0917 - a numba kernel: positional arrays
-    pi: IntArray, rt: IntArray, rc: IntArray, rxy: FloatArray, ti: IntArray, hi: IntArray, hts: IntArray,
-    hxy: FloatArray, h: int, ts: int, ip: IntArray, fp: FloatArray,
-) -> bool:  # fmt: skip
-    """Whether the processor's _fusion_candidate would make held slot h wait after a frame at ts (and so
-    change nothing): the hold is not final and some person is a candidate (near pairs and no far one, or
-    an approach within the gate), or no held observation is older than ts yet."""
-    if ts - hi[h, H_FIRST] >= ip[I_HOLD_NS]:
-        return False
+def _better(r: float, pid: int, best_r: float, best_pid: int) -> bool:
+    """Whether (r, pid) ranks before (best_r, best_pid), none (best_pid < 0) ranking last."""
+    return best_pid < 0 or r < best_r or (r == best_r and pid < best_pid)
+
+
+@njit(cache=True)
+def decide_held(  # noqa: PLR0917 - a numba kernel: positional arrays
+    pi: IntArray, pf: FloatArray, rt: IntArray, rc: IntArray, rxy: FloatArray, ti: IntArray, hi: IntArray,
+    hts: IntArray, hxy: FloatArray, h: int, ts: int, ip: IntArray, fp: FloatArray,
+) -> tuple[int, int]:  # fmt: skip
+    """What a frame at ts makes of held slot h: (WAIT, -1), (FUSED, person slot) another camera's view of a
+    person, (STITCHED, person slot) a lost person continued, or (FOUNDED, -1) a person of its own.
+
+    Fusion first. Only held observations before ts count: other cameras' frames of this time may not
+    have arrived yet, so a missing pair there proves nothing. A person with a track of this camera seen
+    since the held track appeared is no candidate: one camera does not see one person as two tracks at
+    once. While any person is near the held track (near pairs, never a far one) and the hold is not
+    final (fusion_max_hold_s), the track waits for more pairs: people walking together are told apart by
+    every pair the hold gives. Then a person proven the same (fusion.same_person) wins, the nearest on
+    average; failing that, the nearest one merely consistent with it, rather than founding a second
+    person beside them. A person no other camera saw at the held track's times (a missed frame) but
+    within stitch_defer_s of them, within fusion_gate_m give or take stitch_speed_m_s x the time between
+    (fusion.approach_m), is consistent with it too, ranked after paired ones: the track waits for pairs,
+    and is that person if none come. Ties go to the lower person id.
+
+    Failing fusion, stitching: the nearest person lost before the held track's first observation (and
+    not seen since) within stitch_max_gap_s and stitch_max_dist_m + stitch_speed_m_s x the gap.
+    """
+    first_ns = hi[h, H_FIRST]
+    final = ts - first_ns >= ip[I_HOLD_NS]
     n = hi[h, H_LEN]
-    k = np.searchsorted(hts[h, :n], ts)
-    if k == 0:
-        return True
-    cand, near, far, _, gap = fusion_scores(pi, rt, rc, rxy, ti, hts[h, :k], hxy[h, :k], hi[h, H_CAM], hi[h, H_FIRST],
-                                            fp[F_GATE_M], ip[I_SKEW_NS], fp[F_SPEED_M_S], ip[I_DEFER_NS],
-                                            fp[F_MARGIN_M])  # fmt: skip
-    return bool(np.any(cand & (far == 0) & ((near > 0) | (gap <= fp[F_GATE_M]))))
+    k = np.searchsorted(hts[h, :n], ts)  # held observations before this frame's time
+    if k == 0 and not final:
+        return WAIT, -1
+    if k > 0:
+        gate_m = fp[F_GATE_M]
+        cand, near, far, mean_m, gap_m = fusion_scores(pi, rt, rc, rxy, ti, hts[h, :k], hxy[h, :k], hi[h, H_CAM],
+                                                       first_ns, gate_m, ip[I_SKEW_NS], fp[F_SPEED_M_S],
+                                                       ip[I_DEFER_NS], fp[F_MARGIN_M])  # fmt: skip
+        last_held_ns = hts[h, k - 1]
+        tiers_r = np.full(3, np.inf)  # proven, consistent, unpaired: the best rank of each and its person
+        tiers_pid = np.full(3, -1, np.int64)
+        tiers_slot = np.full(3, -1, np.int64)
+        for s in range(len(pi)):
+            if not cand[s] or far[s] != 0:
+                continue
+            pid = pi[s, P_PID]
+            if near[s] == 0:
+                tier, r = 2, gap_m[s]
+                if not r <= gate_m:
+                    continue
+            else:
+                r = mean_m[s]
+                proven = same_person(near[s], 0, ip[I_MIN_PAIRS], pi[s, P_LAST] < last_held_ns)
+                tier = 0 if proven else 1
+            if _better(r, pid, tiers_r[tier], tiers_pid[tier]):
+                tiers_r[tier], tiers_pid[tier], tiers_slot[tier] = r, pid, s
+        for tier in range(3):
+            if tiers_slot[tier] >= 0:
+                return (FUSED, tiers_slot[tier]) if final else (WAIT, -1)
+    x0, y0 = hxy[h, 0, 0], hxy[h, 0, 1]
+    best_d, best_pid, best_slot = np.inf, -1, -1
+    for s in range(len(pi)):
+        last = pi[s, P_LAST]
+        gap = first_ns - last
+        if pi[s, P_ALIVE] == 0 or last < 0 or gap <= 0 or gap > ip[I_STITCH_NS]:
+            continue
+        d = hypot(x0 - pf[s, 0], y0 - pf[s, 1])
+        if d > fp[F_STITCH_M] + fp[F_SPEED_M_S] * gap / 1e9:
+            continue
+        if _better(d, pi[s, P_PID], best_d, best_pid):
+            best_d, best_pid, best_slot = d, pi[s, P_PID], s
+    return (STITCHED, best_slot) if best_slot >= 0 else (FOUNDED, -1)
 
 
 @njit(cache=True)
 def _frame_due(  # noqa: PLR0917 - a numba kernel: positional arrays
-    pi: IntArray, rt: IntArray, rc: IntArray, rxy: FloatArray, ti: IntArray, hi: IntArray, hts: IntArray,
-    hxy: FloatArray, sc: IntArray, ip: IntArray, fp: FloatArray, ts: int,
+    pi: IntArray, pf: FloatArray, rt: IntArray, rc: IntArray, rxy: FloatArray, ti: IntArray, hi: IntArray,
+    hts: IntArray, hxy: FloatArray, sc: IntArray, ip: IntArray, fp: FloatArray, ts: int,
 ) -> bool:  # fmt: skip
     """Whether, after a frame at ts, Python has something to do: a held track to decide (one that would
     only wait again is not), a group check due, a person lost or a sample tick due."""
@@ -406,9 +469,62 @@ def _frame_due(  # noqa: PLR0917 - a numba kernel: positional arrays
             return True
     for h in range(len(hi)):
         due = hi[h, H_USED] and ts - hi[h, H_FIRST] >= ip[I_DEFER_NS]
-        if due and not _held_waits(pi, rt, rc, rxy, ti, hi, hts, hxy, h, ts, ip, fp):
+        if due and decide_held(pi, pf, rt, rc, rxy, ti, hi, hts, hxy, h, ts, ip, fp)[0] != WAIT:
             return True
     return False
+
+
+@njit(cache=True, inline="always")
+def _arriving(dist: FloatArray, along: FloatArray, arrive: IntArray, lengths: FloatArray, band_m: float) -> bool:
+    """Whether a new track's first point (dist, along: (lines,) metres) is just outside an entrance line:
+    within band_m of it on its outer side (arrive[j]: the line's inward sign, 0 for a line that is no
+    entrance) and within band_m of its ends along it. A new arrival, not a continuation."""
+    for j in range(len(arrive)):
+        side = arrive[j]
+        if side == 0:
+            continue
+        d, a = dist[j], along[j]
+        if d * side <= 0 and abs(d) <= band_m and -band_m <= a <= lengths[j] + band_m:
+            return True
+    return False
+
+
+@njit(cache=True, inline="always")
+def _hold(  # noqa: PLR0917 - a numba kernel: positional arrays
+    held: Dict, hi: IntArray, hts: IntArray, hxy: FloatArray, key: int, ts: int, cam: int, x: float, y: float
+) -> bool:
+    """Hold a new track in the first free held slot with its first observation; False if none is free."""
+    for h in range(len(hi)):
+        if hi[h, H_USED] == 0:
+            hi[h, H_USED], hi[h, H_FIRST], hi[h, H_LEN], hi[h, H_CAM], hi[h, H_CODE] = 1, ts, 1, cam, key
+            hts[h, 0], hxy[h, 0, 0], hxy[h, 0, 1] = ts, x, y
+            held[key] = h
+            return True
+    return False
+
+
+@njit(cache=True, inline="always")
+def _step(  # noqa: PLR0917 - a numba kernel: positional arrays
+    pi: IntArray, pf: FloatArray, zi: IntArray, li: IntArray, rt: IntArray, rc: IntArray, rxy: FloatArray, s: int,
+    ts: int, x: float, y: float, cam: int, inside: npt.NDArray[np.bool_], dist: FloatArray, along: FloatArray,
+    zcols: IntArray, staff_cols: IntArray, lcols: IntArray, lengths: FloatArray, ip: IntArray, fp: FloatArray,
+    out: IntArray,
+) -> tuple[int, int]:  # fmt: skip
+    """One observation of person s at ts (the processor's _update): (DONE or why to stop, outputs in out)."""
+    go = check(pi, s, ts, ip[I_VERSION])
+    if go == 0:
+        return DONE, 0  # another camera already saw the person at this time (or later): one observation per time
+    if go == 2:
+        return LAYOUT, 0
+    if not advance(pi, pf, zi, rt, rc, rxy, s, ts, x, y, cam, staff_cols, ip[I_HORIZON_NS]):
+        return GROW_RING, 0
+    n = lines(li, s, dist, along, lcols, lengths, ts, fp[F_MIN_DISP], fp[F_END_MARGIN], out)
+    if n:
+        return CROSSED, n
+    n = zones(zi, pi, s, inside, zcols, ts, ip[I_NEED_IN], ip[I_NEED_OUT], ip[I_MIN_NS], out)
+    if n:
+        return ZONES, n
+    return DONE, 0
 
 
 @njit(cache=True)
@@ -417,13 +533,15 @@ def fold_run(  # noqa: PLR0917 - a numba kernel: positional arrays
     ys: FloatArray, inside: npt.NDArray[np.bool_], dist: FloatArray, along: FloatArray, tracks: Dict,
     held: Dict, pi: IntArray, pf: FloatArray, zi: IntArray, li: IntArray, rt: IntArray, rc: IntArray,
     rxy: FloatArray, ti: IntArray, hi: IntArray, hts: IntArray, hxy: FloatArray, sc: IntArray, zcols: IntArray,
-    staff_cols: IntArray, lcols: IntArray, lengths: FloatArray, ip: IntArray, fp: FloatArray, out: IntArray,
+    staff_cols: IntArray, lcols: IntArray, lengths: FloatArray, arrive: IntArray, ip: IntArray, fp: FloatArray,
+    out: IntArray,
 ) -> tuple[int, int, int, int]:  # fmt: skip
     """Fold frames f.. (observations from row i) of one store under one layout; (stop, frame, row, outputs).
 
     Per frame (F,): ts_f, off (F + 1,) its rows, fcam its camera code. Per row (n,): codes (track key), xs,
-    ys (metres), inside (n, zones), dist and along (n, lines, metres). Resume after a row stop at row + 1
-    (after GROW_* at the same row), after FRAME at the next frame's first row.
+    ys (metres), inside (n, zones), dist and along (n, lines, metres). A track neither mapped nor held is
+    held here unless it is arriving (NEW_TRACK: Python founds the person). Resume after a row stop at
+    row + 1 (after GROW_* at the same row), after FRAME at the next frame's first row.
     """
     n_frames = len(ts_f)
     while f < n_frames:
@@ -443,30 +561,44 @@ def fold_run(  # noqa: PLR0917 - a numba kernel: positional arrays
                 i += 1
                 continue
             if key not in tracks:
-                return NEW_TRACK, f, i, 0
+                if _arriving(dist[i], along[i], arrive, lengths, fp[F_BAND_M]):
+                    return NEW_TRACK, f, i, 0
+                if not _hold(held, hi, hts, hxy, key, ts, cam, xs[i], ys[i]):
+                    return GROW_HELD_SLOTS, f, i, 0
+                i += 1
+                continue
             t = tracks[key]
             s = ti[t, T_PERSON]
             ti[t, T_SEEN] = ts
-            go = check(pi, s, ts, ip[I_VERSION])
-            if go == 0:
-                i += 1
-                continue
-            if go == 2:
-                return LAYOUT, f, i, 0
-            if not advance(pi, pf, zi, rt, rc, rxy, s, ts, xs[i], ys[i], cam, staff_cols, ip[I_HORIZON_NS]):
-                return GROW_RING, f, i, 0
-            n = lines(li, s, dist[i], along[i], lcols, lengths, ts, fp[F_MIN_DISP], fp[F_END_MARGIN], out)
-            if n:
-                return CROSSED, f, i, n
-            n = zones(zi, pi, s, inside[i], zcols, ts, ip[I_NEED_IN], ip[I_NEED_OUT], ip[I_MIN_NS], out)
-            if n:
-                return ZONES, f, i, n
+            stop, n = _step(pi, pf, zi, li, rt, rc, rxy, s, ts, xs[i], ys[i], cam, inside[i], dist[i], along[i], zcols,
+                            staff_cols, lcols, lengths, ip, fp, out)  # fmt: skip
+            if stop != DONE:
+                return stop, f, i, n
             i += 1
-        if _frame_due(pi, rt, rc, rxy, ti, hi, hts, hxy, sc, ip, fp, ts):
+        if _frame_due(pi, pf, rt, rc, rxy, ti, hi, hts, hxy, sc, ip, fp, ts):
             return FRAME, f, i, 0
         sc[S_LAST] = max(sc[S_LAST], ts)
         f += 1
     return DONE, f, i, 0
+
+
+@njit(cache=True)
+def replay(  # noqa: PLR0917 - a numba kernel: positional arrays
+    k: int, obs_ts: IntArray, obs_xy: FloatArray, inside: npt.NDArray[np.bool_], dist: FloatArray,
+    along: FloatArray, s: int, cam: int, pi: IntArray, pf: FloatArray, zi: IntArray, li: IntArray, rt: IntArray,
+    rc: IntArray, rxy: FloatArray, zcols: IntArray, staff_cols: IntArray, lcols: IntArray, lengths: FloatArray,
+    ip: IntArray, fp: FloatArray, out: IntArray,
+) -> tuple[int, int, int]:  # fmt: skip
+    """A released held track's observations k.. (obs_ts (m,), obs_xy (m, 2) metres, inside (m, zones), dist
+    and along (m, lines)) replayed into person s, each at its own time: (stop, observation, outputs), as
+    fold_run's steps for a known track. Resume at observation + 1 (after GROW_RING at the same one)."""
+    while k < len(obs_ts):
+        stop, n = _step(pi, pf, zi, li, rt, rc, rxy, s, obs_ts[k], obs_xy[k, 0], obs_xy[k, 1], cam, inside[k],
+                        dist[k], along[k], zcols, staff_cols, lcols, lengths, ip, fp, out)  # fmt: skip
+        if stop != DONE:
+            return stop, k, n
+        k += 1
+    return DONE, k, 0
 
 
 @njit(cache=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
+from collections.abc import Callable
 from typing import Literal
 
 import msgspec
@@ -30,7 +31,7 @@ from projections.layouts import LayoutHistory
 from projections.projection import FoldResult, Rejected, SeqEvent
 from projections.zones import kernel as K
 from projections.zones.config import ZoneProcessorConfig
-from projections.zones.fusion import CoObservation, Sighting, same_person
+from projections.zones.fusion import Sighting
 from projections.zones.hysteresis import LineHysteresis, ZoneHysteresis
 from projections.zones.membership import LayoutGeometry
 from schemas.events import (
@@ -132,15 +133,6 @@ _RUN_BITS = 40  # a track key code: run code << 40 | track id (track ids past 2*
 _DEFAULT_LINE = (0, -1, 0)
 
 
-class _Held:
-    """A held track's identity (its observations are in the kernel's arrays)."""
-
-    __slots__ = ("camera", "camera_id", "first_ns", "key", "track_id")
-
-    def __init__(self, key: str, camera_id: str, camera: int, track_id: int, first_ns: int) -> None:
-        self.key, self.camera_id, self.camera, self.track_id, self.first_ns = key, camera_id, camera, track_id, first_ns
-
-
 class _Person:
     """A person while the processor runs: what only Python touches, and a slot in the store's arrays.
 
@@ -221,6 +213,8 @@ class _Geo:
         staff = [live.zone_col[z] for z in geo.staff_zone_ids]
         self.staff = np.array(staff, dtype=np.int64)
         self.lengths = np.array([ln.length_m for ln in geo.lines], dtype=np.float64)
+        # Per line, the side a new arrival comes from (its inward sign) if it is an entrance, else 0.
+        self.arrive = np.array([ln.inward if ln.entrance else 0 for ln in geo.lines], dtype=np.int64)
         live.arr.ensure_columns(len(live.zone_names), len(live.line_names))
 
 
@@ -232,7 +226,6 @@ class _Live:
         self.next_pid = 1
         self.persons: dict[int, _Person] = {}
         self.by_slot: dict[int, _Person] = {}
-        self.held: dict[int, _Held] = {}
         self.pending: list[tuple[int, str, int]] = []
         self.committed: dict[str, int] = {}
         self.completions: list[int] = []
@@ -328,6 +321,19 @@ class _Live:
         self.unmap_all(person)
         self.arr.free_person(person.slot)
 
+    def held_tracks(
+        self, which: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.bool_]]
+    ) -> list[tuple[int, str, int, int]]:
+        """The held tracks whose slots `which(hi)` selects, as (first_ns, track key, key code, held slot),
+        oldest first (ties by key): the order they are decided in and snapshotted."""
+        hi = self.arr.hi
+        rows = []
+        for h in np.flatnonzero(which(hi)).tolist():
+            code = int(hi[h, K.H_CODE])
+            rows.append((int(hi[h, K.H_FIRST]), self.key_str(code), code, h))
+        rows.sort()
+        return rows
+
     # -- snapshot -------------------------------------------------------------------------------------
 
     def to_state(self) -> StoreState:
@@ -357,10 +363,10 @@ class _Live:
                 counted=list(p.counted), seen_by=seen_by, recent=p.recent(),
             )  # fmt: skip
         held = {}
-        for code, h in self.held.items():
-            ts, xy = arr.held_obs(arr.held_slot(code))
+        for first_ns, key, code, h in self.held_tracks(lambda hi: hi[:, K.H_USED] != 0):
+            ts, xy = arr.held_obs(h)
             obs = [(t, x, y) for t, (x, y) in zip(ts.tolist(), xy.tolist(), strict=True)]
-            held[h.key] = PendingTrack(h.track_id, h.first_ns, obs)
+            held[key] = PendingTrack(self.key_of(code)[2], first_ns, obs)
         return StoreState(
             next_pid=self.next_pid, persons=persons, tracks=tracks, held=held,
             first_frame_ns=int(arr.sc[K.S_FIRST]), last_frame_ns=int(arr.sc[K.S_LAST]),
@@ -380,6 +386,7 @@ class _Live:
                 live.line_column(line_id)
             arr.ensure_columns(len(live.zone_names), len(live.line_names))
             s = arr.new_person(sp.layout_version)
+            arr.pi[s, K.P_PID] = pid
             p = _Person(live, pid, s, sp.camera_id, sp.edge_run_id, sp.track_id, live.code_of(sp.track_key),
                         sp.first_ns)  # fmt: skip
             arr.pi[s, K.P_LAST], arr.pi[s, K.P_SEEN], arr.pi[s, K.P_STAFF] = sp.last_ns, sp.seen_ns, sp.staff_ns
@@ -399,10 +406,7 @@ class _Live:
                          np.array([live.camera(r[3]) for r in sp.recent], dtype=np.int64),
                          np.array([r[1:3] for r in sp.recent], dtype=np.float64).reshape(-1, 2))  # fmt: skip
         for key, ht in state.held.items():
-            code = live.code_of(key)
-            camera_id = key.split(":", 1)[0]
-            live.held[code] = _Held(key, camera_id, live.camera(camera_id), ht.track_id, ht.first_ns)
-            h = arr.hold(code, ht.first_ns, live.camera(camera_id))
+            h = arr.hold(live.code_of(key), ht.first_ns, live.camera(key.split(":", 1)[0]))
             for ts, x, y in ht.obs:
                 arr.add_held_obs(h, ts, x, y)
         arr.sc[K.S_FIRST], arr.sc[K.S_LAST] = state.first_frame_ns, state.last_frame_ns
@@ -454,7 +458,7 @@ class ZoneProcessor:
         # every held observation is no fusion candidate either way (every pair far, no approach in the gate).
         self._margin_m = c.fusion_gate_m + c.stitch_speed_m_s * max(self._defer_ns, self._skew_ns) / 1e9
         self._fp = np.array([c.line_min_displacement_m, c.line_end_margin_m, c.fusion_gate_m, c.stitch_speed_m_s,
-                             self._margin_m], dtype=np.float64)  # fmt: skip
+                             self._margin_m, c.arrival_band_m, c.stitch_max_dist_m], dtype=np.float64)  # fmt: skip
 
     def table_ddl(self) -> dict[str, str]:
         return {}
@@ -551,16 +555,19 @@ class _Run:
         frun = np.array([live.run(cols.camera_id[f], cols.edge_run_id[f]) for f in frames], dtype=np.int64)
         self.codes = live.codes(frun[cols.frame[r0:r1] - self.a], cols.track_id[r0:r1])
         ts_f = cols.ts_ns[self.a : self.b]
-        ip = np.array([c.enter_observations, c.exit_observations, p._min_ns, p._horizon_ns, p._lost_ns, p._defer_ns,
-                       p._delay_ns, geo.version, p._hold_ns, p._skew_ns], dtype=np.int64)  # fmt: skip
-        buf = np.zeros((max(len(geo.zone_ids), len(geo.lines), 1), 3), dtype=np.int64)
+        self.ip = ip = np.array([c.enter_observations, c.exit_observations, p._min_ns, p._horizon_ns,
+                                 p._lost_ns, p._defer_ns, p._delay_ns, geo.version, p._hold_ns, p._skew_ns,
+                                 c.fusion_min_observations, p._stitch_ns],
+                                dtype=np.int64)  # fmt: skip
+        # The kernels' outputs (crossings or zone changes of one observation); Python copies them out at once.
+        self.buf = buf = np.zeros((max(len(geo.zone_ids), len(geo.lines), 1), 3), dtype=np.int64)
         f = i = 0
         while True:
             arr = live.arr
             stop, f, i, n = K.fold_run(f, i, ts_f, self.off, fcam, self.codes, self.xs, self.ys, self.inside,
                                        self.dist, self.along, arr.tracks, arr.held, arr.pi, arr.pf, arr.zi, arr.li,
                                        arr.rt, arr.rc, arr.rxy, arr.ti, arr.hi, arr.hts, arr.hxy, arr.sc, g.zcols,
-                                       g.staff, g.lcols, g.lengths, ip, p._fp, buf)  # fmt: skip
+                                       g.staff, g.lcols, g.lengths, g.arrive, ip, p._fp, buf)  # fmt: skip
             if stop == K.DONE:
                 return
             if stop == K.GROW_RING:
@@ -568,6 +575,9 @@ class _Run:
                 continue
             if stop == K.GROW_HELD:
                 arr.grow_held_obs()
+                continue
+            if stop == K.GROW_HELD_SLOTS:
+                arr.grow_held_slots()
                 continue
             frame = _Frame(self, self.a + f)
             if stop == K.FRAME:
@@ -643,17 +653,11 @@ class _Frame:
         self._emit_ticks(prev_frame_ns)
 
     def new_track(self, i: int) -> None:
-        """Row i is a track neither mapped nor held: a new arrival, or held until it can be decided."""
-        run, live = self.run, self.live
-        code = int(run.codes[i])
-        x, y = float(run.xs[i]), float(run.ys[i])
+        """Row i is a track neither mapped nor held that arrives through an entrance (kernel._arriving): a new
+        person. Any other new track the kernel holds until it can be decided (_resolve_held)."""
+        run = self.run
         track_id = int(run.cols.track_id[run.r0 + i])
-        if not self._arriving(run.dist[i], run.along[i]):
-            key = live.key_str(code)
-            live.held[code] = _Held(key, self.camera_id, live.camera(self.camera_id), track_id, self.ts)
-            live.arr.add_held_obs(live.arr.hold(code, self.ts, live.camera(self.camera_id)), self.ts, x, y)
-            return
-        person = self._new_person(code, track_id, x, y, self.ts)
+        person = self._new_person(int(run.codes[i]), track_id, float(run.xs[i]), float(run.ys[i]), self.ts)
         self.update(person, i)
 
     def update(self, person: _Person, i: int) -> None:
@@ -661,58 +665,73 @@ class _Frame:
         self._update(person, float(run.xs[i]), float(run.ys[i]), run.inside[i], run.dist[i], run.along[i],
                      self.live.camera(self.camera_id))  # fmt: skip
 
-    def _arriving(self, dist: np.ndarray, along: np.ndarray) -> bool:
-        """Whether a new track starts just outside an entrance line: a new arrival, not a continuation."""
-        assert self.geo is not None
-        band = self.c.arrival_band_m
-        return any(
-            ln.entrance and dist[j] * ln.inward <= 0 and abs(dist[j]) <= band
-            and -band <= along[j] <= ln.length_m + band
-            for j, ln in enumerate(self.geo.lines)
-        )  # fmt: skip
-
     def _resolve_held(self) -> None:
         """Match held tracks that have waited long enough, and replay their observations."""
-        live, geo, arr = self.live, self.geo, self.live.arr
+        live, geo = self.live, self.geo
         assert geo is not None
-        due = sorted(
-            (h.first_ns, h.key, code) for code, h in live.held.items() if self.ts - h.first_ns >= self.p._defer_ns
-        )
-        now = self.ts
-        for _, _, code in due:
-            held = live.held[code]
-            obs_ts, obs_xy = arr.held_obs(arr.held_slot(code))
-            person, wait = self._fusion_candidate(held, obs_ts, obs_xy, final=now - held.first_ns >= self.p._hold_ns)
-            if wait:
+        now, defer_ns = self.ts, self.p._defer_ns
+        for first_ns, _, code, h in live.held_tracks(
+            lambda hi: (hi[:, K.H_USED] != 0) & (now - hi[:, K.H_FIRST] >= defer_ns)
+        ):
+            arr = live.arr
+            decision, slot = K.decide_held(arr.pi, arr.pf, arr.rt, arr.rc, arr.rxy, arr.ti, arr.hi, arr.hts, arr.hxy,
+                                           h, now, self.run.ip, self.p._fp)  # fmt: skip
+            if decision == K.WAIT:
                 continue  # another camera's person may be this one: decide on more pairs
-            del live.held[code]
+            camera = int(arr.hi[h, K.H_CAM])
+            obs_ts, obs_xy = arr.held_obs(h)
             arr.release(code)
             x0, y0 = float(obs_xy[0, 0]), float(obs_xy[0, 1])
-            if person is None:
-                person = self._stitch_candidate(x0, y0, held.first_ns)
-                if person is not None:  # lost: its old tracks are over
-                    live.unmap_all(person)
+            person = live.by_slot[slot] if decision in {K.FUSED, K.STITCHED} else None
+            if decision == K.STITCHED:
+                live.unmap_all(person)  # lost: its old tracks are over
             if person is not None:
                 person.track_key = code
                 live.map(person, code, int(obs_ts[-1]))
             else:
-                person = self._new_person(code, held.track_id, x0, y0, held.first_ns)
+                person = self._new_person(code, live.key_of(code)[2], x0, y0, first_ns)
                 raw = geo.inside(obs_xy[:1])[0]
                 if any(raw[k] and kind is ZoneKind.STAFF for k, kind in enumerate(geo.kinds)):
                     person.staff = True
-                    self._start_visit(person, held.first_ns)
+                    self._start_visit(person, first_ns)
                 else:
                     person.orphan = True
                     if self._customer(person):
                         person.counted.append(STORE_KEY)
-                        self._delta(held.first_ns, STORE_KEY, +1)
-            inside = geo.inside(obs_xy)
-            dist, along = geo.line_positions(obs_xy)
-            for k, ts in enumerate(obs_ts.tolist()):
-                self.ts = ts  # replayed at its own time: changes are dated as if it had not been held
-                self._update(person, float(obs_xy[k, 0]), float(obs_xy[k, 1]), inside[k], dist[k], along[k],
-                             held.camera)  # fmt: skip
+                        self._delta(first_ns, STORE_KEY, +1)
+            self._replay(person, camera, obs_ts, obs_xy)
             self.ts = now
+
+    def _replay(self, person: _Person, camera: int, obs_ts: npt.NDArray[np.int64],
+                obs_xy: npt.NDArray[np.float64]) -> None:  # fmt: skip
+        """A released held track's observations ((m,) ts_ns, (m, 2) metres of camera code `camera`) folded into
+        person, each at its own time: changes are dated as if the track had not been held."""
+        geo, g, live = self.geo, self.g, self.live
+        assert geo is not None and g is not None
+        inside = geo.inside(obs_xy)
+        dist, along = geo.line_positions(obs_xy)
+        p, ip = self.p, self.run.ip
+        buf = self.run.buf
+        k = 0
+        while True:
+            arr = live.arr
+            stop, k, n = K.replay(k, obs_ts, obs_xy, inside, dist, along, person.slot, camera, arr.pi, arr.pf,
+                                  arr.zi, arr.li, arr.rt, arr.rc, arr.rxy, g.zcols, g.staff, g.lcols, g.lengths, ip,
+                                  p._fp, buf)  # fmt: skip
+            if stop == K.DONE:
+                return
+            self.ts = int(obs_ts[k])
+            if stop == K.GROW_RING:
+                arr.grow_ring()
+                continue
+            if stop == K.CROSSED:
+                self.crossings(person, buf[:n].copy())
+                self.step_zones(person, inside[k])
+            elif stop == K.ZONES:
+                self.zone_changes(person, buf[:n].copy())
+            elif stop == K.LAYOUT:
+                self._update(person, float(obs_xy[k, 0]), float(obs_xy[k, 1]), inside[k], dist[k], along[k], camera)
+            k += 1
 
     def _new_person(self, code: int, track_id: int, x: float, y: float, first_ns: int) -> _Person:
         live, geo = self.live, self.geo
@@ -720,78 +739,12 @@ class _Frame:
         camera_id, edge_run_id, _ = live.key_of(code)
         slot = live.arr.new_person(geo.version)
         live.arr.pf[slot] = (x, y)
+        live.arr.pi[slot, K.P_PID] = live.next_pid
         person = _Person(live, live.next_pid, slot, camera_id, edge_run_id, track_id, code, first_ns)
         live.next_pid += 1
         live.persons[person.pid] = live.by_slot[slot] = person
         live.map(person, code, first_ns)
         return person
-
-    def _fusion_candidate(
-        self, held: _Held, obs_ts: npt.NDArray[np.int64], obs_xy: npt.NDArray[np.float64], final: bool
-    ) -> tuple[_Person | None, bool]:
-        """The person another camera saw where and when the held track was, and whether to wait for more evidence.
-
-        Only held observations before this frame's time count: other cameras' frames of this time may not
-        have arrived yet, so a missing pair there proves nothing. A person with a track of this camera seen
-        since the held track appeared is no candidate: one camera does not see one person as two tracks at
-        once. While any person is near the held track (near pairs, never a far one) and the hold is not
-        `final`, the track waits for more pairs (returns (None, True)): people walking together are told
-        apart by every pair the hold gives. Then a person proven the same (fusion.same_person) wins, the
-        nearest on average; failing that, the nearest one merely consistent with it, rather than founding
-        a second person beside them. A person no other camera saw at the held track's times (a missed
-        frame) but within stitch_defer_s of them, within fusion_gate_m give or take stitch_speed_m_s x the
-        time between (fusion.approach_m), is consistent with it too, ranked after paired ones: the track
-        waits for pairs, and is that person if none come.
-        """
-        c = self.c
-        proven: tuple[float, int] | None = None
-        consistent: tuple[float, int] | None = None
-        unpaired: tuple[float, int] | None = None
-        k = int(np.searchsorted(obs_ts, self.ts))  # held observations before this frame's time
-        if not k:
-            return None, not final
-        last_held_ns = int(obs_ts[k - 1])
-        arr = self.live.arr
-        cand, near, far, mean_m, gap_m = K.fusion_scores(
-            arr.pi, arr.rt, arr.rc, arr.rxy, arr.ti, np.ascontiguousarray(obs_ts[:k]),
-            np.ascontiguousarray(obs_xy[:k]), held.camera, held.first_ns, c.fusion_gate_m, self.p._skew_ns,
-            c.stitch_speed_m_s, self.p._defer_ns, self.p._margin_m,
-        )  # fmt: skip
-        for s in np.flatnonzero(cand & (far == 0)).tolist():
-            person = self.live.by_slot[s]
-            if not near[s]:
-                if gap_m[s] <= c.fusion_gate_m:
-                    rank = (float(gap_m[s]), person.pid)
-                    unpaired = rank if unpaired is None else min(unpaired, rank)
-                continue
-            rank = (float(mean_m[s]), person.pid)
-            co = CoObservation(int(near[s]), 0, float(mean_m[s]))
-            if same_person(co, c.fusion_min_observations, handed_over=person.last_ns < last_held_ns):
-                proven = rank if proven is None else min(proven, rank)
-            else:
-                consistent = rank if consistent is None else min(consistent, rank)
-        best = proven or consistent or unpaired
-        if best is None:
-            return None, False
-        return (self.live.persons[best[1]], False) if final else (None, True)
-
-    def _stitch_candidate(self, x: float, y: float, first_ns: int) -> _Person | None:
-        """The nearest person lost before first_ns (and not seen since) within the gap and distance gates."""
-        best: tuple[float, int] | None = None
-        pi = self.live.arr.pi
-        last = pi[:, K.P_LAST]
-        gap_ns = first_ns - last
-        # The gap gate over every person's slot at once: a crowded queue holds a hundred people, few lost.
-        slots = np.flatnonzero((pi[:, K.P_ALIVE] != 0) & (last >= 0) & (gap_ns > 0) & (gap_ns <= self.p._stitch_ns))
-        for s in slots.tolist():
-            person = self.live.by_slot[s]
-            gap = int(gap_ns[s])
-            d = math.hypot(x - person.x_m, y - person.y_m)
-            if d > self.c.stitch_max_dist_m + self.c.stitch_speed_m_s * gap / 1e9:
-                continue
-            if best is None or (d, person.pid) < best:
-                best = (d, person.pid)
-        return None if best is None else self.live.persons[best[1]]
 
     def _update(  # noqa: PLR0917 - private, one caller
         self, person: _Person, x: float, y: float, inside: np.ndarray, dist: np.ndarray, along: np.ndarray,

@@ -12,7 +12,7 @@ import pytest
 from projections.layouts import LayoutHistory
 from projections.projection import SeqEvent
 from projections.zones import kernel as K
-from projections.zones.fusion import CoObservation, same_person
+from projections.zones.fusion import same_person
 from projections.zones.processor import ZoneProcessor
 from schemas.events import Event, OccupancySampled, Track, TrackFrame, VisitEnded, ZoneEntered
 from schemas.layout import CameraCalibration, CountingLine, StoreLayout, Zone, ZoneKind
@@ -285,10 +285,12 @@ def test_the_kernel_hypot_is_pythons_bit_for_bit() -> None:
 
 
 def test_same_person_needs_no_far_pair_and_enough_near_ones() -> None:
-    assert same_person(CoObservation(2, 0, 0.1), 2, handed_over=False)
-    assert not same_person(CoObservation(1, 0, 0.1), 2, handed_over=False)
-    assert same_person(CoObservation(1, 0, 0.1), 2, handed_over=True)
-    assert not same_person(CoObservation(5, 1, 0.1), 2, handed_over=True)
+    # (near pairs, far pairs, pairs needed, handed over)
+    assert same_person(2, 0, 2, False)
+    assert not same_person(1, 0, 2, False)
+    assert same_person(1, 0, 2, True)
+    assert not same_person(5, 1, 2, True)
+    assert not same_person(0, 0, 2, True)
 
 
 def test_approach_allows_for_walking_between_sightings_of_other_cameras_only() -> None:
