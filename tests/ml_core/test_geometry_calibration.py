@@ -220,9 +220,15 @@ def test_points_in_polygons_equals_points_in_polygon_for_each() -> None:
     polygons.append(np.array([[0, 0], [4, 0], [4, 4], [0, 4]], dtype=np.float64))
     points = rng.uniform(-1, 11, size=(2000, 2))
     points[:3] = [[np.nan, 1.0], [2.0, 0.0], [4.0, 2.0]]  # NaN, on a vertex's row, on an edge
+    # On every vertex, edge midpoint and bounding-box side of each polygon: where the compiled test's
+    # bounding-box shortcut must agree with the full even-odd test.
+    edges = [(p + np.roll(p, -1, axis=0)) / 2 for p in polygons]
+    sides = [np.array([[p[:, 0].min(), y], [p[:, 0].max(), y], [x, p[:, 1].min()], [x, p[:, 1].max()]])
+             for p in polygons for x, y in p]  # fmt: skip
+    points = np.concatenate([points, *polygons, *edges, *sides])
     vertices, offsets = pack_polygons(polygons)
     got = points_in_polygons(points, vertices, offsets)
     expected = np.stack([points_in_polygon(points, p) for p in polygons], axis=1)
-    assert got.shape == (2000, 5) and (got == expected).all()
+    assert got.shape == (len(points), 5) and (got == expected).all()
     with pytest.raises(ValueError, match="polygon 1 must have shape"):
         pack_polygons([polygons[0], np.zeros((2, 2))])
