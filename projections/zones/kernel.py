@@ -84,6 +84,57 @@ def _pop(d: Dict, key: int) -> int:
     return d.pop(key)
 
 
+# The slot operations Python calls on every new, held, released or ended track: each compiled call costs
+# a microsecond where numpy's search for a free slot and a typed-dict call cost tens.
+@njit(cache=True)
+def _map_track(ti: IntArray, tracks: Dict, code: int, s: int, cam: int, seen_ns: int) -> int:  # noqa: PLR0917
+    """Map track key `code` to person slot s in the first free track slot; that slot, or -1 if none is free."""
+    for t in range(len(ti)):
+        if ti[t, T_PERSON] < 0:
+            ti[t, T_PERSON], ti[t, T_SEEN], ti[t, T_CAM] = s, seen_ns, cam
+            tracks[code] = t
+            return t
+    return -1
+
+
+@njit(cache=True)
+def _unmap_track(ti: IntArray, tracks: Dict, code: int) -> None:
+    t = tracks[code]
+    del tracks[code]
+    ti[t, T_PERSON] = -1
+
+
+@njit(cache=True)
+def _release(hi: IntArray, held: Dict, code: int) -> None:
+    h = held[code]
+    del held[code]
+    hi[h] = 0
+
+
+@njit(cache=True)
+def due_held(hi: IntArray, ts: int, defer_ns: int) -> IntArray:
+    """The held slots whose track appeared defer_ns or more before ts."""
+    out = np.empty(len(hi), np.int64)
+    n = 0
+    for h in range(len(hi)):
+        if hi[h, H_USED] and ts - hi[h, H_FIRST] >= defer_ns:
+            out[n] = h
+            n += 1
+    return out[:n]
+
+
+@njit(cache=True)
+def lost_slots(pi: IntArray, ts: int, lost_ns: int) -> IntArray:
+    """The live person slots last seen more than lost_ns before ts."""
+    out = np.empty(len(pi), np.int64)
+    n = 0
+    for s in range(len(pi)):
+        if pi[s, P_ALIVE] and pi[s, P_LAST] >= 0 and ts - pi[s, P_LAST] > lost_ns:
+            out[n] = s
+            n += 1
+    return out[:n]
+
+
 class Arrays:
     """One store's arrays (see the module docstring), grown by doubling; slots are reused once freed."""
 
@@ -131,18 +182,14 @@ class Arrays:
         self.li[s] = (0, -1, 0)
 
     def map_track(self, code: int, s: int, cam: int, seen_ns: int) -> int:
-        free = np.flatnonzero(self.ti[:, T_PERSON] < 0)
-        if not len(free):
+        t = _map_track(self.ti, self.tracks, code, s, cam, seen_ns)
+        if t < 0:
             self._grow_tracks(2 * len(self.ti))
-            free = np.flatnonzero(self.ti[:, T_PERSON] < 0)
-        t = int(free[0])
-        self.ti[t] = (s, seen_ns, cam)
-        _put(self.tracks, code, t)
-        return t
+            t = _map_track(self.ti, self.tracks, code, s, cam, seen_ns)
+        return int(t)
 
     def unmap_track(self, code: int) -> None:
-        t = _pop(self.tracks, code)
-        self.ti[t, T_PERSON] = -1
+        _unmap_track(self.ti, self.tracks, code)
 
     def track_slot(self, code: int) -> int:
         return int(_get(self.tracks, code))
@@ -164,8 +211,7 @@ class Arrays:
         self._grow_held(2 * len(self.hi))
 
     def release(self, code: int) -> None:
-        h = _pop(self.held, code)
-        self.hi[h] = 0
+        _release(self.hi, self.held, code)
 
     def held_obs(self, h: int) -> tuple[IntArray, FloatArray]:
         """(k,) ts_ns and (k, 2) floor metres of held slot h, in order."""

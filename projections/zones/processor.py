@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-from collections.abc import Callable
 from typing import Literal
 
 import msgspec
@@ -321,14 +320,12 @@ class _Live:
         self.unmap_all(person)
         self.arr.free_person(person.slot)
 
-    def held_tracks(
-        self, which: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.bool_]]
-    ) -> list[tuple[int, str, int, int]]:
-        """The held tracks whose slots `which(hi)` selects, as (first_ns, track key, key code, held slot),
-        oldest first (ties by key): the order they are decided in and snapshotted."""
+    def held_tracks(self, slots: npt.NDArray[np.int64]) -> list[tuple[int, str, int, int]]:
+        """The held tracks in `slots` as (first_ns, track key, key code, held slot), oldest first (ties by
+        key): the order they are decided in and snapshotted."""
         hi = self.arr.hi
         rows = []
-        for h in np.flatnonzero(which(hi)).tolist():
+        for h in slots.tolist():
             code = int(hi[h, K.H_CODE])
             rows.append((int(hi[h, K.H_FIRST]), self.key_str(code), code, h))
         rows.sort()
@@ -363,7 +360,7 @@ class _Live:
                 counted=list(p.counted), seen_by=seen_by, recent=p.recent(),
             )  # fmt: skip
         held = {}
-        for first_ns, key, code, h in self.held_tracks(lambda hi: hi[:, K.H_USED] != 0):
+        for first_ns, key, code, h in self.held_tracks(np.flatnonzero(arr.hi[:, K.H_USED])):
             ts, xy = arr.held_obs(h)
             obs = [(t, x, y) for t, (x, y) in zip(ts.tolist(), xy.tolist(), strict=True)]
             held[key] = PendingTrack(self.key_of(code)[2], first_ns, obs)
@@ -669,10 +666,8 @@ class _Frame:
         """Match held tracks that have waited long enough, and replay their observations."""
         live, geo = self.live, self.geo
         assert geo is not None
-        now, defer_ns = self.ts, self.p._defer_ns
-        for first_ns, _, code, h in live.held_tracks(
-            lambda hi: (hi[:, K.H_USED] != 0) & (now - hi[:, K.H_FIRST] >= defer_ns)
-        ):
+        now = self.ts
+        for first_ns, _, code, h in live.held_tracks(K.due_held(live.arr.hi, now, self.p._defer_ns)):
             arr = live.arr
             decision, slot = K.decide_held(arr.pi, arr.pf, arr.rt, arr.rc, arr.rxy, arr.ti, arr.hi, arr.hts, arr.hxy,
                                            h, now, self.run.ip, self.p._fp)  # fmt: skip
@@ -912,8 +907,9 @@ class _Frame:
 
     def _finalize_lost(self) -> None:
         live, arr = self.live, self.live.arr
-        last = arr.pi[:, K.P_LAST]
-        slots = np.flatnonzero((arr.pi[:, K.P_ALIVE] != 0) & (last >= 0) & (self.ts - last > self.p._lost_ns))
+        slots = K.lost_slots(arr.pi, self.ts, self.p._lost_ns)
+        if not len(slots):
+            return
         lost = sorted((live.by_slot[s] for s in slots.tolist()), key=lambda p: p.pid)
         for person in lost:
             if person.visit_start_ns >= 0:
