@@ -678,9 +678,9 @@ class _Frame:
             arr.release(code)
             x0, y0 = float(obs_xy[0, 0]), float(obs_xy[0, 1])
             person = live.by_slot[slot] if decision in {K.FUSED, K.STITCHED} else None
-            if decision == K.STITCHED:
-                live.unmap_all(person)  # lost: its old tracks are over
             if person is not None:
+                if decision == K.STITCHED:
+                    live.unmap_all(person)  # lost: its old tracks are over
                 person.track_key = code
                 live.map(person, code, int(obs_ts[-1]))
             else:
