@@ -79,11 +79,6 @@ def _get(d: Dict, key: int) -> int:
     return d[key]
 
 
-@njit(cache=True)
-def _pop(d: Dict, key: int) -> int:
-    return d.pop(key)
-
-
 # The slot operations Python calls on every new, held, released or ended track: each compiled call costs
 # a microsecond where numpy's search for a free slot and a typed-dict call cost tens.
 @njit(cache=True)
@@ -194,18 +189,11 @@ class Arrays:
     def track_slot(self, code: int) -> int:
         return int(_get(self.tracks, code))
 
-    def held_slot(self, code: int) -> int:
+    def hold(self, code: int, first_ns: int, cam: int, x: float, y: float) -> int:
+        """Hold track `code` with its first observation (at first_ns, floor metres x, y), as fold_run does."""
+        while not _hold(self.held, self.hi, self.hts, self.hxy, code, first_ns, cam, x, y):
+            self.grow_held_slots()
         return int(_get(self.held, code))
-
-    def hold(self, code: int, first_ns: int, cam: int) -> int:
-        free = np.flatnonzero(self.hi[:, H_USED] == 0)
-        if not len(free):
-            self._grow_held(2 * len(self.hi))
-            free = np.flatnonzero(self.hi[:, H_USED] == 0)
-        h = int(free[0])
-        self.hi[h] = (1, first_ns, 0, cam, code)
-        _put(self.held, code, h)
-        return h
 
     def grow_held_slots(self) -> None:
         self._grow_held(2 * len(self.hi))

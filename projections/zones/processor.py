@@ -403,8 +403,10 @@ class _Live:
                          np.array([live.camera(r[3]) for r in sp.recent], dtype=np.int64),
                          np.array([r[1:3] for r in sp.recent], dtype=np.float64).reshape(-1, 2))  # fmt: skip
         for key, ht in state.held.items():
-            h = arr.hold(live.code_of(key), ht.first_ns, live.camera(key.split(":", 1)[0]))
-            for ts, x, y in ht.obs:
+            (ts0, x0, y0), *rest = ht.obs
+            h = arr.hold(live.code_of(key), ts0, live.camera(key.split(":", 1)[0]), x0, y0)
+            arr.hi[h, K.H_FIRST] = ht.first_ns
+            for ts, x, y in rest:
                 arr.add_held_obs(h, ts, x, y)
         arr.sc[K.S_FIRST], arr.sc[K.S_LAST] = state.first_frame_ns, state.last_frame_ns
         arr.sc[K.S_NEXT_TICK] = state.next_tick_ns
