@@ -15,6 +15,7 @@ from ops.paths import DataDir, add_data_dir_argument
 if TYPE_CHECKING:  # the store pulls in pyarrow; `footfall --help` should not pay for it
     from nats.aio.client import Client as NatsClient
 
+    from projections.partition import Partition
     from projections.projection import Projection
     from projections.runner import ProjectionRunner
     from projections.shared_read import SharedReadRunner
@@ -120,15 +121,20 @@ def unit_name(group: Sequence[Projection]) -> str:
 
 
 def make_units(
-    connections: Sequence[NatsClient], store: Store, groups: Sequence[Sequence[Projection]], batch: int | None
+    connections: Sequence[NatsClient],
+    store: Store,
+    groups: Sequence[Sequence[Projection]],
+    batch: int | None,
+    partition: Partition | None = None,
 ) -> list[ProjectionRunner | SharedReadRunner]:
-    """A runner per group (by_stream): its own for a projection alone, a shared read for several."""
+    """A runner per group (by_stream): its own for a projection alone, a shared read for several; each folds
+    only `partition`'s stores if one is given."""
     from projections.runner import ProjectionRunner
     from projections.shared_read import SharedReadRunner
 
     return [
-        ProjectionRunner(nc, store, group[0], batch=batch) if len(group) == 1
-        else SharedReadRunner(nc, store, group, batch=batch)
+        ProjectionRunner(nc, store, group[0], batch=batch, partition=partition) if len(group) == 1
+        else SharedReadRunner(nc, store, group, batch=batch, partition=partition)
         for nc, group in zip(connections, groups, strict=True)
     ]  # fmt: skip
 

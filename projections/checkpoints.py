@@ -118,3 +118,12 @@ class Checkpoints:
         )
         first, last = min(m.first_seq for m in marks), max(m.last_seq for m in marks)
         self._store.insert(SealedBatch(f"checkpoint_{self.key}", "projection_checkpoints", first, last, rows))
+
+
+def live_keys(store: Store, projection: str) -> list[str]:
+    """The checkpoint keys of `projection`'s live tables: its own name and `<name>@<partition>` (not a build's)."""
+    rows = store.query_rows(
+        f"SELECT DISTINCT projection_id FROM {store.database}.projection_checkpoints "
+        f"WHERE projection_id = '{projection}' OR startsWith(projection_id, '{projection}@')"
+    )
+    return sorted(str(key) for (key,) in rows)

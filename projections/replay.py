@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from nats.aio.client import Client as NatsClient
 
-from projections.checkpoints import Checkpoints
+from projections.checkpoints import Checkpoints, live_keys
 from projections.projection import Projection
 from projections.runner import Progress, ProjectionRunner, RunStats
 from projections.store import Store
@@ -51,6 +51,12 @@ async def replay(
     the build has caught up (`footfall serve` pauses the live runner of the projection there); the build
     then folds what arrived meanwhile, so the swap hands the live runner tables that are current.
     """
+    partitioned = [key for key in live_keys(store, projection.name) if key != projection.name]
+    if partitioned:
+        # The build and the swap hand over one position, the whole log's: a partition's would be lost.
+        raise ReplayError(f"{projection.name} is folded in partitions ({', '.join(partitioned)}); a replay "
+                          "rebuilds the whole log into one set of tables, so stop those projectors and drop "
+                          "their checkpoints (or fold into a new data directory) to replay it")  # fmt: skip
     build_key = f"{projection.name}{BUILD_SUFFIX}"
     runner = ProjectionRunner(
         nc, store, projection, key=build_key, table_suffix=BUILD_SUFFIX, batch=batch, progress=progress

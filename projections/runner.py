@@ -25,9 +25,10 @@ import msgspec
 from nats.aio.client import Client as NatsClient
 
 from projections.batch import SealedBatch, combined_token, events_digest
-from projections.checkpoints import BatchMark, Checkpoints, Intent
+from projections.checkpoints import BatchMark, Checkpoints, Intent, live_keys
 from projections.columns import TrackBatch, TrackFold
 from projections.layouts import LayoutHistory
+from projections.partition import Partition, PartitionError, conflict
 from projections.projection import FoldResult, Projection, Rejected, SeqEvent
 from projections.sizing import default_batch
 from projections.store import Store
@@ -121,6 +122,21 @@ class Folded:
 ParsedTracks = tuple[TrackBatch, Sequence[Rejected]]
 
 
+def in_partition(batch: DeliveredBatch, partition: Partition | None) -> DeliveredBatch:
+    """The messages of `batch` that `partition` folds (all of them without one, or when the server filtered)."""
+    positions = None if partition is None else partition.mine(batch.subject)
+    return batch if positions is None or len(positions) == len(batch) else batch.select(positions)
+
+
+def partition_filters(projection: Projection, partition: Partition | None) -> list[str] | None:
+    """The consumer's subject filters for `projection` in `partition`; PartitionError if it has its own filter."""
+    if partition is None:
+        return None
+    if projection.filter_subject is not None:
+        raise PartitionError(f"{projection.name} reads only {projection.filter_subject}; it cannot be partitioned")
+    return partition.filter_subjects()
+
+
 async def parse_tracks(messages: Messages) -> ParsedTracks:
     """Parse a batch for a TrackFold: the compiled parse holds no GIL and runs in a worker (see fold_step)."""
     parse = FrameParse(messages.data)
@@ -170,7 +186,8 @@ class ProjectionRunner:
 
     key: checkpoint and consumer identity (default: the projection's name);
     table_suffix: appended to every table name (a replay builds `<table>__build`);
-    sink: where derived events of a processor go (default: the log, see LogSink).
+    sink: where derived events of a processor go (default: the log, see LogSink);
+    partition: fold only these stores' messages (projections.partition), under the key `<name>@<partition>`.
     """
 
     def __init__(
@@ -186,8 +203,11 @@ class ProjectionRunner:
         ack_wait_s: float = 60.0,
         progress: Callable[[Progress], None] | None = None,
         sink: EventSink | None = None,
+        partition: Partition | None = None,
     ) -> None:
         self._nc = nc
+        self.partition = partition
+        self._filters = partition_filters(projection, partition)
         self._sink = sink
         # Event types on its stream the projection never folds (`ignored_types`): dropped before decoding.
         self._ignored_tags = frozenset(event_tag(t) for t in getattr(projection, "ignored_types", ()))
@@ -195,7 +215,9 @@ class ProjectionRunner:
         self._js = nc.jetstream()
         self._store = store
         self.projection = projection
-        self.key = key or projection.name
+        self.key = key or (projection.name if partition is None else partition.key(projection.name))
+        # Dead letters go to ff.dlq.v1.<origin>, one subject token: a partition's share to its projection's.
+        self.origin = self.key if partition is None else projection.name
         self.tables = {base: f"{base}{table_suffix}" for base in projection.table_ddl()}
         self._batch = batch or default_batch(projection.stream)
         self._idle_timeout_s = idle_timeout_s
@@ -237,6 +259,7 @@ class ProjectionRunner:
         if self.key == self.projection.name:
             complete_pending_swap(self._store, self.projection)
         self.ensure_tables()
+        self.check_partitioning()
         self._pending_done, self._unacked = None, None  # what a run that failed left is in the store or not at all
         done, intent = self._checkpoints.load()
         self.projection.reset()
@@ -251,6 +274,16 @@ class ProjectionRunner:
         self.stats.seq = last_done
         return last_done
 
+    def check_partitioning(self) -> None:
+        """PartitionError if the live tables are folded under another partitioning (projections.partition)."""
+        name = self.projection.name
+        live = self.partition.key(name) if self.partition is not None else name
+        if self.key != live:
+            return  # a build (replay) folds the whole log into tables of its own
+        reason = conflict(name, self.partition, live_keys(self._store, name))
+        if reason is not None:
+            raise PartitionError(reason)
+
     async def run(
         self, *, until_caught_up: bool = True, stop: asyncio.Event | None = None, from_seq: int = 1
     ) -> RunStats:
@@ -259,8 +292,8 @@ class ProjectionRunner:
         last_done = await self.start(from_seq)
         consumer = PullConsumer(
             self._nc, self.projection.stream, f"proj-{self.key}", filter_subject=self.projection.filter_subject,
-            batch=self._batch, ack_wait_s=self._ack_wait_s, origin=self.key, start_seq=last_done + 1, reposition=True,
-            ack_all=True,
+            filter_subjects=self._filters, batch=self._batch, ack_wait_s=self._ack_wait_s, origin=self.origin,
+            start_seq=last_done + 1, reposition=True, ack_all=True,
         )  # fmt: skip
         await consumer.open()
         # Folding runs one batch ahead of writing: batch k+1 is folded while batch k's intent and inserts
@@ -276,12 +309,15 @@ class ProjectionRunner:
                 consumer.dead_lettered = 0
                 fresh = fresh_in_order(delivered, last_done)
                 self.stats.skipped_redeliveries += len(delivered) - len(fresh)
+                fresh = in_partition(fresh, self.partition)  # another partition's stores: acked, not folded
                 if not fresh:
                     await finished(writing)  # an ack covers earlier batches (AckPolicy.ALL); pending counts them
                     writing = None
                     await self._flush(consumer)
                     if delivered:
                         await self._ack(consumer, delivered)
+                        if until_caught_up and delivered.last().num_pending == 0:
+                            break
                     elif until_caught_up and await consumer.pending() == 0:
                         break
                     continue
@@ -432,7 +468,7 @@ class ProjectionRunner:
             subject, data = raw[rejected.stream_seq]
             # A repeat after a crash is dropped by the DLQ's message id.
             await dead_letter_data(
-                self._js, self.key, stream=self.projection.stream, seq=rejected.stream_seq, subject=subject,
+                self._js, self.origin, stream=self.projection.stream, seq=rejected.stream_seq, subject=subject,
                 data=data, reason=rejected.reason,
             )  # fmt: skip
             self.stats.dead_lettered += 1
@@ -472,8 +508,11 @@ class ProjectionRunner:
     async def _recover(self, intent: Intent) -> None:
         raw = await read_range(
             self._js, self.projection.stream, intent.first_seq, intent.last_seq,
-            filter_subject=self.projection.filter_subject,
+            filter_subject=self.projection.filter_subject, filter_subjects=self._filters,
         )  # fmt: skip
+        mine = None if self.partition is None else self.partition.mine([subject for _, subject, _ in raw])
+        if mine is not None:  # the batch as it was folded: this partition's messages only
+            raw = [raw[i] for i in mine]
         if not raw:
             raise ProjectionError(
                 f"{self.key}: cannot rebuild batch {intent.first_seq}..{intent.last_seq}: the stream no longer "

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from nats.aio.client import Client as NatsClient
 
 from projections.columns import TrackFold
+from projections.partition import Partition
 from projections.projection import Projection
 from projections.runner import (
     Folded,
@@ -32,23 +33,28 @@ from projections.runner import (
     RunStats,
     finished,
     fresh_in_order,
+    in_partition,
     parse_tracks,
+    partition_filters,
 )
 from projections.sizing import default_batch
 from projections.store import Store
 from stream.consumer import DeliveredBatch, PullConsumer
 
 
-def shared_key(names: Sequence[str]) -> str:
-    """The shared consumer's name for these members: stable for the same set, whatever their order."""
+def shared_key(names: Sequence[str], partition: Partition | None = None) -> str:
+    """The shared consumer's name for these members (in a partition): stable for the same set, whatever their
+    order."""
     joined = ",".join(sorted(names))
-    return "shared-" + hashlib.blake2b(joined.encode(), digest_size=6).hexdigest()
+    key = "shared-" + hashlib.blake2b(joined.encode(), digest_size=6).hexdigest()
+    return key if partition is None else partition.key(key)
 
 
 class SharedReadRunner:
     """Runs `projections` (all of one stream and subject filter) from one ordered read into `store`.
 
-    members: one ProjectionRunner per projection, in the given order (their stats are the run's figures).
+    members: one ProjectionRunner per projection, in the given order (their stats are the run's figures);
+    partition: every member folds only these stores (projections.partition).
     """
 
     def __init__(
@@ -61,6 +67,7 @@ class SharedReadRunner:
         idle_timeout_s: float = 0.5,
         ack_wait_s: float = 60.0,
         progress: Callable[[Progress], None] | None = None,
+        partition: Partition | None = None,
     ) -> None:
         if not projections:
             raise ValueError("a shared read needs at least one projection")
@@ -75,9 +82,14 @@ class SharedReadRunner:
             raise ValueError(f"a projection is named twice in a shared read: {names}")
         self._nc = nc
         self._js = nc.jetstream()
-        self.members = [ProjectionRunner(nc, store, p, batch=batch, ack_wait_s=ack_wait_s) for p in projections]
+        self.members = [
+            ProjectionRunner(nc, store, p, batch=batch, ack_wait_s=ack_wait_s, partition=partition) for p in projections
+        ]
         ((self._stream, self._filter),) = sources
-        self.key = shared_key(names)
+        self.partition = partition
+        self._filters = partition_filters(projections[0], partition)
+        self.key = shared_key(names, partition)
+        self._origin = shared_key(names)  # ff.dlq.v1.<origin> takes one subject token: no partition in it
         self._batch = batch or default_batch(self._stream)
         self._idle_timeout_s = idle_timeout_s
         self._ack_wait_s = ack_wait_s
@@ -105,8 +117,9 @@ class SharedReadRunner:
         self._unacked = None
         positions = [await m.start() for m in self.members]
         consumer = PullConsumer(
-            self._nc, self._stream, f"proj-{self.key}", filter_subject=self._filter, batch=self._batch,
-            ack_wait_s=self._ack_wait_s, origin=self.key, start_seq=min(positions) + 1, reposition=True, ack_all=True,
+            self._nc, self._stream, f"proj-{self.key}", filter_subject=self._filter, filter_subjects=self._filters,
+            batch=self._batch, ack_wait_s=self._ack_wait_s, origin=self._origin, start_seq=min(positions) + 1,
+            reposition=True, ack_all=True,
         )  # fmt: skip
         await consumer.open()
         parses = any(isinstance(m.projection, TrackFold) for m in self.members)
@@ -118,13 +131,15 @@ class SharedReadRunner:
                 self.fetch_s += time.perf_counter() - fetch_started
                 self.dead_lettered += consumer.dead_lettered
                 consumer.dead_lettered = 0
-                fresh = fresh_in_order(delivered, min(positions))
+                fresh = in_partition(fresh_in_order(delivered, min(positions)), self.partition)
                 if not fresh:
                     await finished(writing)
                     writing = None
                     await self._flush(consumer)
                     if delivered:
                         await consumer.ack(delivered, confirm=False)
+                        if until_caught_up and delivered.last().num_pending == 0:
+                            break
                     elif until_caught_up and await consumer.pending() == 0:
                         break
                     continue

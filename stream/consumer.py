@@ -170,6 +170,7 @@ class PullConsumer:
         durable: str,
         *,
         filter_subject: str | None = None,
+        filter_subjects: list[str] | None = None,
         batch: int = 1000,
         ack_wait_s: float = 60.0,
         origin: str | None = None,
@@ -181,12 +182,16 @@ class PullConsumer:
     ) -> None:
         if max_deliver < 1:
             raise ValueError(f"max_deliver must be at least 1, got {max_deliver}")
+        if filter_subject is not None and filter_subjects:
+            raise ValueError("give filter_subject or filter_subjects, not both")
         self._start = deliver_config(start_seq, start_time_ns)
         self._nc = nc
         self._js = nc.jetstream()
         self.stream = stream
         self.durable = durable
         self._filter = filter_subject
+        # Several filters (NATS 2.10): a projector partitioned by store reads its stores' subjects only.
+        self._filters = list(filter_subjects) if filter_subjects else None
         self._batch = batch
         self._ack_wait_s = ack_wait_s
         self._origin = origin or durable
@@ -212,6 +217,7 @@ class PullConsumer:
             max_ack_pending=self._batch * 3,  # one batch in hand, one prefetched, one being redelivered
             max_deliver=self.max_deliver + 1,  # the last delivery only moves the message to the DLQ
             filter_subject=self._filter,
+            filter_subjects=self._filters,
             **self._start,  # type: ignore[arg-type]
         )
         try:

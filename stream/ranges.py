@@ -9,7 +9,7 @@ from nats.js import api as js_api
 
 async def read_range(
     js: JetStreamContext, stream: str, first_seq: int, last_seq: int, *, filter_subject: str | None = None,
-    fetch_batch: int = 1000,
+    filter_subjects: list[str] | None = None, fetch_batch: int = 1000,
 ) -> list[tuple[int, str, bytes]]:  # fmt: skip
     """Return (stream_seq, subject, data) of every message with first_seq <= seq <= last_seq, in order.
 
@@ -24,6 +24,7 @@ async def read_range(
         ack_policy=js_api.AckPolicy.NONE,
         inactive_threshold=30.0,
         filter_subject=filter_subject,
+        filter_subjects=filter_subjects or None,
     )
     sub = await js.pull_subscribe(filter_subject or "", stream=stream, config=config)
     out: list[tuple[int, str, bytes]] = []

@@ -18,6 +18,14 @@ Run projections (all, or the ones named) from their checkpoints until stopped
 until nothing is pending. Each projection keeps its position in the store:
 killing this process at any moment and starting it again gives the same
 tables as one clean run.
+
+A chain's log can be folded by several processes, each taking a share of the
+stores: --stores a,b (the server sends it only those stores' messages) or
+--partition K/N (the stores whose FNV-1a hash mod N is K-1, as nats-server's
+partition() mapping assigns them; a store that opens later is picked up by its
+partition, and each process reads the whole stream and folds its share). Each
+partition keeps its own position, exactly once. One projection's tables take one
+scheme: mixing a whole-log run with partitions, or N=2 with N=4, is refused.
 """
 
 _REPLAY_HELP = """\
@@ -38,6 +46,9 @@ def register(tree: CommandTree) -> None:
     project.add_argument("names", nargs="*", metavar="PROJECTION", help=f"projections to run (default: all: {names})")
     project.add_argument("--until-caught-up", action="store_true", help="stop when nothing is pending")
     project.add_argument("--batch", type=int, default=None, help=BATCH_HELP)
+    share = project.add_mutually_exclusive_group()
+    share.add_argument("--stores", metavar="A,B", help="fold only these stores (comma-separated store ids)")
+    share.add_argument("--partition", metavar="K/N", help="fold only hash partition K of N of the stores (1 <= K <= N)")
     add_log_arguments(project)
 
     replay = tree.add("replay", "Rebuild a projection from the log into new tables and swap them in.", _replay,
@@ -57,13 +68,30 @@ def register(tree: CommandTree) -> None:
                      "each fold's median ratio to the raw read over the rounds, and every run.")  # fmt: skip
     bench.add_argument("--frames", type=int, default=20_000, help="frames to pre-fill (default: 20000)")
     bench.add_argument("--tracks", type=int, default=50, help="tracks per frame (default: 50)")
-    bench.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="runner batch size (default: %(default)s)")
+    bench.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help=f"runner batch size (default: {DEFAULT_BATCH}; with --stores: footfall project's)",
+    )
     bench.add_argument("--all", action="store_true", dest="every",
                        help="also fold every FF_TRACKS projection together (the zone processor, track_points, "
                        "line_counts, heatmap), with a consumer each and from one shared read as footfall "
                        "project and serve run them")  # fmt: skip
     bench.add_argument("--repeat", type=int, default=3,
                        help="rounds of all measurements; the report gives medians (default: %(default)s)")  # fmt: skip
+    chain = bench.add_argument_group(
+        "a chain's log (--stores)",
+        "With --stores N, simulate N crowded store days instead and time every projection folded by each process "
+        "count of --processes at once (footfall project --partition K/P, each with its own chDB directory), "
+        "beside the raw ordered read and one idle process's start-up. --frames, --tracks and --all do not apply.",
+    )
+    chain.add_argument("--stores", type=int, default=None, metavar="N", help="stores in the simulated log")
+    chain.add_argument("--processes", default="1,2", metavar="P,Q",
+                       help="process counts to compare, the first is the baseline (default: %(default)s)")  # fmt: skip
+    chain.add_argument("--hours", type=float, default=1.0, help="hours of arrivals per store (default: %(default)s)")
+    chain.add_argument("--parties-per-hour", type=float, default=300.0, help="per store (default: %(default)s)")
+    chain.add_argument("--cameras", type=int, default=3, help="cameras per store (default: %(default)s)")
 
 
 def _positive(name: str, value: int | None) -> None:
@@ -86,14 +114,23 @@ def _project(args: argparse.Namespace) -> int:
     )
     from ops.serve.sql_socket import serving
     from projections.migrations import migrate
+    from projections.partition import Partition, PartitionError
     from projections.registry import make
 
     _positive("--batch", args.batch)
     log = get_logger("footfall.project")
     try:
         projections = [make(name) for name in (args.names or sorted(_all()))]
+        partition = (
+            Partition.of_stores(args.stores.split(",")) if args.stores is not None
+            else Partition.parse(args.partition) if args.partition is not None
+            else None
+        )  # fmt: skip
     except KeyError as exc:
         print(f"footfall project: {exc.args[0]}", file=sys.stderr)
+        return 2
+    except PartitionError as exc:
+        print(f"footfall project: {exc}", file=sys.stderr)
         return 2
 
     async def run(url: str) -> None:
@@ -103,7 +140,9 @@ def _project(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         groups = by_stream(projections)  # the projections of one stream share one read of it
         async with runner_connections(url, [unit_name(g) for g in groups]) as connections:
-            units = make_units(connections, store, groups, args.batch)
+            units = make_units(connections, store, groups, args.batch, partition)
+            for runner in (r for u in units for r in members(u)):
+                runner.check_partitioning()  # all of them before any folds
             freeze_start_up_objects()
             # While this process owns the chDB directory, `footfall sql` asks it over a socket.
             async with serving(store, args.data_dir) as sock:
@@ -121,7 +160,11 @@ def _project(args: argparse.Namespace) -> int:
 
     with log_url(args) as url, open_store(args.data_dir) as store:
         migrate(store)
-        asyncio.run(run(url))
+        try:
+            asyncio.run(run(url))
+        except PartitionError as exc:  # before any batch: a table is folded under another partitioning
+            print(f"footfall project: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 
@@ -208,7 +251,33 @@ def _bench(args: argparse.Namespace) -> int:
 
     from ops.bench.project import run_bench
 
-    for name in ("--frames", "--tracks", "--batch", "--repeat"):
+    for name in ("--frames", "--tracks", "--batch", "--repeat", "--stores", "--cameras"):
         _positive(name, getattr(args, name.strip("-").replace("-", "_")))
-    print(json.dumps(run_bench(args.frames, args.tracks, args.batch, args.repeat, every=args.every), indent=2))
+    if args.stores is not None:
+        return _bench_chain(args)
+    batch = args.batch or DEFAULT_BATCH
+    print(json.dumps(run_bench(args.frames, args.tracks, batch, args.repeat, every=args.every), indent=2))
+    return 0
+
+
+def _bench_chain(args: argparse.Namespace) -> int:
+    import json
+
+    from ops.bench.partitions import run_bench
+
+    try:
+        processes = [int(p) for p in args.processes.split(",")]
+    except ValueError:
+        processes = []
+    if not processes or min(processes) < 1:
+        print(f"footfall bench project: --processes must be process counts such as 1,2, got {args.processes!r}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    if args.hours <= 0 or args.parties_per_hour <= 0:
+        print(f"footfall bench project: --hours and --parties-per-hour must be positive, got {args.hours} and "
+              f"{args.parties_per_hour}", file=sys.stderr)  # fmt: skip
+        return 2
+    report = run_bench(args.stores, processes, hours=args.hours, parties_per_hour=args.parties_per_hour,
+                       cameras=args.cameras, batch=args.batch, repeat=args.repeat)  # fmt: skip
+    print(json.dumps(report, indent=2))
     return 0
