@@ -127,6 +127,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     command = " ".join(w for w in (args.command, *_subcommands(args)) if w)
     try:
+        # For a server footfall did not start (an embedded one is plain): --url, or a topology's hub.
+        if getattr(args, "client_auth", False) and (getattr(args, "url", None) or getattr(args, "topology", None)):
+            from stream.client_auth import ClientAuth, configure_client
+
+            configure_client(ClientAuth(args.tls_ca, args.tls_cert, args.tls_key, args.creds))
         return handler(args)
     except KeyboardInterrupt:
         return 130

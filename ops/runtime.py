@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from ops.paths import DataDir, add_data_dir_argument
+from stream.client_auth import CREDS_ENV, TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV, client_options
 
 if TYPE_CHECKING:  # the store pulls in pyarrow; `footfall --help` should not pay for it
     from nats.aio.client import Client as NatsClient
@@ -25,7 +26,8 @@ NATS_URL_ENV = "FOOTFALL_NATS_URL"
 
 
 def add_log_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add --url and --data-dir: the log to use, embedded under --data-dir unless a URL is given."""
+    """Add --url and --data-dir: the log to use, embedded under --data-dir unless a URL is given (with the
+    client's TLS and credentials for it: add_client_auth_arguments)."""
     parser.add_argument(
         "--url",
         default=os.environ.get(NATS_URL_ENV),
@@ -33,6 +35,22 @@ def add_log_arguments(parser: argparse.ArgumentParser) -> None:
         "default: start the embedded nats-server under --data-dir",
     )
     add_data_dir_argument(parser)
+    add_client_auth_arguments(parser)
+
+
+def add_client_auth_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add --tls-ca, --tls-cert, --tls-key and --creds: how the clients of this command prove themselves to the
+    server at --url (stream.client_auth; ops.cli applies them when --url is given)."""
+    group = parser.add_argument_group("TLS and credentials for --url (a hub with [tls] or accounts)")
+    for flag, env, what in (
+        ("--tls-ca", TLS_CA_ENV, "the CA that signed the server's certificate (PEM)"),
+        ("--tls-cert", TLS_CERT_ENV, "this client's certificate (PEM), for a server that verifies clients"),
+        ("--tls-key", TLS_KEY_ENV, "the key of --tls-cert (PEM)"),
+        ("--creds", CREDS_ENV, "a NATS user credentials file (.creds) for a server with accounts"),
+    ):
+        value = os.environ.get(env, "").strip()
+        group.add_argument(flag, type=Path, default=Path(value) if value else None, help=f"{what} (env {env})")
+    parser.set_defaults(client_auth=True)
 
 
 @contextlib.contextmanager
@@ -96,11 +114,23 @@ async def runner_connections(url: str, keys: list[str]) -> AsyncIterator[list[Na
     Exceeded` in `footfall bench zones --hours 4`). Each connection has its own buffer on the server.
     """
     import nats
+    import nats.errors
+
+    from ops.logging import get_logger
+    from stream.errors import LogUnavailable
+
+    log = get_logger("footfall.nats")
+
+    async def one_line(exc: Exception) -> None:  # nats-py's default prints a traceback per reconnect attempt
+        log.warning("nats connection error", url=url, error=f"{type(exc).__name__}: {exc}")
 
     async with contextlib.AsyncExitStack() as stack:
         connections = []
         for key in keys:
-            nc = await nats.connect(url, name=f"footfall-{key}")
+            try:
+                nc = await nats.connect(url, name=f"footfall-{key}", error_cb=one_line, **client_options())
+            except (nats.errors.Error, OSError, TimeoutError) as exc:  # one line naming the server, not a traceback
+                raise LogUnavailable(f"cannot connect to {url}: {type(exc).__name__}: {exc}") from exc
             stack.push_async_callback(nc.close)
             connections.append(nc)
         yield connections

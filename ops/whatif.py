@@ -32,6 +32,7 @@ from projections.whatif import (
     versions_in_force,
 )
 from schemas.layout import StoreLayout
+from stream.client_auth import client_options
 from stream.layouts import LayoutReader
 
 NS = 1_000_000_000
@@ -90,7 +91,7 @@ def _num(value: float) -> float | None:
 
 async def read_layouts(url: str, store_id: str | None) -> LayoutHistory:
     """The store's layout history from FF_LAYOUT; without store_id, the one store the log names."""
-    nc = await nats.connect(url, name="footfall-whatif-layouts")
+    nc = await nats.connect(url, name="footfall-whatif-layouts", **client_options())
     try:
         published = await LayoutReader(nc.jetstream()).read_new()
     finally:
@@ -130,7 +131,7 @@ async def run_whatif(
     expired = expire(store, now_ns)
     request = WhatIfRequest(history.store_id, layout, candidate_version(history, layout), from_ns, to_ns,
                             warmup_s=warmup_s, tail_s=tail_s)  # fmt: skip
-    nc = await nats.connect(url, name="footfall-whatif")
+    nc = await nats.connect(url, name="footfall-whatif", **client_options())
     started = time.perf_counter()
     try:
         version = await derive(nc, store, request, whatif_id=uuid.uuid4().hex[:8], now_ns=now_ns, ttl_s=ttl_s,

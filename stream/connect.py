@@ -1,4 +1,5 @@
-"""Connecting to the log with errors translated (callers never catch a nats-py exception type)."""
+"""Connecting to the log with errors translated (callers never catch a nats-py exception type), with the
+process's TLS and credentials (stream.client_auth)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import nats
 import nats.errors
 from nats.aio.client import Client as NatsClient
 
+from stream.client_auth import client_options
 from stream.errors import LogUnavailable
 
 
@@ -25,7 +27,7 @@ async def connect(url: str, *, name: str = "footfall", timeout_s: float = 5.0, *
             reconnect_time_wait=0.05,
             allow_reconnect=False,
             error_cb=quiet,
-            **options,
+            **{**client_options(), **options},
         )
     except (nats.errors.Error, OSError, TimeoutError) as exc:
         raise LogUnavailable(f"cannot connect to {url}: {type(exc).__name__}: {exc}") from exc

@@ -11,6 +11,7 @@ from typing import Any
 
 from ops.cli import CommandTree
 from ops.runtime import add_log_arguments
+from stream.client_auth import client_options
 
 _HELP = """\
 Fold the store's history from the log (FF_DERIVED's queue and occupancy
@@ -107,7 +108,7 @@ def _run(args: argparse.Namespace) -> int:
         return 2
 
     async def run(url: str) -> int:
-        nc = await nats.connect(url, name="footfall-alerts-backtest")
+        nc = await nats.connect(url, name="footfall-alerts-backtest", **client_options())
         try:
             try:
                 layouts = await read_layouts(nc)

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from ops.logging import get_logger
 from ops.paths import DataDir, add_data_dir_argument
+from ops.runtime import add_client_auth_arguments
+from stream.client_auth import client_options
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -72,6 +74,7 @@ def register(tree: CommandTree) -> None:
     parser.add_argument("--status-s", type=float, default=10.0, help="EdgeStatus interval, seconds of video")
     parser.add_argument("--url", default=None, help="publish to this NATS server instead of the embedded one")
     add_data_dir_argument(parser)
+    add_client_auth_arguments(parser)
     parser.add_argument(
         "--spool-dir",
         type=Path,
@@ -258,7 +261,7 @@ async def _publish(args: argparse.Namespace, jobs: list[Any]) -> list[Any]:
         url = server.url
         log.info("edge.embedded_log", url=url, data_dir=str(args.data_dir))
     try:
-        nc = await nats.connect(url, name="footfall-edge")
+        nc = await nats.connect(url, name="footfall-edge", **client_options())
         try:
             js = nc.jetstream()
             if server is not None:
@@ -272,7 +275,7 @@ async def _publish(args: argparse.Namespace, jobs: list[Any]) -> list[Any]:
         # server and keeps what it could not send on disk (measured: `footfall bench topology leaf-kill`).
         publisher: Publisher | SpoolingPublisher
         if args.no_spool:
-            nc = await nats.connect(url, name="footfall-edge")
+            nc = await nats.connect(url, name="footfall-edge", **client_options())
             publisher = Publisher(nc.jetstream())
         else:
             spool_dir = args.spool_dir or DataDir(args.data_dir).root / "spool" / "edge"

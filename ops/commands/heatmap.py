@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ops.cli import CommandTree
 from ops.runtime import add_log_arguments
+from stream.client_auth import client_options
 
 
 def _when(value: str) -> datetime:
@@ -61,7 +62,7 @@ def _run(args: argparse.Namespace) -> int:
             return 2
 
     async def layouts(url: str) -> LayoutHistory:
-        nc = await nats.connect(url, name="footfall-heatmap")
+        nc = await nats.connect(url, name="footfall-heatmap", **client_options())
         try:
             history = LayoutHistory(args.store)
             for published in await LayoutReader(nc.jetstream()).read_new():

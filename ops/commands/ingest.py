@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ops.cli import CommandTree
 from ops.runtime import add_log_arguments
+from stream.client_auth import client_options
 
 _INGEST_HELP = """\
 Build go-ingest (if its sources changed) and run it against the log: the
@@ -66,7 +67,7 @@ def _ingest(args: argparse.Namespace) -> int:
         print(f"token for {', '.join(args.store)} (shown once; its hash is in {token_file}):\n  {token}")
 
     async def provision(url: str) -> None:
-        nc = await nats.connect(url)
+        nc = await nats.connect(url, **client_options())
         await ensure_streams(nc.jetstream(), LogConfig())
         await nc.close()
 

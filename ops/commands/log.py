@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from ops.cli import CommandTree
 from ops.paths import DataDir, add_data_dir_argument
+from ops.runtime import add_client_auth_arguments
 
 if TYPE_CHECKING:
     from stream.provision import LogConfig
@@ -99,6 +100,7 @@ def register(tree: CommandTree) -> None:
     )
     watch.add_argument("--topology", type=Path, required=True, help="topology.toml")
     watch.add_argument("--url", help="hub URL (default: the topology's first hub server)")
+    add_client_auth_arguments(watch)
     watch.add_argument("--interval-s", type=float, default=1.0, help="seconds between checks (default: 1)")
     watch.add_argument("--stale-s", type=float, default=5.0, help="silence that marks a source stalled (default: 5)")
     config.add_argument("--topology", type=Path, required=True, help="topology.toml")
@@ -108,6 +110,7 @@ def register(tree: CommandTree) -> None:
 def _add_target(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="NATS URL of a server footfall did not start (default: the embedded one)")
     add_data_dir_argument(parser)
+    add_client_auth_arguments(parser)
 
 
 def _pairs(values: list[str], flag: str, cast: type) -> dict[str, object]:

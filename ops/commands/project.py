@@ -11,6 +11,7 @@ from typing import Any
 from ops.cli import CommandTree
 from ops.runtime import add_log_arguments
 from projections.sizing import BATCH_HELP, DEFAULT_BATCH
+from stream.client_auth import client_options
 
 _PROJECT_HELP = """\
 Run projections (all, or the ones named) from their checkpoints until stopped
@@ -203,7 +204,7 @@ def _replay(args: argparse.Namespace) -> int:
         bar.refresh()
 
     async def run(url: str) -> int:
-        nc = await nats.connect(url, name="footfall-replay")
+        nc = await nats.connect(url, name="footfall-replay", **client_options())
         freeze_start_up_objects()
         try:
             result = await replay(nc, store, projection, from_seq=args.from_seq, restart=args.restart,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from ops.cli import CommandTree
 from ops.clock import OPENING_HOUR, iso_ns, yesterday_opening_ns
 from ops.runtime import add_log_arguments
+from stream.client_auth import client_options
 
 if TYPE_CHECKING:
     from ml_core.sim.agents import ShopperConfig
@@ -152,7 +153,7 @@ def _publish(args: argparse.Namespace, day: object) -> None:
     assert isinstance(day, SimulatedDay)
 
     async def run(url: str) -> int:
-        nc = await nats.connect(url, name="footfall-simulate")
+        nc = await nats.connect(url, name="footfall-simulate", **client_options())
         try:
             return await publish_day(nc, day)
         finally:

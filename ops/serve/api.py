@@ -45,6 +45,7 @@ from ops.serve.live_feed import LiveFeed
 from ops.serve.metrics import ServeMetrics
 from ops.serve.sql_http import authenticate, http_status
 from ops.serve.store_layouts import StoreLayouts, floor_plan
+from stream.client_auth import client_options
 
 API_PREFIX = "/api/v1"
 _encoder = msgspec.json.Encoder()
@@ -267,7 +268,7 @@ async def dashboard(
     """The API and the live feed on a NATS connection of their own (layouts read, derived subjects followed)."""
     import nats
 
-    nc = await nats.connect(url, name="footfall-serve-dashboard")
+    nc = await nats.connect(url, name="footfall-serve-dashboard", **client_options())
     try:
         feed = LiveFeed(nc)
         await feed.start()

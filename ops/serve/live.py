@@ -25,6 +25,7 @@ from projections.replay import ReplayResult, replay
 from projections.runner import Progress, ProjectionRunner, RunStats
 from projections.shared_read import SharedReadRunner
 from projections.store import Store
+from stream.client_auth import client_options
 
 _BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 
@@ -196,7 +197,7 @@ class LiveProjections:
         live = self._live[key]
         import nats
 
-        nc = await nats.connect(self._url, name=f"footfall-replay-{name}")
+        nc = await nats.connect(self._url, name=f"footfall-replay-{name}", **client_options())
 
         async def restart_live(names: list[str]) -> None:
             live.stop.set()
@@ -243,7 +244,7 @@ class LiveProjections:
     async def _refresh_figures(self, stop: asyncio.Event) -> None:
         import nats
 
-        nc = await nats.connect(self._url, name="footfall-serve-metrics")
+        nc = await nats.connect(self._url, name="footfall-serve-metrics", **client_options())
         js = nc.jetstream()
         try:
             while not stop.is_set():

@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from ops.logging import get_logger
 from ops.serve.config import ServeConfig, parse_listen
+from stream.client_auth import client_options
 
 if TYPE_CHECKING:
     from ops.serve.access import Access
@@ -149,7 +150,7 @@ async def _provision_embedded(url: str) -> None:
 
     from stream.provision import LogConfig, ensure_streams, stream_names
 
-    nc = await nats.connect(url, name="footfall-serve-provision")
+    nc = await nats.connect(url, name="footfall-serve-provision", **client_options())
     try:
         js = nc.jetstream()
         try:

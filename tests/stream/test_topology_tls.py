@@ -207,3 +207,35 @@ def test_a_leaf_with_a_rogue_certificate_is_refused(stack: Stack, tmp_path: Path
         assert len(leafz["leafs"]) == 1  # the store's own leaf alone
     finally:
         rogue.stop()
+
+
+def _footfall(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {"PYTHONPATH": str(REPO), "PATH": str(Path(sys.executable).parent)}
+    return subprocess.run([sys.executable, "-m", "ops.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=180)  # fmt: skip
+
+
+def test_footfalls_own_clients_reach_a_tls_hub_with_the_tls_flags(stack: Stack, tmp_path: Path) -> None:
+    """log init, log status and project connect to a hub that verifies clients with --tls-ca/--tls-cert/--tls-key;
+    without a certificate, with half of one or with a file that is not there, the command says so in one line."""
+    cert, key = stack.ca.issue("projector")
+    topology = tmp_path / "topology.json"
+    topology.write_bytes(msgspec.json.encode(stack.topology))
+    url = _tls_url(stack.topology)
+    tls = ["--url", url, "--tls-ca", str(stack.ca.ca_file), "--tls-cert", str(cert), "--tls-key", str(key)]
+    init = _footfall("log", "init", "--topology", str(topology), *tls)
+    assert init.returncode == 0, init.stderr
+    status = _footfall("log", "status", "--json", *tls)
+    assert status.returncode == 0, status.stderr
+    assert "FF_TRACKS" in status.stdout
+    project = _footfall("project", "track_points", "--until-caught-up", "--data-dir", str(tmp_path / "p"), *tls)
+    assert project.returncode == 0, project.stderr
+
+    refused = _footfall("log", "status", "--url", url, "--tls-ca", str(stack.ca.ca_file))  # trusts it, has no cert
+    assert refused.returncode != 0
+    assert refused.stderr.strip().startswith("footfall log status: cannot connect to tls://"), refused.stderr
+    assert "Traceback" not in refused.stderr
+    half = _footfall("log", "status", "--url", url, "--tls-cert", str(cert))
+    assert half.returncode != 0 and "--tls-cert needs --tls-key" in half.stderr, half.stderr
+    missing = _footfall("log", "status", "--url", url, "--tls-ca", str(tmp_path / "nope.pem"))
+    assert missing.returncode != 0 and f"--tls-ca {tmp_path / 'nope.pem'}: no such file" in missing.stderr
