@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import nats
 import nats.errors
 import nats.js.errors
@@ -217,3 +218,22 @@ def test_footfall_project_runs_as_the_projector_user(stack: Stack, tmp_path: Pat
     # The zone processor included: it publishes FF_DERIVED, which footfall_lines folds.
     tables = project_and_dump(stack.hub_url("projector"), tmp_path / "store", PROCESSED, PROCESSED_DUMPS)
     assert all(rows.count("\n") > 0 for rows in tables.values()), tables
+
+
+def test_the_hub_config_holds_bcrypt_hashes_not_passwords(tmp_path: Path) -> None:
+    """Every user's password is in the hub's config only as the bcrypt hash nats-server checks, and generating
+    the configs again gives the same text."""
+    import bcrypt
+
+    topology = loopback_topology(tmp_path / "hub", servers=1, stores=["store-a", "store-b"], auth=True)
+    assert topology.auth is not None
+    text = render_server_config(hub_server_config(topology, 0), "test")
+    assert text == render_server_config(hub_server_config(topology, 0), "test")
+    secrets = {"admin": topology.auth.admin_password, "projector": topology.auth.projector_password}
+    secrets |= {s.leaf_user: s.leaf_password or "" for s in topology.stores}
+    users = msgspec.json.decode(text.split("\n", 1)[1])["accounts"][topology.auth.account]["users"]
+    assert {u["user"] for u in users} == set(secrets)
+    for user in users:
+        assert secrets[user["user"]] not in text
+        assert user["password"].startswith("$2a$11$")
+        assert bcrypt.checkpw(secrets[user["user"]].encode(), user["password"].encode())
