@@ -219,5 +219,6 @@ def loopback_topology(
         "log": {"replicas": replicas or min(servers, 3)},
     }
     if auth:
-        raw["auth"] = {"admin_password": secrets.token_urlsafe(18), "projector_password": secrets.token_urlsafe(18)}
+        raw["auth"] = {"admin_password": secrets.token_urlsafe(18), "projector_password": secrets.token_urlsafe(18),
+                       "ingest_password": secrets.token_urlsafe(18)}  # fmt: skip
     return parse_topology(msgspec.to_builtins(raw), source="loopback topology")

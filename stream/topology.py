@@ -79,11 +79,13 @@ class Auth(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     admin: everything (footfall log init, footfall log watch). projector: reads and acks every stream,
     publishes derived events, alerts and dead letters, and cannot change a stream or forge a frame
     (`PROJECTOR_PERMISSIONS`). leaf-<store>: the store's leaf node, allowed only what sourcing its
-    streams needs and its own subjects (`leaf_permissions`).
+    streams needs and its own subjects (`leaf_permissions`). ingest (with ingest_password): go-ingest at
+    the hub, allowed the source events of the topology's stores and nothing derived (`ingest_permissions`).
     """
 
     admin_password: Password
     projector_password: Password
+    ingest_password: Password | None = None
     account: Annotated[str, msgspec.Meta(pattern=r"^[A-Z][A-Z0-9_]{0,31}$")] = "FOOTFALL"
 
 
@@ -135,10 +137,13 @@ class Topology(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     tls: Tls | None = None
 
     def client_urls(self, user: str = "admin") -> list[str]:
-        """nats:// URLs of every hub server's client port, as `user` (admin or projector) when there is [auth]."""
+        """nats:// URLs of every hub server's client port, as `user` (admin, projector, or ingest when it has a
+        password) when there is [auth]."""
         userinfo = ""
         if self.auth is not None:
             passwords = {"admin": self.auth.admin_password, "projector": self.auth.projector_password}
+            if self.auth.ingest_password is not None:
+                passwords["ingest"] = self.auth.ingest_password
             if user not in passwords:
                 raise ConfigError(f"hub user must be one of {sorted(passwords)}, got {user!r}")
             userinfo = f"{user}:{passwords[user]}@"
@@ -251,6 +256,25 @@ PROJECTOR_PERMISSIONS: dict[str, object] = {
 }
 
 
+def ingest_permissions(topology: Topology) -> dict[str, object]:
+    """go-ingest's permissions at the hub: publish the source events (frames, closed tracks, status, layouts,
+    POS) of the topology's stores, and look the streams up for /readyz; nothing derived (zone events and
+    alerts come from the processors alone), no other store, no consumer, no stream change.
+
+    go-ingest refuses derived events itself and each token covers its stores (go-ingest/ingest); this is the
+    same scoping enforced by the server, for a go-ingest with a token file wider than it should be.
+    """
+    sources = []
+    for store in topology.stores:
+        own = f"{PREFIX}.{store.id}"
+        sources += [f"{own}.*.{Channel.TRACKS.value}", f"{own}.*.{Channel.STATUS.value}",
+                    f"{own}.{Channel.LAYOUT.value}", f"{own}.{Channel.POS.value}"]  # fmt: skip
+    return {
+        "publish": {"allow": ["$JS.API.INFO", "$JS.API.STREAM.INFO.>", *sources]},
+        "subscribe": {"allow": ["_INBOX.>"]},
+    }
+
+
 def leaf_permissions(store: StoreNode) -> dict[str, object]:
     """A store leaf's permissions on the hub, from the leaf's side: what it may send and receive.
 
@@ -298,6 +322,9 @@ def _accounts(topology: Topology) -> dict[str, object]:
         {"user": "projector", "password": password_hash("projector", auth.projector_password),
          "permissions": PROJECTOR_PERMISSIONS},
     ]  # fmt: skip
+    if auth.ingest_password is not None:
+        users.append({"user": "ingest", "password": password_hash("ingest", auth.ingest_password),
+                      "permissions": ingest_permissions(topology)})  # fmt: skip
     users += [
         {"user": s.leaf_user, "password": password_hash(s.leaf_user, s.leaf_password or ""),
          "permissions": leaf_permissions(s)}

@@ -180,6 +180,9 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	slots := make([]*Result, 0, len(items))
 	for i, it := range items {
 		resp.Results[i].Index = i
+		if it.Err == nil {
+			it.Err = derivedError(it.Event)
+		}
 		if it.Err != nil {
 			resp.Results[i].Outcome, resp.Results[i].Error = OutcomeRejected, it.Err.Error()
 			continue

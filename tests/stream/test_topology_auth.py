@@ -8,6 +8,9 @@ a tampered edge box would be, so what stops it is the hub's permissions.
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -187,6 +190,44 @@ def test_the_projector_reads_and_acks_but_cannot_forge_or_change(stack: Stack) -
     asyncio.run(run())
 
 
+def test_ingest_publishes_its_stores_source_events_and_nothing_derived(stack: Stack, tmp_path: Path) -> None:
+    """The hub's ingest user (go-ingest) may store a known store's POS and frames; a derived event, another
+    store's POS and reading a stream are refused by the server. The real go-ingest runs as it."""
+
+    async def run() -> None:
+        ingest = await _connect(stack.hub_url("ingest"))
+        js = ingest.jetstream()
+        ack = await js.publish("ff.v1.store-a.pos", b"pos", headers={"Nats-Msg-Id": "ingest-1"})
+        assert ack.stream == "FF_POS"
+        await js.publish("ff.v1.store-b.cam-0.tracks", b"frame", headers={"Nats-Msg-Id": "ingest-2"})
+        for forged in ("ff.v1.store-a.zones", "ff.v1.store-a.alerts", "ff.v1.store-z.pos"):
+            with pytest.raises((nats.errors.NoRespondersError, nats.errors.TimeoutError)):
+                await js.publish(forged, b"forged", timeout=1.0)
+        with pytest.raises((nats.errors.NoRespondersError, nats.errors.TimeoutError)):
+            await js.pull_subscribe("ff.v1.store-a.pos", durable="ingest-reads", stream="FF_POS")
+        await ingest.close()
+        admin = await _connect(stack.hub_url())
+        derived = (await admin.jetstream().stream_info("FF_DERIVED")).state.messages
+        await admin.close()
+        assert derived == 0
+
+    asyncio.run(run())
+    if shutil.which("go") is None:
+        pytest.skip("the Go toolchain is needed to build go-ingest")
+    from ops.go_ingest import running, write_token_file
+
+    token = write_token_file(tmp_path / "tokens.json", ["store-a"])
+    with running(stack.hub_url("ingest"), tmp_path / "tokens.json") as base:  # /readyz: it sees every stream
+        event = {"type": "pos_transaction", "store_id": "store-a", "ts_ns": 1_700_000_000_000_000_000,
+                 "terminal_id": "till-1", "transaction_id": "t-1", "item_count": 2, "amount_minor": 1250,
+                 "currency": "EUR"}  # fmt: skip
+        request = urllib.request.Request(f"{base}/v1/stores/store-a/events", data=json.dumps([event]).encode(),
+                                         method="POST", headers={"Content-Type": "application/json",
+                                                                 "Authorization": f"Bearer {token}"})  # fmt: skip
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            assert json.loads(resp.read())["stored"] == 1
+
+
 def test_auth_needs_a_password_for_every_store_and_shows_in_the_hub_config(tmp_path: Path) -> None:
     topology = loopback_topology(tmp_path, servers=1, stores=["store-a"], auth=True)
     config = render_server_config(hub_server_config(topology, 0), "test")
@@ -229,7 +270,8 @@ def test_the_hub_config_holds_bcrypt_hashes_not_passwords(tmp_path: Path) -> Non
     assert topology.auth is not None
     text = render_server_config(hub_server_config(topology, 0), "test")
     assert text == render_server_config(hub_server_config(topology, 0), "test")
-    secrets = {"admin": topology.auth.admin_password, "projector": topology.auth.projector_password}
+    secrets = {"admin": topology.auth.admin_password, "projector": topology.auth.projector_password,
+               "ingest": topology.auth.ingest_password or ""}  # fmt: skip
     secrets |= {s.leaf_user: s.leaf_password or "" for s in topology.stores}
     users = msgspec.json.decode(text.split("\n", 1)[1])["accounts"][topology.auth.account]["users"]
     assert {u["user"] for u in users} == set(secrets)
