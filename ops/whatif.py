@@ -179,23 +179,39 @@ def _fmt(value: float, signed: bool = False) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-class OwnerReads:
+class TextReads:
+    """The Store interface for a reader that only has SQL text in and formatted text out (`query_text`): reads
+    only; a write raises StoreError. `periods.compare` and the other read-only measures take one."""
+
+    database = "footfall"
+
+    def execute(self, sql: str) -> None:
+        raise StoreError(f"{type(self).__name__} only reads: writes are not carried out")
+
+    def query_rows(self, sql: str) -> list[list[Any]]:
+        text = self.query_text(sql, "JSONCompact")
+        return msgspec.json.decode(text, type=_JsonRows).data if text.strip() else []
+
+    def query_text(self, sql: str, fmt: str = "PrettyCompactMonoBlock") -> str:
+        raise NotImplementedError
+
+    def insert(self, batch: SealedBatch) -> None:
+        raise StoreError(f"{type(self).__name__} only reads: inserts are not carried out")
+
+    def close(self) -> None:
+        """Nothing is held between queries."""
+
+
+class OwnerReads(TextReads):
     """The Store interface over the process that owns the chDB directory (its SQL socket): reads only.
 
     `footfall compare` only reads, so it can ask a running `footfall serve`/`project` rather than open the
-    store; a write raises StoreError.
+    store.
     """
 
     def __init__(self, data_dir: Path, database: str = "footfall") -> None:
         self.data_dir = data_dir
         self.database = database
-
-    def execute(self, sql: str) -> None:
-        raise StoreError("the store is read through its owner's SQL socket: writes are not carried out")
-
-    def query_rows(self, sql: str) -> list[list[Any]]:
-        text = self.query_text(sql, "JSONCompact")
-        return msgspec.json.decode(text, type=_JsonRows).data if text.strip() else []
 
     def query_text(self, sql: str, fmt: str = "PrettyCompactMonoBlock") -> str:
         from ops.serve.sql_socket import query_via_owner
@@ -206,12 +222,6 @@ class OwnerReads:
         if not answer.ok:
             raise StoreError(answer.error)
         return answer.text
-
-    def insert(self, batch: SealedBatch) -> None:
-        raise StoreError("the store is read through its owner's SQL socket: inserts are not carried out")
-
-    def close(self) -> None:
-        """Nothing is held between queries."""
 
 
 class OwnerStore(OwnerReads):

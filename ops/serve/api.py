@@ -45,6 +45,7 @@ from ops.serve.live_feed import LiveFeed
 from ops.serve.metrics import ServeMetrics
 from ops.serve.sql_http import authenticate, http_status
 from ops.serve.store_layouts import StoreLayouts, floor_plan
+from ops.whatif import TextReads
 from stream.client_auth import client_options
 
 API_PREFIX = "/api/v1"
@@ -98,6 +99,7 @@ class DashboardApi:
             Route(f"{p}/journeys", self._wrap(self._journeys)),
             Route(f"{p}/queue", self._wrap(self._queue)),
             Route(f"{p}/alerts", self._wrap(self._alerts)),
+            Route(f"{p}/compare", self._wrap(self._compare)),
             Route(f"{p}/heatmap", self._wrap(self._heatmap)),
             Route(f"{p}/layout", self._wrap(self._layout)),
             Route(f"{p}/live", self._wrap(self._live)),
@@ -150,14 +152,14 @@ class DashboardApi:
             response.headers["WWW-Authenticate"] = 'Basic realm="footfall", charset="UTF-8"'
         return response
 
-    def query_for(self, principal: Principal) -> insights.Query:
-        """A Query that runs as `principal`, counted in /metrics as its SQL is."""
+    def query_for(self, principal: Principal, fmt: str = "JSONEachRow") -> insights.Query:
+        """A Query that runs as `principal` (answers in `fmt`), counted in /metrics as its SQL is."""
 
         def query(sql: str, params: dict[str, str]) -> bytes:
             started = time.perf_counter()
             with self._slots:
                 try:
-                    _, answer = self._access.run(principal, sql, "JSONEachRow", params)
+                    _, answer = self._access.run(principal, sql, fmt, params)
                 except QueryError as exc:
                     self._metrics.query_done(principal.name, time.perf_counter() - started, exc.name)
                     raise
@@ -219,6 +221,36 @@ class DashboardApi:
         return await self._in_thread(insights.alerts, self.query_for(principal), store_id,
                                      await self.window(request, store_id))  # fmt: skip
 
+    async def _compare(self, request: Request, principal: Principal, store_id: str) -> Response:
+        """Period B (the window: from, to) against period A (a_from, a_to; default the same window a week
+        earlier): every measure of `footfall compare` with its bootstrap interval of B - A."""
+        from ops.commands.compare import choose_unit_s
+        from ops.whatif import comparison_json
+        from projections.measures import Window
+        from projections.periods import compare
+
+        if principal.role is Role.PARTNER:
+            raise ApiError(403, "the A/B comparison reads per-visit tables, which partner users are not granted",
+                           "ACCESS_DENIED")  # fmt: skip
+        b = await self.window(request, store_id)
+        q = request.query_params
+        a_from = insights.parse_time(q["a_from"], b.tz) if "a_from" in q else b.from_ns - _WEEK_NS
+        a_to = insights.parse_time(q["a_to"], b.tz) if "a_to" in q else b.to_ns - _WEEK_NS
+        if a_to <= a_from:
+            raise ApiError(400, f"period A must end after it starts, got a_from {a_from} and a_to {a_to} (ns)",
+                           "BAD_ARGUMENTS")  # fmt: skip
+        unit_s = choose_unit_s("auto", (a_from, a_to), (b.from_ns, b.to_ns))
+        reads = _Reads(self.query_for(principal, "JSONCompact"))
+
+        def run() -> dict[str, Any]:
+            result = compare(reads, store_id, Window(a_from, a_to, unit_s), Window(b.from_ns, b.to_ns, unit_s))
+            zone = b.tz
+            return {**comparison_json(result, store_id), "time_zone": zone.key,
+                    "a": [insights.local_iso(a_from, zone), insights.local_iso(a_to, zone)],
+                    "b": [insights.local_iso(b.from_ns, zone), insights.local_iso(b.to_ns, zone)]}  # fmt: skip
+
+        return await self._in_thread(run)
+
     async def _heatmap(self, request: Request, principal: Principal, store_id: str) -> Response:
         return await self._in_thread(insights.heatmap, self.query_for(principal), store_id,
                                      await self.window(request, store_id),
@@ -259,6 +291,19 @@ class DashboardApi:
             raise ApiError(503, str(exc), "NO_PDF_RENDERER") from None
         return Response(pdf, media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="{store_id}-{week}.pdf"'})  # fmt: skip
+
+
+_WEEK_NS = 7 * 86_400 * 10**9
+
+
+class _Reads(TextReads):
+    """The Store interface over a user's queries (reads only), for measures written against a Store."""
+
+    def __init__(self, query: insights.Query) -> None:
+        self._query = query
+
+    def query_text(self, sql: str, fmt: str = "JSONCompact") -> str:
+        return self._query(sql, {}).decode()
 
 
 @contextlib.asynccontextmanager

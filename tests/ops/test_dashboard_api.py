@@ -135,6 +135,30 @@ def test_alerts_heatmap_and_layout(dash: Dash) -> None:
     assert len(layout["cameras"]) == 1 and len(layout["cameras"][0]["view_m"]) == 4
 
 
+def test_compare_period_b_against_a_week_earlier(dash: Dash) -> None:
+    """The A/B page's route: period B (the window) against A (by default a week earlier), hourly units for
+    periods under a week, each count equal to SQL with B - A inside its interval; a partner and a period A
+    that ends before it starts are refused."""
+    got = dash.ok(f"/{STORE}/compare?{DAY}")
+    assert got["a"] == ["2025-12-25T00:00:00+01:00", "2025-12-26T00:00:00+01:00"]
+    assert got["b"] == ["2026-01-01T00:00:00+01:00", "2026-01-02T00:00:00+01:00"]
+    assert got["unit_s"] == 3600 and got["units_a"] == got["units_b"] == 24 and not got["counts_per_unit"]
+    (b,) = dash.sql("SELECT countIf(NOT is_staff) FROM visits WHERE started >= toDateTime64({a:Int64}, 9) "
+                    "AND started < toDateTime64({b:Int64}, 9)", a=MIDNIGHT_S, b=MIDNIGHT_S + 86400)  # fmt: skip
+    (a,) = dash.sql("SELECT countIf(NOT is_staff) FROM visits WHERE started >= toDateTime64({a:Int64}, 9) "
+                    "AND started < toDateTime64({b:Int64}, 9)", a=MIDNIGHT_S - 7 * 86400,
+                    b=MIDNIGHT_S - 6 * 86400)  # fmt: skip
+    (visits,) = [m for m in got["measures"] if m["measure"] == "visits" and not m["subject"]]
+    assert (visits["a"], visits["b"], visits["delta"]) == (a[0], b[0], b[0] - a[0]) and a[0] > 0
+    assert visits["lo"] <= visits["delta"] <= visits["hi"]
+    explicit = dash.ok(f"/{STORE}/compare?{DAY}&a_from=2025-12-25&a_to=2025-12-26")
+    assert explicit["measures"] == got["measures"]
+    status, _, body = dash.api(f"/{STORE}/compare?{DAY}", "pat")
+    assert status == 403 and body["code"] == "ACCESS_DENIED"
+    status, _, body = dash.api(f"/{STORE}/compare?{DAY}&a_from=2025-12-26&a_to=2025-12-25", "ana")
+    assert status == 400 and "period A must end after it starts" in body["error"]
+
+
 def test_grants_roles_and_credentials(dash: Dash) -> None:
     assert dash.ok("", "ana")["stores"] == [STORE]
     assert dash.ok("", "bob")["stores"] == []

@@ -26,7 +26,7 @@ CHROMIUM = os.environ.get("FOOTFALL_CHROMIUM") or shutil.which("chromium") or "/
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]  # fmt: skip
 WINDOW = f"from=2026-01-01&to=2026-01-02&at={AT_NS}"
-PAGES = ["overview", "floor", "trends", "zones", "journeys", "queue", "alerts"]
+PAGES = ["overview", "floor", "trends", "zones", "journeys", "queue", "alerts", "ab"]
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}: `make test` "
                                 "installs Debian's chromium")  # fmt: skip
@@ -110,6 +110,14 @@ def test_each_page_loads_draws_and_agrees_with_sql(browser: Any, dash: Dash, nam
             customers = _sql_one(dash, visits_sql, a=MIDNIGHT_S, b=(MIDNIGHT_S + 86400) * 10**9)
             rows = page.locator("table tbody tr").all_inner_texts()
             assert sum(int(r.split("\t")[1]) for r in rows) == customers
+        elif name == "ab":  # B is the window's day; A, by default, the same day a week earlier
+            week_s = 7 * 86400
+            b = _sql_one(dash, visits_sql, a=MIDNIGHT_S, b=(MIDNIGHT_S + 86400) * 10**9)
+            a = _sql_one(dash, visits_sql, a=MIDNIGHT_S - week_s, b=(MIDNIGHT_S - week_s + 86400) * 10**9)
+            assert a > 0 and b > 0
+            assert page.inner_text('[data-testid="ab-visits-b"]') == f"{b:,}"
+            assert page.inner_text('[data-testid="ab-visits-delta"]') == f"{b - a:+,}"
+            assert page.locator("canvas").count() >= 2
         elif name == "alerts":
             n = _sql_one(dash, "SELECT count() FROM alerts FINAL WHERE raised_at >= toDateTime64({a:Int64}, 3)", **day)
             assert page.inner_text("table caption") == f"Alerts ({n})"

@@ -5,7 +5,7 @@ Routes: `/dashboard/` (the user's stores), `/dashboard/{store}/{page}` for the p
 frontend/package-lock.json (npm ci, then esbuild) into static/; nothing comes from a CDN. Pages carry
 the API's authentication and grants: no credentials 401 (the browser asks), another store's page 403.
 
-Keyboard: a skip link to the content, the navigation in tab order with keys 1-8 for its pages, every
+Keyboard: a skip link to the content, the navigation in tab order with keys 1-9 for its pages, every
 control labelled; charts carry an aria-label and a caption naming their units.
 """
 
@@ -35,6 +35,7 @@ PAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "journeys": ("Journeys", "Paths between zones and the funnel to the till", ("from", "to")),
     "queue": ("Queue & staffing", "Queue, wait and customers per staff", ("from", "to", "bucket")),
     "alerts": ("Alerts", "Alerts raised in the window", ("from", "to")),
+    "ab": ("A/B", "Two periods side by side, with the interval of each difference", ("a_from", "from", "to")),
     "report": ("Weekly report", "Weekly insight report", ()),
 }
 _BUCKET_LABELS = {"5m": "5 minutes", "15m": "15 minutes", "1h": "hour", "1d": "day", "1w": "week", "1mo": "month"}
@@ -128,11 +129,17 @@ def _window_form(page: str, request: Request, tz: object) -> str:
     if not fields:
         return f'<p class="as-of">Times in {html.escape(str(tz))}.</p>'
     parts = []
+    if "a_from" in fields:  # the A/B page: period A, then period B in the from/to fields below
+        parts.append(f'<label>A from<input name="a_from" value="{html.escape(q.get("a_from", ""))}" '
+                     f'placeholder="B a week earlier" size="19"></label>')  # fmt: skip
+        parts.append(f'<label>A to (exclusive)<input name="a_to" value="{html.escape(q.get("a_to", ""))}" '
+                     f'placeholder="B a week earlier" size="19"></label>')  # fmt: skip
     if "from" in fields:
-        parts.append(f'<label>From (local date or date-time)<input name="from" '
+        period = "B from" if "a_from" in fields else "From"
+        parts.append(f'<label>{period} (local date or date-time)<input name="from" '
                      f'value="{html.escape(q.get("from", ""))}" placeholder="today" size="19"></label>')  # fmt: skip
-        parts.append(f'<label>To (exclusive)<input name="to" value="{html.escape(q.get("to", ""))}" '
-                     f'placeholder="now" size="19"></label>')  # fmt: skip
+        parts.append(f'<label>{"B to" if "a_from" in fields else "To"} (exclusive)<input name="to" '
+                     f'value="{html.escape(q.get("to", ""))}" placeholder="now" size="19"></label>')  # fmt: skip
     if "bucket" in fields:
         chosen = q.get("bucket", "1h")
         options = "".join(f'<option value="{k}"{" selected" if k == chosen else ""}>{v}</option>'

@@ -201,9 +201,45 @@ async function alertsPage() {
     a.alerts.map((r) => [r.rule_id, r.zone_id || "store", r.metric, r.severity, local(r.raised_ms), r.cleared_ms ? local(r.cleared_ms) : "open", num(r.threshold), num(r.peak), num(r.duration_s)])));
 }
 
-const PAGES = { overview, floor, trends, zones: zonesPage, journeys, queue: queuePage, alerts: alertsPage };
+const MEASURE_LABELS = {
+  visits: "visits", group_visits: "group visits", entries: "entries", exits: "exits", stays: "zone stays",
+  dwell_median_s: "median dwell (s)", dwell_p90_s: "p90 dwell (s)", transitions: "transitions", funnel: "funnel",
+};
+const COUNTED = ["visits", "entries", "exits", "stays"];
 
-// Keyboard: 1-7 open the pages in the navigation's order (aria-keyshortcuts says so on each link).
+async function abPage() {
+  const extra = {};
+  for (const key of ["a_from", "a_to"]) if (params.get(key)) extra[key] = params.get(key);
+  const c = await api("compare", extra);
+  const name = (m) => `${MEASURE_LABELS[m.measure] || m.measure}${m.subject ? ` · ${m.subject}` : ""}`;
+  const interval = (m) => (m.lo === null ? "–" : `[${m.lo > 0 ? "+" : ""}${fmt.format(m.lo)}, ${m.hi > 0 ? "+" : ""}${fmt.format(m.hi)}]`);
+  const unit = c.unit_s === 86400 ? "days" : "hours";
+  const level = `${Math.round(100 * c.interval.level)} %`;
+  const visits = c.measures.find((m) => m.measure === "visits" && !m.subject) || { a: 0, b: 0, delta: 0, lo: null };
+  content.append(
+    el("p", { class: "as-of", text: `A: ${c.a[0].replace("T", " ")} to ${c.a[1].replace("T", " ")} (${c.units_a} ${unit}); B: ${c.b[0].replace("T", " ")} to ${c.b[1].replace("T", " ")} (${c.units_b} ${unit}), ${c.time_zone}` + (c.counts_per_unit ? `; counts per ${unit.slice(0, -1)}` : "") }),
+    el("div", { class: "tiles" },
+      tile("ab-visits-b", "Visits in B", num(visits.b), "visits", `A: ${num(visits.a)}`),
+      tile("ab-visits-delta", "B − A", `${visits.delta > 0 ? "+" : ""}${num(visits.delta)}`, "visits", `${level} interval ${interval(visits)} (bootstrap over ${unit})`)));
+  const counted = c.measures.filter((m) => COUNTED.includes(m.measure));
+  const labels = counted.map(name);
+  chart(content, "A and B", `counts in each period${c.counts_per_unit ? ` (per ${unit.slice(0, -1)})` : ""}`,
+    { legend: {}, grid: { left: 64, right: 24, top: 40, bottom: 110 },
+      xAxis: { type: "category", name: "measure", data: labels, axisLabel: { rotate: 40 } }, yAxis: { type: "value", name: "count" },
+      series: [{ name: "A", type: "bar", data: counted.map((m) => m.a) }, { name: "B", type: "bar", data: counted.map((m) => m.b) }] }, 380);
+  chart(content, "B − A with its interval", `difference of each count, and the ${level} percentile bootstrap interval over ${unit} (whiskers)`,
+    { legend: {}, grid: { left: 64, right: 24, top: 40, bottom: 110 },
+      xAxis: { type: "category", name: "measure", data: labels, axisLabel: { rotate: 40 } }, yAxis: { type: "value", name: "B − A" },
+      series: [{ name: "B − A", type: "bar", data: counted.map((m) => m.delta) },
+        { name: `${level} interval, low`, type: "scatter", symbol: "rect", symbolSize: [14, 2], data: counted.map((m) => m.lo) },
+        { name: `${level} interval, high`, type: "scatter", symbol: "rect", symbolSize: [14, 2], data: counted.map((m) => m.hi) }] }, 380);
+  content.append(table(`Every measure: A, B, B − A and its ${level} interval`, ["measure", "A", "B", "B − A", "relative", `${level} interval of B − A`],
+    c.measures.map((m) => [name(m), num(m.a), num(m.b), num(m.delta), m.relative === null ? "–" : `${fmt.format(100 * m.relative)} %`, interval(m)])));
+}
+
+const PAGES = { overview, floor, trends, zones: zonesPage, journeys, queue: queuePage, alerts: alertsPage, ab: abPage };
+
+// Keyboard: 1-9 open the pages in the navigation's order (aria-keyshortcuts says so on each link).
 document.addEventListener("keydown", (e) => {
   if (e.altKey || e.ctrlKey || e.metaKey || ["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement.tagName)) return;
   const link = document.querySelector(`nav a[data-key="${e.key}"]`);
