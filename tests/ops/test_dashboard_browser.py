@@ -106,6 +106,8 @@ def test_each_page_loads_draws_and_agrees_with_sql(browser: Any, dash: Dash, nam
         elif name == "journeys":
             tx = _sql_one(dash, "SELECT count() FROM pos_transactions WHERE ts >= toDateTime64({a:Int64}, 9)", **day)
             assert f"{tx:,} transactions" in page.inner_text("#conversion")
+            flow = page.locator("figure.chart", has_text="Flow between zones").locator("canvas")  # the Sankey too
+            assert _not_blank(flow.screenshot()) > 0.01
         elif name == "queue":
             customers = _sql_one(dash, visits_sql, a=MIDNIGHT_S, b=(MIDNIGHT_S + 86400) * 10**9)
             rows = page.locator("table tbody tr").all_inner_texts()

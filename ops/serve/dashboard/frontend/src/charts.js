@@ -1,13 +1,13 @@
 // ECharts from the npm package, only the parts the pages use (a smaller bundle than the whole library).
 import * as echarts from "echarts/core";
-import { BarChart, FunnelChart, HeatmapChart, LineChart, ScatterChart } from "echarts/charts";
+import { BarChart, FunnelChart, HeatmapChart, LineChart, SankeyChart, ScatterChart } from "echarts/charts";
 import {
   GridComponent, LegendComponent, MarkLineComponent, TitleComponent, TooltipComponent, VisualMapComponent,
   AriaComponent,
 } from "echarts/components";
 import { CanvasRenderer } from "echarts/renderers";
 
-echarts.use([BarChart, FunnelChart, HeatmapChart, LineChart, ScatterChart, GridComponent, LegendComponent,
+echarts.use([BarChart, FunnelChart, HeatmapChart, LineChart, SankeyChart, ScatterChart, GridComponent, LegendComponent,
   MarkLineComponent, TitleComponent, TooltipComponent, VisualMapComponent, AriaComponent, CanvasRenderer]);
 
 const charts = [];

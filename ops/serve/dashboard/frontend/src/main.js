@@ -167,6 +167,15 @@ async function journeys() {
       xAxis: { type: "category", name: "to", data: j.states, axisLabel: { rotate: 45 } }, yAxis: { type: "category", name: "from", data: j.states },
       visualMap: { min: 0, max: Math.max(1, ...j.transitions.map((t) => t.n)), calculable: true, orient: "horizontal", left: "center", bottom: 0 },
       series: [{ type: "heatmap", label: { show: true }, data: j.transitions.map((t) => [index[t.to_state], index[t.from_state], t.n]) }] }, 460);
+  // A flow diagram of the same matrix: each zone on the left, the zone it leads to on the right (a Sankey
+  // needs no cycles, and visits go back and forth between zones, so "to" is a node of its own).
+  const flows = j.transitions.filter((t) => t.n > 0).slice(0, 60);
+  const ends = [...new Set(flows.flatMap((t) => [t.from_state, `→ ${t.to_state}`]))];
+  chart(content, "Flow between zones", "visits moving from the zone on the left to the zone on the right; band width ∝ visits (the 60 largest flows)",
+    { tooltip: { trigger: "item" }, grid: undefined,
+      series: [{ type: "sankey", left: 24, right: 120, top: 16, bottom: 16, nodeGap: 6, emphasis: { focus: "adjacency" },
+        data: ends.map((name) => ({ name })), links: flows.map((t) => ({ source: t.from_state, target: `→ ${t.to_state}`, value: t.n })),
+        lineStyle: { color: "gradient", opacity: 0.45 } }] }, 520);
   content.append(table("Top transitions", ["from", "to", "visits"], j.transitions.slice(0, 15).map((t) => [t.from_state, t.to_state, t.n])));
 }
 
