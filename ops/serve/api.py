@@ -35,16 +35,16 @@ from typing import Any
 import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ops.serve import insights
 from ops.serve.access import Access, Principal, QueryError
-from ops.serve.config import Role, ServeConfig
+from ops.serve.config import Role, ServeConfig, plan_files
 from ops.serve.live_feed import LiveFeed
 from ops.serve.metrics import ServeMetrics
 from ops.serve.sql_http import authenticate, http_status
-from ops.serve.store_layouts import StoreLayouts, floor_plan
+from ops.serve.store_layouts import PlanPlacement, StoreLayouts, floor_plan
 from ops.whatif import TextReads
 from stream.client_auth import client_options
 
@@ -80,6 +80,7 @@ class DashboardApi:
         self.layouts = layouts
         self._feed = feed
         self._metrics = metrics
+        self._plans = plan_files(config, "serve config")  # checked when the file was read; measured once here
         # Dashboard queries beside the SQL endpoint's: at most max_concurrent_queries of them at once.
         self._slots = threading.BoundedSemaphore(config.limits.max_concurrent_queries)
         self.draining = False
@@ -102,6 +103,7 @@ class DashboardApi:
             Route(f"{p}/compare", self._wrap(self._compare)),
             Route(f"{p}/heatmap", self._wrap(self._heatmap)),
             Route(f"{p}/layout", self._wrap(self._layout)),
+            Route(f"{p}/plan-image", self._wrap(self._plan_image)),
             Route(f"{p}/live", self._wrap(self._live)),
             Route(f"{p}/report", self._wrap(self._report)),
         ]
@@ -261,7 +263,17 @@ class DashboardApi:
         tz = await self.tz(store_id)
         found = await self.layouts.current(store_id, insights.parse_time(at, tz) if at else None)
         assert found is not None
-        return json_response(floor_plan(store_id, found[0], found[1]))
+        plan = self._plans.get(store_id)
+        image = None if plan is None else PlanPlacement(f"{API_PREFIX}/stores/{store_id}/plan-image", plan.x_m,
+                                                        plan.y_m, plan.width_m, round(plan.height_m, 4))  # fmt: skip
+        return json_response(floor_plan(store_id, found[0], found[1], image))
+
+    async def _plan_image(self, _: Request, __: Principal, store_id: str) -> Response:
+        plan = self._plans.get(store_id)
+        if plan is None:
+            raise ApiError(404, f"no plan image is configured for {store_id} (serve.toml [plans.{store_id}])",
+                           "UNKNOWN_TABLE")  # fmt: skip
+        return FileResponse(plan.path, media_type=plan.media_type, headers={"Cache-Control": "private, max-age=300"})
 
     async def _live(self, _: Request, __: Principal, store_id: str) -> Response:
         return StreamingResponse(self._feed.stream(store_id), media_type="text/event-stream",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -65,14 +66,69 @@ class Targets(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ] = 15.0
 
 
+class PlanImage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A store's plan drawing (PNG or JPEG) under the dashboard's floor plan, placed in floor metres.
+
+    image: the file, relative to the config file's directory (load_serve_config makes it absolute).
+    x_m, y_m: the floor point of the image's top-left corner (metres, the layout's axes: y grows down the
+    image). width_m: how wide the image is on the floor; its height follows from the file's aspect ratio.
+    A drawing of the store, not a camera frame: nothing of it leaves serve but to the store's own users.
+    """
+
+    image: str
+    width_m: Annotated[float, msgspec.Meta(gt=0)]
+    x_m: float = 0.0
+    y_m: float = 0.0
+
+
 class ServeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The whole file. With no users, the endpoint accepts the user `default` with no password from
-    loopback only (the embedded default for one machine), as a fresh ClickHouse server does."""
+    loopback only (the embedded default for one machine), as a fresh ClickHouse server does. plans: a
+    store's plan image, by store id (`[plans.store-001]`)."""
 
     listen: str = DEFAULT_LISTEN
     users: tuple[User, ...] = ()
     limits: Limits = Limits()
     targets: Targets = Targets()
+    plans: dict[_ID, PlanImage] = {}
+
+
+@dataclass(frozen=True)
+class PlanFile:
+    """A checked plan image: its path, media type, pixel size and where it lies on the floor (metres)."""
+
+    path: Path
+    media_type: str
+    width_px: int
+    height_px: int
+    x_m: float
+    y_m: float
+    width_m: float
+
+    @property
+    def height_m(self) -> float:
+        return self.width_m * self.height_px / self.width_px
+
+
+def plan_files(config: ServeConfig, where: str) -> dict[str, PlanFile]:
+    """Each configured plan image opened and measured; ServeConfigError naming the store and file otherwise."""
+    from PIL import Image, UnidentifiedImageError
+
+    out = {}
+    for store_id, plan in config.plans.items():
+        path = Path(plan.image)
+        field = f"{where}: plans.{store_id}.image"
+        try:
+            with Image.open(path) as image:
+                kind, (width, height) = image.format, image.size
+        except FileNotFoundError:
+            raise ServeConfigError(f"{field}: no such file {str(path)!r}") from None
+        except (OSError, UnidentifiedImageError) as exc:
+            raise ServeConfigError(f"{field}: {str(path)!r} is not an image that can be read ({exc})") from None
+        if kind not in ("PNG", "JPEG"):
+            raise ServeConfigError(f"{field}: expected a PNG or JPEG, got {kind} ({str(path)!r})")
+        out[store_id] = PlanFile(path, f"image/{kind.lower()}", width, height, plan.x_m, plan.y_m, plan.width_m)
+    return out
 
 
 def load_serve_config(path: Path | None) -> ServeConfig:
@@ -91,7 +147,9 @@ def load_serve_config(path: Path | None) -> ServeConfig:
             config = msgspec.json.decode(data, type=ServeConfig)
         else:
             raise ServeConfigError(f"serve config {path} must end in .toml or .json, got {suffix!r}")
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except msgspec.ValidationError as exc:
+        raise ServeConfigError(f"serve config {path}: {_name_the_plan(data, suffix) or exc}") from exc
+    except msgspec.DecodeError as exc:
         raise ServeConfigError(f"serve config {path}: {exc}") from exc
     names = [u.name for u in config.users]
     for name in names:
@@ -103,7 +161,26 @@ def load_serve_config(path: Path | None) -> ServeConfig:
         except ValueError as exc:
             raise ServeConfigError(f"serve config {path}: users[{i}] ({user.name!r}).password_scrypt: {exc}") from None
     parse_listen(config.listen, where=f"serve config {path}: listen")
+    base = Path(path).resolve().parent
+    plans = {s: msgspec.structs.replace(p, image=str(base / p.image)) for s, p in config.plans.items()}
+    config = msgspec.structs.replace(config, plans=plans)
+    plan_files(config, f"serve config {path}")  # refused now, not when a page asks for it
     return config
+
+
+def _name_the_plan(data: bytes, suffix: str) -> str | None:
+    """The error of the first bad [plans.<store>] table, naming the store (msgspec writes a dict key as
+    `[...]`), or None if the plans are not what is wrong."""
+    raw = msgspec.toml.decode(data) if suffix == ".toml" else msgspec.json.decode(data)
+    plans = raw.get("plans") if isinstance(raw, dict) else None
+    for store_id, plan in (plans or {}).items() if isinstance(plans, dict) else ():
+        try:
+            msgspec.convert(plan, PlanImage)
+        except msgspec.ValidationError as exc:
+            text = str(exc)
+            return text.replace("at `$", f"at `$.plans.{store_id}", 1) if "at `$" in text else (
+                f"{text} - at `$.plans.{store_id}`")  # fmt: skip
+    return None
 
 
 def parse_listen(listen: str, where: str = "--listen") -> tuple[str, int]:

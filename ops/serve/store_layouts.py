@@ -45,22 +45,33 @@ class FloorCamera(msgspec.Struct):
     view_m: list[tuple[float, float]]
 
 
+class PlanPlacement(msgspec.Struct):
+    """Where the store's plan image lies on the floor: its URL, top-left corner and size in metres."""
+
+    url: str
+    x_m: float
+    y_m: float
+    width_m: float
+    height_m: float
+
+
 class FloorPlan(msgspec.Struct):
     store_id: str
     layout_version: int
     time_zone: str
-    bounds_m: tuple[float, float, float, float]  # x_min, y_min, x_max, y_max over zones, lines and views
+    bounds_m: tuple[float, float, float, float]  # x_min, y_min, x_max, y_max over zones, lines, views and plan
     zones: list[FloorZone]
     lines: list[FloorLine]
     cameras: list[FloorCamera]
+    plan_image: PlanPlacement | None = None
 
 
 # The image's bottom two thirds: the top of a tilted view reaches the horizon, where the homography diverges.
 _VIEW_CORNERS = [(0.0, 1.0), (1.0, 1.0), (1.0, 0.33), (0.0, 0.33)]
 
 
-def floor_plan(store_id: str, version: int, layout: StoreLayout) -> FloorPlan:
-    """The layout as the floor plan draws it, in metres."""
+def floor_plan(store_id: str, version: int, layout: StoreLayout, plan: PlanPlacement | None = None) -> FloorPlan:
+    """The layout as the floor plan draws it, in metres, over the store's plan image if it has one."""
     import numpy as np
 
     cameras = []
@@ -76,8 +87,11 @@ def floor_plan(store_id: str, version: int, layout: StoreLayout) -> FloorPlan:
                        ln.inward) for ln in layout.lines]  # fmt: skip
     xs = [p[0] for z in zones for p in z.polygon_m] + [p[0] for ln in lines for p in (ln.a_m, ln.b_m)]
     ys = [p[1] for z in zones for p in z.polygon_m] + [p[1] for ln in lines for p in (ln.a_m, ln.b_m)]
+    if plan is not None:
+        xs += [plan.x_m, plan.x_m + plan.width_m]
+        ys += [plan.y_m, plan.y_m + plan.height_m]
     bounds = (min(xs), min(ys), max(xs), max(ys)) if xs else (0.0, 0.0, 1.0, 1.0)
-    return FloorPlan(store_id, version, layout.time_zone, bounds, zones, lines, cameras)
+    return FloorPlan(store_id, version, layout.time_zone, bounds, zones, lines, cameras, plan)
 
 
 class StoreLayouts:

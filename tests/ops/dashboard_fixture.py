@@ -16,6 +16,7 @@ import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -96,7 +97,9 @@ def dash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dash]:
     extras = ["", 'stores = ["store-999"]\n', 'role = "partner"\n', f'stores = ["{STORE}"]\n']
     users = "".join(f'\n[[users]]\nname = "{name}"\npassword_scrypt = "{hash_password(pw)}"\n' + extra
                     for (name, pw), extra in zip(PASSWORDS.items(), extras, strict=True))  # fmt: skip
-    config.write_text(f"[targets]\nwait_s = 60.0\ncustomers_per_staff = 10.0\n{users}")
+    write_plan_image(root / "plan.png")
+    plan = f'\n[plans.{STORE}]\nimage = "plan.png"\nwidth_m = {PLAN_WIDTH_M}\nx_m = -1.0\ny_m = -1.0\n'
+    config.write_text(f"[targets]\nwait_s = 60.0\ncustomers_per_staff = 10.0\n{users}{plan}")
     with EmbeddedNats(root / "nats") as server:
         asyncio.run(_publish(server.url))
         with serve_process(server.url, root / "data", "--config", str(config), output=subprocess.PIPE) as (proc, port):
@@ -106,6 +109,21 @@ def dash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dash]:
             yield handle
         output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
         assert proc.returncode == 0, output[-3000:]
+
+
+PLAN_WIDTH_M, PLAN_PX = 24.0, (480, 360)  # the plan image: metres wide on the floor, (width, height) in pixels
+PLAN_BGR = (0, 255, 0)  # pure green: no colour of the dashboard's own
+
+
+def write_plan_image(path: Path) -> None:
+    """A plan drawing for the floor page: green with a grid, PLAN_PX pixels."""
+    import cv2
+    import numpy as np
+
+    image = np.zeros((PLAN_PX[1], PLAN_PX[0], 3), np.uint8)
+    image[:] = PLAN_BGR
+    image[::40, :] = image[:, ::40] = (40, 40, 40)
+    cv2.imwrite(str(path), image)
 
 
 def publish_occupancy(url: str, people: int, ts_ns: int) -> None:

@@ -13,7 +13,19 @@ import urllib.request
 
 import pytest
 
-from tests.ops.dashboard_fixture import AT_NS, DAY, DAY_NS, MIDNIGHT_S, PASSWORDS, STORE, TZ, Dash, publish_occupancy
+from tests.ops.dashboard_fixture import (
+    AT_NS,
+    DAY,
+    DAY_NS,
+    MIDNIGHT_S,
+    PASSWORDS,
+    PLAN_PX,
+    PLAN_WIDTH_M,
+    STORE,
+    TZ,
+    Dash,
+    publish_occupancy,
+)
 
 
 def test_overview_today_now_and_last_week(dash: Dash) -> None:
@@ -157,6 +169,19 @@ def test_compare_period_b_against_a_week_earlier(dash: Dash) -> None:
     assert status == 403 and body["code"] == "ACCESS_DENIED"
     status, _, body = dash.api(f"/{STORE}/compare?{DAY}&a_from=2025-12-26&a_to=2025-12-25", "ana")
     assert status == 400 and "period A must end after it starts" in body["error"]
+
+
+def test_the_layout_places_the_configured_plan_image(dash: Dash) -> None:
+    layout = dash.ok(f"/{STORE}/layout")
+    plan = layout["plan_image"]
+    assert plan == {"url": f"/api/v1/stores/{STORE}/plan-image", "x_m": -1.0, "y_m": -1.0, "width_m": PLAN_WIDTH_M,
+                    "height_m": PLAN_WIDTH_M * PLAN_PX[1] / PLAN_PX[0]}  # fmt: skip
+    x0, y0, x1, y1 = layout["bounds_m"]
+    assert (x0, y0) == (-1.0, -1.0) and x1 >= plan["x_m"] + plan["width_m"] and y1 >= plan["y_m"] + plan["height_m"]
+    status, headers, body = dash.api(f"/{STORE}/plan-image")
+    assert status == 200 and headers["Content-Type"] == "image/png"
+    assert body == (dash.data_dir.parent / "plan.png").read_bytes()
+    assert dash.api(f"/{STORE}/plan-image", "bob")[0] == 403  # another store's manager
 
 
 def test_grants_roles_and_credentials(dash: Dash) -> None:

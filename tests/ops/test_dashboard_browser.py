@@ -97,7 +97,11 @@ def test_each_page_loads_draws_and_agrees_with_sql(browser: Any, dash: Dash, nam
             assert page.inner_text('[data-testid="visits-today"]') == f"{_sql_one(dash, visits_sql, **day):,}"
         elif name == "trends":
             assert page.inner_text('[data-testid="visits-total"]') == f"{_sql_one(dash, visits_sql, **day):,}"
-        elif name in ("floor", "zones"):
+        if name == "floor":  # the store's plan image lies under the layout (pure green, blended at 0.6)
+            pixels = cv2.imdecode(np.frombuffer(target.screenshot(), np.uint8), cv2.IMREAD_COLOR).reshape(-1, 3)
+            plan = (pixels[:, 1] > 230) & (pixels[:, 0] < 130) & (pixels[:, 2] < 130)
+            assert plan.mean() > 0.05, f"the plan image covers {plan.mean():.1%} of the floor plan"
+        if name in ("floor", "zones"):
             stays = dash.sql("SELECT zone_id, count() FROM zone_visits WHERE entered >= toDateTime64({a:Int64}, 9) "
                              "GROUP BY zone_id ORDER BY zone_id", a=MIDNIGHT_S)  # fmt: skip
             cells = page.locator("table tbody tr").all_inner_texts()

@@ -2,7 +2,7 @@
 // heatmap's presence seconds per cell beneath them, and each zone's dwell on hover (and in the table below).
 const KIND_COLOURS = { entrance: "#27ae60", product: "#2e86c1", queue: "#e67e22", checkout: "#8e44ad", staff: "#7f8c8d" };
 
-export function floorPlan(parent, layout, heat, zones) {
+export async function floorPlan(parent, layout, heat, zones) {
   const [x0, y0, x1, y1] = layout.bounds_m;
   const margin = 1.0;
   const width = Math.min(parent.clientWidth || 900, 1000);
@@ -21,7 +21,7 @@ export function floorPlan(parent, layout, heat, zones) {
   tip.className = "floor-tip";
   tip.setAttribute("role", "status");
   const caption = document.createElement("figcaption");
-  caption.textContent = `metres; heatmap: presence seconds per ${heat.cell_m} m cell over the window; hover a zone for its dwell`;
+  caption.textContent = `metres${layout.plan_image ? ", over the store's plan" : ""}; heatmap: presence seconds per ${heat.cell_m} m cell over the window; hover a zone for its dwell`;
   figure.append(heading, canvas, tip, caption);
   parent.append(figure);
 
@@ -30,6 +30,15 @@ export function floorPlan(parent, layout, heat, zones) {
   const ctx = canvas.getContext("2d");
   ctx.fillStyle = "#fbfbfb";
   ctx.fillRect(0, 0, width, height);
+  const plan = layout.plan_image;
+  if (plan) { // the store's drawing first, placed in metres; everything else is drawn over it
+    const image = new Image();
+    image.src = plan.url;
+    await image.decode();
+    ctx.globalAlpha = 0.6;
+    ctx.drawImage(image, px(plan.x_m), py(plan.y_m), plan.width_m * scale, plan.height_m * scale);
+    ctx.globalAlpha = 1;
+  }
   const peak = Math.max(1, ...heat.cells.map((c) => c[2]));
   for (const [cx, cy, seconds] of heat.cells) {
     const t = Math.sqrt(seconds / peak);

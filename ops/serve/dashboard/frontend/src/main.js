@@ -114,7 +114,7 @@ function live(o) {
 
 async function floor() {
   const [layout, heat, zones] = await Promise.all([api("layout"), api("heatmap"), api("zones")]);
-  floorPlan(content, layout, heat, zones);
+  await floorPlan(content, layout, heat, zones);
   content.append(table("Zones: dwell in seconds (hover a zone on the plan for the same figures)",
     ["zone", "kind", "stays", "median dwell (s)", "p90 dwell (s)"],
     layout.zones.map((z) => {
