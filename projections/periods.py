@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 from projections.measures import (
     COUNTS,
@@ -82,15 +83,70 @@ def _replicates(
         peak = matrix(per, -np.inf)[picks].max(axis=1)
         out[key] = np.where(np.isfinite(peak), peak, np.nan)
     for zone, per_dwell in m.dwell.items():
-        arrays = [per_dwell.get(int(u), np.zeros(0)) for u in units]
-        for name, q in DWELL_QUANTILES:
-            values = np.full(len(picks), np.nan)
-            for r, pick in enumerate(picks):
-                pooled = np.concatenate([arrays[i] for i in pick])
-                if len(pooled):
-                    values[r] = np.quantile(pooled, q)
+        arrays = [np.asarray(per_dwell.get(int(u), np.zeros(0)), dtype=np.float64) for u in units]
+        quantiles = pooled_quantiles(arrays, picks, [q for _, q in DWELL_QUANTILES])
+        for (name, _), values in zip(DWELL_QUANTILES, quantiles, strict=True):
             out[(name, zone)] = values
     return out
+
+
+def pooled_quantiles(
+    arrays: list[npt.NDArray[np.float64]], picks: npt.NDArray[np.int64], qs: list[float]
+) -> list[npt.NDArray[np.float64]]:
+    """For each replicate r (a row of picks: indices into arrays, with repeats), each q's quantile of the
+    arrays it picks pooled: what np.quantile(np.concatenate([arrays[i] for i in picks[r]]), q) gives (its
+    linear method, to the bit), NaN where the pool is empty.
+
+    Without pooling anything: the values are sorted once, and a replicate walks them weighing each by how
+    often it picked the value's unit (`_pooled_kernel`). Pooling and sorting per replicate took 3 s of the
+    dashboard's A/B page over a week of one store.
+    """
+    values = np.concatenate(arrays) if arrays else np.zeros(0)
+    owner = np.repeat(np.arange(len(arrays), dtype=np.int64), [len(a) for a in arrays])
+    order = np.argsort(values, kind="stable")
+    out = np.full((len(qs), len(picks)), np.nan)
+    if len(values):
+        _pooled_kernel(values[order], owner[order], len(arrays), np.ascontiguousarray(picks, dtype=np.int64),
+                       np.asarray(qs, dtype=np.float64), out)  # fmt: skip
+    return list(out)
+
+
+@njit(cache=True, nogil=True)
+def _pooled_kernel(  # noqa: PLR0917 - a numba kernel: positional arrays
+    values: npt.NDArray[np.float64],
+    owner: npt.NDArray[np.int64],
+    n_units: int,
+    picks: npt.NDArray[np.int64],
+    qs: npt.NDArray[np.float64],
+    out: npt.NDArray[np.float64],
+) -> None:  # pragma: no cover - compiled
+    """out[j, r] = quantile qs[j] of replicate r's pool (values sorted; owner: each value's unit)."""
+    times = np.zeros(n_units, np.int64)
+    for r in range(picks.shape[0]):
+        times[:] = 0
+        for i in range(picks.shape[1]):
+            times[picks[r, i]] += 1
+        total = 0
+        for v in range(len(values)):
+            total += times[owner[v]]
+        if total == 0:
+            continue  # out stays NaN
+        for j in range(len(qs)):
+            virtual = qs[j] * (total - 1)  # numpy's linear method: index, neighbours, gamma
+            below = np.floor(virtual)
+            above = min(below + 1.0, float(total - 1))
+            gamma = virtual - below
+            a = b = values[len(values) - 1]
+            seen, found_a = 0, False
+            for v in range(len(values)):  # the value at pooled index k: the first whose cumulative weight > k
+                seen += times[owner[v]]
+                if not found_a and seen > below:
+                    a, found_a = values[v], True
+                if seen > above:
+                    b = values[v]
+                    break
+            diff = b - a
+            out[j, r] = b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma  # numpy's _lerp
 
 
 def _point(m: UnitMeasures, units: npt.NDArray[np.int64], per_unit: bool) -> dict[Key, float]:

@@ -85,6 +85,7 @@ class ServeBenchConfig:
     clients: int = 16
     seconds: float = 60.0
     compare_clean_run: bool = True
+    dashboard: bool = True
 
 
 def _say(text: str) -> None:
@@ -279,6 +280,22 @@ def _ms(values: list[float], q: float) -> float | None:
     return round(float(np.quantile(values, q)) * 1000, 1) if values else None
 
 
+def _dashboard(config: ServeBenchConfig, port: int, nats_url: str, layout: Any) -> dict[str, Any]:
+    """The dashboard's figures over the whole history (ops/bench/dashboard.py)."""
+    from ops.bench import dashboard
+
+    first = dt.datetime.fromtimestamp(T0_NS // 1_000_000_000, dt.UTC).date()  # the bench store keeps UTC
+    window = dashboard.Window(first.isoformat(), (first + dt.timedelta(days=config.days)).isoformat(),
+                              T0_NS + config.days * DAY_NS)  # fmt: skip
+    _say("dashboard: every API route over the history, a live tile's latency, each page's first render ...")
+    return {
+        "window": {"from": window.from_date, "to": window.to_date},
+        "routes": dashboard.route_latencies(port, STORE, window),
+        "live_tile": dashboard.live_latency(port, nats_url, layout),
+        "first_render": dashboard.page_renders(port, STORE, window),
+    }
+
+
 def run_bench(config: ServeBenchConfig) -> dict[str, Any]:
     from stream.embedded import EmbeddedNats
 
@@ -286,7 +303,8 @@ def run_bench(config: ServeBenchConfig) -> dict[str, Any]:
         root = Path(tmp)
         _say(f"simulating and publishing {config.days - 1} days of history ...")
         started = time.perf_counter()
-        history = asyncio.run(publish_days(log.url, simulate_days(config, range(config.days - 1))))
+        days = simulate_days(config, range(config.days - 1))
+        history = asyncio.run(publish_days(log.url, days))
         publish_s = time.perf_counter() - started
         serve_dir = root / "serve"
         with serve_process(log.url, serve_dir) as (proc, port):
@@ -313,6 +331,7 @@ def run_bench(config: ServeBenchConfig) -> dict[str, Any]:
             if publisher.exitcode != 0:
                 raise RuntimeError(f"publishing the last day failed (exit status {publisher.exitcode})")
             wait_caught_up(proc, port)
+            dashboard = _dashboard(config, port, log.url, days[0].layout) if config.dashboard else None
             proc.send_signal(signal.SIGTERM)
             serve_rc = proc.wait(timeout=300)
         every = [v for values in latencies.values() for v in values]
@@ -342,6 +361,7 @@ def run_bench(config: ServeBenchConfig) -> dict[str, Any]:
             "events_folded_during_load": int(events_during),
             "history_publish_s": round(publish_s, 1),
             "history_fold_s": round(history_fold_s, 1),
+            "dashboard": dashboard,
             "serve_exit_status": serve_rc,
             "cpus": os.cpu_count(),
         }

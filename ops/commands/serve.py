@@ -65,7 +65,9 @@ def register(tree: CommandTree) -> None:
                      description="Simulate --days days of a store (--hours of arrivals each), fold all but the last "
                      "in a `footfall serve` process, then publish the last day while --clients clickhouse-connect "
                      "clients run the README's analyst queries for --seconds. Prints JSON: query latency (p50, "
-                     "p95, p99, max; p95 per query), errors, events folded during the load, and whether every "
+                     "p95, p99, max; p95 per query), errors, events folded during the load, the dashboard's "
+                     "figures (each API route's latency over the history, a live tile's latency from a published "
+                     "derived event, each page's first render in Chromium when it is installed), and whether every "
                      "table equals a clean `footfall project --until-caught-up` over the same log.")  # fmt: skip
     bench.add_argument("--days", type=int, default=7, help="days of history (default: 7, a week)")
     bench.add_argument("--hours", type=float, default=4.0, help="hours of arrivals per day (default: 4)")
@@ -76,6 +78,7 @@ def register(tree: CommandTree) -> None:
     bench.add_argument("--clients", type=int, default=16, help="concurrent SQL clients (default: 16)")
     bench.add_argument("--seconds", type=float, default=60.0, help="length of the query load (default: 60)")
     bench.add_argument("--no-clean-run", action="store_true", help="skip the comparison with a clean run")
+    bench.add_argument("--no-dashboard", action="store_true", help="skip the dashboard's figures")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -117,7 +120,7 @@ def _bench(args: argparse.Namespace) -> int:
                   file=sys.stderr)  # fmt: skip
             return 2
     config = ServeBenchConfig(args.days, args.hours, args.parties_per_hour, args.cameras, args.noise, args.seed,
-                              args.clients, args.seconds, not args.no_clean_run)  # fmt: skip
+                              args.clients, args.seconds, not args.no_clean_run, not args.no_dashboard)  # fmt: skip
     report = run_bench(config)
     print(json.dumps(report, indent=2))
     return 0 if report["errors"] == 0 and report.get("tables_equal_clean_run", True) else 1

@@ -278,6 +278,11 @@ def chromium_path() -> str:
     return found
 
 
+# The flags a sandboxed machine without a network needs: no sandbox as root, no GPU, no background connections.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]  # fmt: skip
+
+
 def html_to_pdf(page: str) -> bytes:
     """The PDF of an HTML page, printed by headless Chromium (A4, no header or footer)."""
     chromium = chromium_path()
@@ -285,9 +290,7 @@ def html_to_pdf(page: str) -> bytes:
         source, out = Path(tmp) / "report.html", Path(tmp) / "report.pdf"
         source.write_text(page, encoding="utf-8")
         # No network, no profile of anyone's: a fresh user-data-dir, background connections off.
-        command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                   "--disable-dev-shm-usage", f"--user-data-dir={tmp}/profile", "--no-pdf-header-footer",
+        command = [chromium, "--headless", *CHROMIUM_ARGS, f"--user-data-dir={tmp}/profile", "--no-pdf-header-footer",
                    f"--print-to-pdf={out}", source.as_uri()]  # fmt: skip
         try:
             done = subprocess.run(command, capture_output=True, timeout=PDF_TIMEOUT_S, check=False)

@@ -19,12 +19,10 @@ import cv2
 import numpy as np
 import pytest
 
+from ops.serve.report import CHROMIUM_ARGS
 from tests.ops.dashboard_fixture import AT_NS, DAY_NS, MIDNIGHT_S, PASSWORDS, STORE, Dash, publish_occupancy
 
 CHROMIUM = os.environ.get("FOOTFALL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-# The flags a sandboxed machine without a network needs: no sandbox as root, no background connections.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]  # fmt: skip
 WINDOW = f"from=2026-01-01&to=2026-01-02&at={AT_NS}"
 PAGES = ["overview", "floor", "trends", "zones", "journeys", "queue", "alerts", "ab"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 import nats
+import numpy as np
 import pytest
 
 from ml_core.sim.agents import ShopperConfig
@@ -87,3 +88,27 @@ async def test_periods_of_different_lengths_compare_rates(loaded: ChdbStore) -> 
 def test_bootstrap_unit(unit: str, days_a: int, days_b: int, expected_s: int) -> None:
     day = 86_400 * NS
     assert choose_unit_s(unit, (0, days_a * day), (0, days_b * day)) == expected_s
+
+
+def test_pooled_quantiles_equal_numpys_quantile_of_the_pooled_arrays() -> None:
+    """The bootstrap's dwell quantiles, without pooling: to the bit what np.quantile of the concatenated
+    picks gives, with repeated, empty and tied units, at q = 0 and 1 too; NaN for an empty pool."""
+    from projections.periods import pooled_quantiles
+
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        n = int(rng.integers(1, 25))
+        arrays = [rng.lognormal(3, 1, size=int(rng.integers(0, 30))).round(int(rng.integers(0, 3)))
+                  for _ in range(n)]  # fmt: skip
+        picks = rng.integers(0, n, size=(int(rng.integers(1, 200)), n))
+        qs = [0.5, 0.9, 0.0, 1.0, 0.37]
+        got = pooled_quantiles(arrays, picks, qs)
+        for j, q in enumerate(qs):
+            for r, pick in enumerate(picks):
+                pooled = np.concatenate([arrays[i] for i in pick])
+                if len(pooled):
+                    assert got[j][r] == np.quantile(pooled, q)
+                else:
+                    assert np.isnan(got[j][r])
+    (empty,) = pooled_quantiles([np.zeros(0), np.zeros(0)], np.array([[0, 1], [1, 1]]), [0.5])
+    assert np.isnan(empty).all()
