@@ -110,24 +110,35 @@ class PlanFile:
         return self.width_m * self.height_px / self.width_px
 
 
+_IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpeg"}
+
+
 def plan_files(config: ServeConfig, where: str) -> dict[str, PlanFile]:
-    """Each configured plan image opened and measured; ServeConfigError naming the store and file otherwise."""
-    from PIL import Image, UnidentifiedImageError
+    """Each configured plan image opened and measured; ServeConfigError naming the store and file otherwise.
+
+    OpenCV reads it (footfall's own modules write no images: ml_core/privacy/redact.py alone does); the file's
+    first bytes say whether it is a PNG or a JPEG.
+    """
+    import cv2
 
     out = {}
     for store_id, plan in config.plans.items():
         path = Path(plan.image)
         field = f"{where}: plans.{store_id}.image"
         try:
-            with Image.open(path) as image:
-                kind, (width, height) = image.format, image.size
+            head = path.read_bytes()[:8]
         except FileNotFoundError:
             raise ServeConfigError(f"{field}: no such file {str(path)!r}") from None
-        except (OSError, UnidentifiedImageError) as exc:
-            raise ServeConfigError(f"{field}: {str(path)!r} is not an image that can be read ({exc})") from None
-        if kind not in ("PNG", "JPEG"):
-            raise ServeConfigError(f"{field}: expected a PNG or JPEG, got {kind} ({str(path)!r})")
-        out[store_id] = PlanFile(path, f"image/{kind.lower()}", width, height, plan.x_m, plan.y_m, plan.width_m)
+        except OSError as exc:
+            raise ServeConfigError(f"{field}: cannot read {str(path)!r}: {exc}") from None
+        kind = next((k for magic, k in _IMAGE_MAGIC.items() if head.startswith(magic)), None)
+        if kind is None and head.startswith(b"GIF8"):
+            raise ServeConfigError(f"{field}: expected a PNG or JPEG, got GIF ({str(path)!r})")
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if kind is not None else None
+        if image is None:
+            raise ServeConfigError(f"{field}: {str(path)!r} is not an image that can be read (a PNG or JPEG)")
+        height, width = image.shape[:2]
+        out[store_id] = PlanFile(path, f"image/{kind}", int(width), int(height), plan.x_m, plan.y_m, plan.width_m)
     return out
 
 
