@@ -33,6 +33,9 @@ DEFAULT_RESAMPLES = 2000
 DEFAULT_LEVEL = 0.9
 
 
+DAY_S = 86_400
+
+
 @dataclass(frozen=True)
 class PeriodDifference(Difference):
     """One measure in periods a and b, b - a, and the bootstrap interval [lo, hi] of b - a at `level`."""
@@ -155,6 +158,16 @@ def _point(m: UnitMeasures, units: npt.NDArray[np.int64], per_unit: bool) -> dic
         for key in m.counts:
             values[key] /= len(units)
     return values
+
+
+def choose_unit_s(unit: str, a: tuple[int, int], b: tuple[int, int]) -> int:
+    """Seconds per bootstrap unit: --unit, or for auto days once both periods span 7 days, else hours."""
+    if unit == "hour":
+        return 3600
+    if unit == "day":
+        return DAY_S
+    shortest_s = min(a[1] - a[0], b[1] - b[0]) / 1e9
+    return DAY_S if shortest_s >= 7 * DAY_S else 3600
 
 
 def compare(

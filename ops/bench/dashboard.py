@@ -15,12 +15,12 @@ import json
 import statistics
 import threading
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-import numpy as np
 
 from schemas.events import LayoutPublished, OccupancySampled
 
@@ -42,12 +42,11 @@ class Window:
         return f"from={self.from_date}&to={self.to_date}&at={self.at_ns}{extra}"
 
 
-def _ms(values: list[float], q: float) -> float | None:
-    return round(float(np.quantile(values, q)) * 1000, 1) if values else None
-
-
 def _summary(values: list[float]) -> dict[str, Any]:
-    return {"n": len(values), "p50_ms": _ms(values, 0.5), "p95_ms": _ms(values, 0.95), "max_ms": _ms(values, 1.0)}
+    from ops.bench.serve import quantile_ms
+
+    return {"n": len(values), "p50_ms": quantile_ms(values, 0.5), "p95_ms": quantile_ms(values, 0.95),
+            "max_ms": quantile_ms(values, 1.0)}  # fmt: skip
 
 
 def route_latencies(port: int, store_id: str, window: Window, rounds: int = 10) -> dict[str, dict[str, Any]]:
@@ -79,7 +78,7 @@ def live_latency(port: int, nats_url: str, layout: LayoutPublished, samples: int
 
     live_layout = msgspec.structs.replace(layout, store_id=LIVE_STORE)
     asyncio.run(_publish_with(nats_url, lambda nc: publish_events(nc, [live_layout])))
-    time.sleep(6.0)  # serve reads new layouts every 5 s: the store must be known before its stream is asked
+    _wait_for_store(port, LIVE_STORE)
     arrived: dict[int, float] = {}
     ready = threading.Event()
     stop = threading.Event()
@@ -121,6 +120,19 @@ def live_latency(port: int, nats_url: str, layout: LayoutPublished, samples: int
     return {**_summary(seconds), "lost": samples - len(seconds),
             "note": "publish (a new connection each, acked by JetStream) to the update on /live; the browser "
             "draws it in the same task"}  # fmt: skip
+
+
+def _wait_for_store(port: int, store_id: str, timeout_s: float = 60.0) -> None:
+    """Until serve knows the store's layout (it reads new layouts every few seconds): its layout route answers."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/stores/{store_id}/layout", timeout=10):
+                return
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404 or time.monotonic() > deadline:
+                raise RuntimeError(f"serve does not know {store_id} after {timeout_s} s: {exc}") from exc
+        time.sleep(0.2)
 
 
 async def _publish_with(url: str, publish: Any) -> None:

@@ -26,7 +26,7 @@ import nats
 
 from ml_core.sim.agents import ShopperConfig
 from ml_core.sim.noise import REALISTIC
-from ops.bench.project import _cpus, _ordered_read
+from ops.bench.project import cpus, ordered_read
 from ops.bench.serve import footfall_command, footfall_env
 from ops.simulation.pipeline import publish_events
 from ops.simulation.simulate import SimulatedDay, simulate_day
@@ -134,7 +134,7 @@ def run_bench(
         runs: dict[int, list[tuple[float, list[float]]]] = {p: [] for p in processes}
         for i in range(repeat):
             _say(f"round {i + 1}/{repeat}: raw read, an idle process's start-up, then {processes} processes ...")
-            raw_runs.append(asyncio.run(_ordered_read(server.url, track_messages, decode_frames=False)))
+            raw_runs.append(asyncio.run(ordered_read(server.url, track_messages, decode_frames=False)))
             idle, _ = _run_processes(server.url, Path(tmp) / f"r{i}-idle", [["--stores", _NO_STORE]], batch)
             start_up_runs.append(idle)
             for p in processes:
@@ -155,7 +155,7 @@ def run_bench(
             "stores_per_process": [[s for s in store_ids(stores) if part.holds(s)] for part in partitions[p]],
         }
     return {
-        "machine": {"python": platform.python_version(), "cpus": _cpus()},
+        "machine": {"python": platform.python_version(), "cpus": cpus()},
         "log": {
             "stores": stores,
             "hours_per_store": hours,

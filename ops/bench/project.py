@@ -56,7 +56,7 @@ async def _fill(url: str, frames: int, tracks: int) -> tuple[int, int]:
     return messages, observations
 
 
-async def _ordered_read(url: str, expected: int, decode_frames: bool) -> float:
+async def ordered_read(url: str, expected: int, decode_frames: bool) -> float:
     """Seconds to read every FF_TRACKS message with an ordered consumer (decoding each, if asked)."""
     nc = await nats.connect(url)
     js = nc.jetstream()
@@ -163,8 +163,8 @@ def run_bench(frames: int, tracks: int, batch: int, repeat: int = 3, *, every: b
         fold_runs: dict[str, list[tuple[float, dict[str, dict[str, float]]]]] = {label: [] for label, _, _ in cases}
         for i in range(repeat):
             _say(f"round {i + 1}/{repeat}: ordered read (raw, then decoded), then folding each case ...")
-            raw_runs.append(asyncio.run(_ordered_read(server.url, messages, decode_frames=False)))
-            decoded_runs.append(asyncio.run(_ordered_read(server.url, messages, decode_frames=True)))
+            raw_runs.append(asyncio.run(ordered_read(server.url, messages, decode_frames=False)))
+            decoded_runs.append(asyncio.run(ordered_read(server.url, messages, decode_frames=True)))
             for label, factory, shared in cases:  # each from scratch, into its own database
                 target = store.in_database(f"bench_{label.replace('+', '_and_')}_{i}"[:60])
                 migrate(target)
@@ -187,7 +187,7 @@ def run_bench(frames: int, tracks: int, batch: int, repeat: int = 3, *, every: b
         rows = store.query_rows("SELECT count() FROM bench_track_points_0.track_points")
         store.close()
     return {
-        "machine": {"python": platform.python_version(), "cpus": _cpus()},
+        "machine": {"python": platform.python_version(), "cpus": cpus()},
         "stream": {"frames": frames, "tracks_per_frame": tracks, "messages": messages, "observations": observations},
         "ordered_read": {
             "raw_seconds": round(raw_s, 3),
@@ -204,7 +204,7 @@ def run_bench(frames: int, tracks: int, batch: int, repeat: int = 3, *, every: b
     }
 
 
-def _cpus() -> int:
+def cpus() -> int:
     import os
 
     return len(os.sched_getaffinity(0))

@@ -276,7 +276,8 @@ def _load(port: int, config: ServeBenchConfig, store_id: str) -> tuple[dict[str,
     return latencies, errors
 
 
-def _ms(values: list[float], q: float) -> float | None:
+def quantile_ms(values: list[float], q: float) -> float | None:
+    """The q-quantile of `values` (seconds) in milliseconds, to 0.1 ms; None for no values."""
     return round(float(np.quantile(values, q)) * 1000, 1) if values else None
 
 
@@ -352,12 +353,12 @@ def run_bench(config: ServeBenchConfig) -> dict[str, Any]:
             "errors": len(errors),
             "first_errors": errors[:5],
             "latency_ms": {
-                "p50": _ms(every, 0.5),
-                "p95": _ms(every, 0.95),
-                "p99": _ms(every, 0.99),
-                "max": _ms(every, 1.0),
+                "p50": quantile_ms(every, 0.5),
+                "p95": quantile_ms(every, 0.95),
+                "p99": quantile_ms(every, 0.99),
+                "max": quantile_ms(every, 1.0),
             },
-            "p95_ms_per_query": {name: _ms(values, 0.95) for name, values in latencies.items()},
+            "p95_ms_per_query": {name: quantile_ms(values, 0.95) for name, values in latencies.items()},
             "events_folded_during_load": int(events_during),
             "history_publish_s": round(publish_s, 1),
             "history_fold_s": round(history_fold_s, 1),

@@ -21,7 +21,7 @@ from typing import Any
 import nats
 import numpy as np
 
-from ops.bench.project import _cpus, _ordered_read
+from ops.bench.project import cpus, ordered_read
 from ops.runtime import by_stream, catch_up, freeze_start_up_objects, make_units, members, runner_connections, unit_name
 from ops.simulation.simulate import SimulatedDay
 from projections.migrations import migrate
@@ -140,7 +140,7 @@ def run_bench(day: SimulatedDay, *, simulate_s: float, batch: int | None) -> dic
         try:
             freeze_start_up_objects()
             _say("raw ordered read of FF_TRACKS ...")
-            raw_s = asyncio.run(_ordered_read(srv.url, n, decode_frames=False))
+            raw_s = asyncio.run(ordered_read(srv.url, n, decode_frames=False))
             _say("zone processor alone ...")
             zones_db = store.in_database("bench_zones_alone")
             migrate(zones_db)
@@ -154,7 +154,7 @@ def run_bench(day: SimulatedDay, *, simulate_s: float, batch: int | None) -> dic
     first = _window_rate(marks, log, 1, first_hour_last_seq)
     last = _window_rate(marks, log, last_hour_first_seq, n)
     return {
-        "machine": {"python": platform.python_version(), "cpus": _cpus()},
+        "machine": {"python": platform.python_version(), "cpus": cpus()},
         "day": {
             "hours": round((t_end - t0) / HOUR_NS, 2),
             "cameras": len(day.cameras),

@@ -25,8 +25,6 @@ when both periods have as many units, else means per unit.
 A running `footfall serve` or `footfall project` is asked over its SQL socket.
 """
 
-_DAY_S = 86_400
-
 
 def _period(value: str) -> tuple[int, int]:
     from ops.clock import iso_ns
@@ -58,16 +56,6 @@ def register(tree: CommandTree) -> None:
     add_data_dir_argument(p)
 
 
-def choose_unit_s(unit: str, a: tuple[int, int], b: tuple[int, int]) -> int:
-    """Seconds per bootstrap unit: --unit, or for auto days once both periods span 7 days, else hours."""
-    if unit == "hour":
-        return 3600
-    if unit == "day":
-        return _DAY_S
-    shortest_s = min(a[1] - a[0], b[1] - b[0]) / 1e9
-    return _DAY_S if shortest_s >= 7 * _DAY_S else 3600
-
-
 def _run(args: argparse.Namespace) -> int:
     import contextlib
 
@@ -75,7 +63,7 @@ def _run(args: argparse.Namespace) -> int:
     from ops.runtime import open_store
     from ops.whatif import OwnerReads, comparison_json, text_table
     from projections.measures import Window
-    from projections.periods import compare
+    from projections.periods import DAY_S, choose_unit_s, compare
     from projections.store import Store, StoreError
 
     unit_s = choose_unit_s(args.unit, args.a, args.b)
@@ -100,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(comparison_json(result, store_id), indent=2))
         return 0
-    unit = "day" if result.unit_s == _DAY_S else "hour" if result.unit_s == 3600 else f"{result.unit_s} s"
+    unit = "day" if result.unit_s == DAY_S else "hour" if result.unit_s == 3600 else f"{result.unit_s} s"
     print(f"{store_id}: A {result.units_a} {unit}s, B {result.units_b} {unit}s; {result.level:.0%} bootstrap "
           f"interval of B - A over {unit}s ({result.resamples} replicates)"
           + ("; counts per unit" if result.counts_per_unit else ""))  # fmt: skip

@@ -226,10 +226,9 @@ class DashboardApi:
     async def _compare(self, request: Request, principal: Principal, store_id: str) -> Response:
         """Period B (the window: from, to) against period A (a_from, a_to; default the same window a week
         earlier): every measure of `footfall compare` with its bootstrap interval of B - A."""
-        from ops.commands.compare import choose_unit_s
         from ops.whatif import comparison_json
         from projections.measures import Window
-        from projections.periods import compare
+        from projections.periods import choose_unit_s, compare
 
         if principal.role is Role.PARTNER:
             raise ApiError(403, "the A/B comparison reads per-visit tables, which partner users are not granted",

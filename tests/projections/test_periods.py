@@ -10,12 +10,11 @@ import pytest
 
 from ml_core.sim.agents import ShopperConfig
 from ml_core.sim.noise import REALISTIC
-from ops.commands.compare import choose_unit_s
 from ops.simulation.pipeline import publish_day, run_analytics
 from ops.simulation.simulate import SimulatedDay, simulate_day
 from projections.measures import Window, read_units, summarise
 from projections.migrations import migrate
-from projections.periods import compare
+from projections.periods import choose_unit_s, compare
 from projections.store import ChdbStore
 from stream.embedded import EmbeddedNats
 
