@@ -60,17 +60,17 @@ class CountModel:
         return est, np.maximum(est - z * sd, 0.0), est + z * sd
 
 
-# Fitted by `footfall eval uncertainty` (seeds 1..6, 180 minutes, 3 cameras; README "Uncertainty").
+# Fitted by `footfall eval uncertainty` (seeds 1..20, 180 minutes, 3 cameras; README "Uncertainty").
 PROFILES: dict[str, dict[str, CountModel]] = {
     "realistic": {
-        "visits": CountModel(rate=1.0, edge_var=0.01799, item_var=0.00056, bias_rel_sd=0.0),
-        "entries": CountModel(rate=1.00076, edge_var=0.00196, item_var=0.00063, bias_rel_sd=0.00063),
-        "exits": CountModel(rate=0.99042, edge_var=0.12031, item_var=0.00301, bias_rel_sd=0.0),
+        "visits": CountModel(rate=0.99923, edge_var=0.017107, item_var=0.0016236, bias_rel_sd=0.0),
+        "entries": CountModel(rate=1.0003, edge_var=0.014967, item_var=0.00052042, bias_rel_sd=0.00013653),
+        "exits": CountModel(rate=0.9901, edge_var=0.029004, item_var=0.0086653, bias_rel_sd=0.0),
     },
     "pets09": {
-        "visits": CountModel(rate=0.99698, edge_var=0.07481, item_var=0.00057, bias_rel_sd=0.00182),
-        "entries": CountModel(rate=1.0005, edge_var=0.01141, item_var=0.00088, bias_rel_sd=0.0),
-        "exits": CountModel(rate=0.94531, edge_var=0.64092, item_var=0.02347, bias_rel_sd=0.0),
+        "visits": CountModel(rate=0.99616, edge_var=0.057948, item_var=0.0032252, bias_rel_sd=0.0018359),
+        "entries": CountModel(rate=1.0, edge_var=0.027033, item_var=0.00094167, bias_rel_sd=0.0),
+        "exits": CountModel(rate=0.94635, edge_var=0.040727, item_var=0.047989, bias_rel_sd=0.0),
     },
 }
 DEFAULT_PROFILE = "realistic"

@@ -32,19 +32,21 @@ def register(tree: CommandTree) -> None:
     tree.group("eval", "Measure accuracy against ground truth (prints JSON).")
     p = tree.add("eval uncertainty", "Coverage of the counts' 90%% intervals on the simulator (prints JSON).", _run,
                  description=_HELP)  # fmt: skip
-    p.add_argument("--train", type=_seeds, default=_seeds("1..6"), help="seeds the model is fitted on (1..6)")
-    p.add_argument("--test", type=_seeds, default=_seeds("7..16"), help="seeds coverage is scored on (7..16)")
+    p.add_argument("--train", type=_seeds, default=_seeds("1..20"), help="seeds the model is fitted on (1..20)")
+    p.add_argument("--test", type=_seeds, default=_seeds("21..60"), help="seeds coverage is scored on (21..60)")
     p.add_argument("--noise", nargs="+", default=["realistic", "pets09"], choices=["realistic", "pets09"],
                    help="noise settings (default: both)")  # fmt: skip
     p.add_argument("--minutes", type=float, default=180.0, help="minutes of arrivals per day (default: 180)")
     p.add_argument("--cameras", type=int, default=3, help="cameras splitting the floor (default: 3)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes simulating days in parallel (default: one per core)")  # fmt: skip
 
 
 def _run(args: argparse.Namespace) -> int:
     from ops.eval.uncertainty import run_eval
 
-    if args.minutes <= 0 or args.cameras < 1:
-        print("footfall eval uncertainty: --minutes must be > 0 and --cameras at least 1", file=sys.stderr)
+    if args.minutes <= 0 or args.cameras < 1 or (args.workers is not None and args.workers < 1):
+        print("footfall eval uncertainty: --minutes must be > 0, --cameras and --workers at least 1", file=sys.stderr)
         return 2
     if set(args.train) & set(args.test):
         print("footfall eval uncertainty: --train and --test seeds must differ", file=sys.stderr)
@@ -53,6 +55,9 @@ def _run(args: argparse.Namespace) -> int:
     def progress(label: str, n: int) -> None:
         print(f"{label}: {n} seeds", file=sys.stderr, flush=True)
 
-    result = run_eval(args.train, args.test, args.noise, minutes=args.minutes, cameras=args.cameras, progress=progress)
+    result = run_eval(
+        args.train, args.test, args.noise, minutes=args.minutes, cameras=args.cameras, progress=progress,
+        workers=args.workers,
+    )  # fmt: skip
     print(json.dumps(result, indent=2))
     return 0 if result["pass"] else 1

@@ -10,6 +10,8 @@ the other seeds' windows: coverage = the share of windows whose true count lies 
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -73,6 +75,19 @@ def day_counts(seed: int, noise: NoiseConfig, minutes: float, cameras: int) -> D
     return DayCounts(truth, measured)
 
 
+def many_day_counts(
+    seeds: list[int], noise: NoiseConfig, minutes: float, cameras: int, workers: int | None = None
+) -> list[DayCounts]:
+    """day_counts of each seed (in seed order), the days simulated in parallel by `workers` processes
+    (default: one per core; 1 runs them here). Each day is seeded alone, so the result does not depend on it."""
+    workers = workers or min(len(seeds), os.cpu_count() or 1)
+    if workers <= 1 or len(seeds) <= 1:
+        return [day_counts(s, noise, minutes, cameras) for s in seeds]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        n = len(seeds)
+        return list(pool.map(day_counts, seeds, [noise] * n, [minutes] * n, [cameras] * n))
+
+
 def windows(counts: npt.NDArray[np.float64], size_s: int | None) -> npt.NDArray[np.float64]:
     """Per-bucket counts summed into consecutive windows of size_s seconds (None: one window, the day)."""
     if size_s is None:
@@ -99,7 +114,7 @@ def coverage(model: CountModel, truth: np.ndarray, measured: np.ndarray) -> dict
 
 def run_eval(
     train_seeds: list[int], test_seeds: list[int], noises: list[str], *, minutes: float, cameras: int,
-    progress: Any = None,
+    progress: Any = None, workers: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Fit on train_seeds, score on test_seeds, per noise setting: parameters, coverage, the target's pass."""
     report: dict[str, Any] = {"minutes": minutes, "cameras": cameras, "train_seeds": train_seeds,
@@ -108,8 +123,8 @@ def run_eval(
     passed = True
     for name in noises:
         noise = NOISES[name]
-        train = [day_counts(s, noise, minutes, cameras) for s in _ticked(train_seeds, progress, f"{name} train")]
-        test = [day_counts(s, noise, minutes, cameras) for s in _ticked(test_seeds, progress, f"{name} test")]
+        train = many_day_counts(_ticked(train_seeds, progress, f"{name} train"), noise, minutes, cameras, workers)
+        test = many_day_counts(_ticked(test_seeds, progress, f"{name} test"), noise, minutes, cameras, workers)
         out: dict[str, Any] = {"config": noise.__dict__, "fitted": {}, "coverage": {}, "shipped_profile": {}}
         for measure in MEASURES:
             pairs = [_pairs(train, measure, size) for size in WINDOWS_S.values()]
