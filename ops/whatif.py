@@ -140,10 +140,16 @@ async def run_whatif(
         await nc.close()
     elapsed_s = time.perf_counter() - started
     live_versions = versions_in_force(history, from_ns, to_ns)
-    window = Window(from_ns, to_ns, 3600)
-    live = summarise(read_units(store, history.store_id, window, versions=live_versions))
-    scratch = summarise(read_units(store, history.store_id, window, suffix=version.suffix))
-    return WhatIfReport(version, live_versions, differences(live, scratch), elapsed_s, expired)
+    return WhatIfReport(version, live_versions, against_live(store, version, live_versions), elapsed_s, expired)
+
+
+def against_live(store: Store, version: ScratchVersion, live_versions: list[int]) -> list[Difference]:
+    """Every measure of the live tables (rows of `live_versions`) and of the what-if's scratch tables over
+    the what-if's window: the same people under two layouts, so a difference has no sampling interval."""
+    window = Window(version.from_ns, version.to_ns, 3600)
+    live = summarise(read_units(store, version.store_id, window, versions=live_versions))
+    scratch = summarise(read_units(store, version.store_id, window, suffix=version.suffix))
+    return differences(live, scratch)
 
 
 def report_text(report: WhatIfReport) -> str:

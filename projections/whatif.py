@@ -165,9 +165,17 @@ def ensure_registry(store: Store) -> None:
     store.execute(REGISTRY_DDL.format(db=store.database))
 
 
-def list_scratch(store: Store) -> list[ScratchVersion]:
-    """Every recorded what-if, newest first (its latest status: building until it is ready)."""
-    ensure_registry(store)
+def list_scratch(store: Store, *, create: bool = True) -> list[ScratchVersion]:
+    """Every recorded what-if, newest first (its latest status: building until it is ready).
+
+    create=False reads without writing (a reader's Store): no registry yet, no what-if.
+    """
+    if create:
+        ensure_registry(store)
+    elif not store.query_rows(
+        f"SELECT 1 FROM system.tables WHERE database = '{store.database}' AND name = '{REGISTRY}'"
+    ):
+        return []
     rows = store.query_rows(
         "SELECT whatif_id, toString(argMax(status, status)), argMax(store_id, status), argMax(layout_version, status), "
         "argMax(from_ns, status), argMax(to_ns, status), argMax(created_ns, status), argMax(expires_ns, status), "

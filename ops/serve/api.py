@@ -101,6 +101,7 @@ class DashboardApi:
             Route(f"{p}/queue", self._wrap(self._queue)),
             Route(f"{p}/alerts", self._wrap(self._alerts)),
             Route(f"{p}/compare", self._wrap(self._compare)),
+            Route(f"{p}/whatif", self._wrap(self._whatif)),
             Route(f"{p}/heatmap", self._wrap(self._heatmap)),
             Route(f"{p}/layout", self._wrap(self._layout)),
             Route(f"{p}/plan-image", self._wrap(self._plan_image)),
@@ -249,6 +250,40 @@ class DashboardApi:
             return {**comparison_json(result, store_id), "time_zone": zone.key,
                     "a": [insights.local_iso(a_from, zone), insights.local_iso(a_to, zone)],
                     "b": [insights.local_iso(b.from_ns, zone), insights.local_iso(b.to_ns, zone)]}  # fmt: skip
+
+        return await self._in_thread(run)
+
+    async def _whatif(self, request: Request, principal: Principal, store_id: str) -> Response:
+        """The store's ready what-ifs (`footfall whatif`), newest first, and one of them (`id`, default the
+        newest) against the live layout over its window: the A/B page's two layout versions."""
+        from ops.whatif import against_live, difference_json
+        from projections.whatif import list_scratch, versions_in_force
+
+        if principal.role is Role.PARTNER:
+            raise ApiError(403, "what-ifs read per-visit tables, which partner users are not granted",
+                           "ACCESS_DENIED")  # fmt: skip
+        tz = await self.tz(store_id)
+        history = await self.layouts.history(store_id)
+        assert history is not None  # _wrap answered 404 for an unknown store
+        reads = _Reads(self.query_for(principal, "JSONCompact"))
+        wanted = request.query_params.get("id")
+
+        def run() -> dict[str, Any]:
+            ready = [v for v in list_scratch(reads, create=False) if v.store_id == store_id and v.status == "ready"]
+            listed = [{"whatif_id": v.whatif_id, "candidate_layout_version": v.layout_version,
+                       "from": insights.local_iso(v.from_ns, tz), "to": insights.local_iso(v.to_ns, tz),
+                       "expires": insights.local_iso(v.expires_ns, tz)} for v in ready]  # fmt: skip
+            chosen = next((v for v in ready if not wanted or v.whatif_id == wanted), None)
+            if wanted and chosen is None:
+                raise ApiError(404, f"no ready what-if {wanted!r} for store {store_id} (footfall whatif list)",
+                               "UNKNOWN_TABLE")  # fmt: skip
+            out: dict[str, Any] = {"store_id": store_id, "time_zone": tz.key, "whatifs": listed, "chosen": None}
+            if chosen is not None:
+                live_versions = versions_in_force(history, chosen.from_ns, chosen.to_ns)
+                out["chosen"] = {**listed[ready.index(chosen)], "live_layout_versions": live_versions,
+                                 "measures": [difference_json(d, "live", "whatif")
+                                              for d in against_live(reads, chosen, live_versions)]}  # fmt: skip
+            return out
 
         return await self._in_thread(run)
 

@@ -136,6 +136,12 @@ class StoreLayouts:
             return first.version, first.layout
         return version, layout
 
+    async def history(self, store_id: str) -> LayoutHistory | None:
+        """The store's layout history as read so far (None for an unknown store)."""
+        if await self.current(store_id) is None:
+            return None
+        return self._histories[store_id]
+
     async def time_zone(self, store_id: str) -> ZoneInfo | None:
         found = await self.current(store_id)
         return None if found is None else found[1].tz

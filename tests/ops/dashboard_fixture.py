@@ -24,12 +24,12 @@ import nats
 import pytest
 
 from ml_core.sim.agents import ShopperConfig
-from ops.bench.serve import serve_process
+from ops.bench.serve import footfall_command, footfall_env, serve_process
 from ops.serve.config import hash_password
 from ops.simulation.pipeline import publish_day
 from ops.simulation.simulate import T0_NS, simulate_day
 from schemas.events import OccupancySampled
-from schemas.layout import AlertRule
+from schemas.layout import AlertRule, ZoneKind
 from stream.embedded import EmbeddedNats
 from stream.publisher import Publisher
 from tests.ops.test_serve import Serve, _wait_caught_up
@@ -44,7 +44,7 @@ AT_NS = T0_NS + int((DAY_S + 120) * 1e9)  # two minutes after the simulated half
 MIDNIGHT_S = (T0_NS // 10**9) - 11 * 3600
 
 
-def _days() -> list[Any]:
+def simulated_days() -> list[Any]:
     day = simulate_day(3, shopper=ShopperConfig(duration_s=DAY_S, parties_per_hour=200.0), cameras=1, store_id=STORE)
     rule = AlertRule(rule_id="crowded", metric="occupancy", threshold=4.0, min_duration_s=10.0, clear_after_s=10.0)
     layout = msgspec.structs.replace(day.layout.layout, time_zone=TZ, rules=(rule,))
@@ -57,7 +57,7 @@ def _days() -> list[Any]:
 async def _publish(url: str) -> None:
     nc = await nats.connect(url)
     try:
-        for day in _days():
+        for day in simulated_days():
             await publish_day(nc, day)
     finally:
         await nc.close()
@@ -109,6 +109,24 @@ def dash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dash]:
             yield handle
         output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
         assert proc.returncode == 0, output[-3000:]
+
+
+def build_whatif(dash: Dash, tmp_path: Path) -> tuple[dict[str, Any], str]:
+    """`footfall whatif` through the dash's serve over the main day's half hour, under the live layout with
+    its first product zone shrunk to half its size about its centre: (the --json report, that zone's id)."""
+    layout = simulated_days()[1].layout.layout
+    zone = next(z for z in layout.zones if z.kind is ZoneKind.PRODUCT)
+    cx = sum(p[0] for p in zone.polygon) / len(zone.polygon)
+    cy = sum(p[1] for p in zone.polygon) / len(zone.polygon)
+    shrunk = tuple((cx + (x - cx) / 2, cy + (y - cy) / 2) for x, y in zone.polygon)
+    zones = tuple(msgspec.structs.replace(z, polygon=shrunk) if z is zone else z for z in layout.zones)
+    candidate = tmp_path / "candidate.json"
+    candidate.write_bytes(msgspec.json.encode(msgspec.structs.replace(layout, zones=zones)))
+    command = footfall_command("whatif", "--layout", str(candidate), "--from", "2026-01-01T10:00:00Z",
+                               "--to", "2026-01-01T10:31:00Z", "--data-dir", str(dash.data_dir), "--json")  # fmt: skip
+    result = subprocess.run(command, env=footfall_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout), zone.zone_id
 
 
 PLAN_WIDTH_M, PLAN_PX = 24.0, (480, 360)  # the plan image: metres wide on the floor, (width, height) in pixels

@@ -10,9 +10,11 @@ from __future__ import annotations
 import base64
 import json
 import urllib.request
+from pathlib import Path
 
 import pytest
 
+from ops.simulation.simulate import T0_NS
 from tests.ops.dashboard_fixture import (
     AT_NS,
     DAY,
@@ -24,6 +26,7 @@ from tests.ops.dashboard_fixture import (
     STORE,
     TZ,
     Dash,
+    build_whatif,
     publish_occupancy,
 )
 
@@ -216,3 +219,33 @@ def test_live_events_reach_the_stream(dash: Dash) -> None:
             line = raw.decode()
             if line.startswith("data: ") and json.loads(line[6:]).get("occupancy", {}).get("people") == 77:
                 break
+
+
+def test_whatif_two_layout_versions(dash: Dash, tmp_path: Path) -> None:
+    """The A/B page's two layout versions: none before a what-if; after `footfall whatif` (through serve's
+    socket) with a zone shrunk, the route gives the what-if's own measures against live, the live visits
+    equal SQL, and the product zone's stays fall; a partner, another store's manager and an unknown id
+    are refused."""
+    empty = dash.ok(f"/{STORE}/whatif")
+    assert empty["whatifs"] == [] and empty["chosen"] is None
+    report, zone_id = build_whatif(dash, tmp_path)
+
+    got = dash.ok(f"/{STORE}/whatif")
+    assert [w["whatif_id"] for w in got["whatifs"]] == [report["whatif_id"]]
+    chosen = got["chosen"]
+    assert chosen["whatif_id"] == report["whatif_id"] and chosen["measures"] == report["measures"]
+    assert chosen["live_layout_versions"] == report["live_layout_versions"]
+    assert chosen["from"] == "2026-01-01T11:00:00+01:00" and chosen["to"] == "2026-01-01T11:31:00+01:00"
+    (visits,) = [m for m in chosen["measures"] if m["measure"] == "visits" and not m["subject"]]
+    ((live,),) = dash.sql("SELECT countIf(NOT is_staff) FROM visits WHERE started >= toDateTime64({a:Int64}, 9) "
+                          "AND started < toDateTime64({b:Int64}, 9)", a=T0_NS // 10**9,
+                          b=T0_NS // 10**9 + 31 * 60)  # fmt: skip
+    assert visits["live"] == live > 0
+    (stays,) = [m for m in chosen["measures"] if m["measure"] == "stays" and m["subject"] == zone_id]
+    assert stays["whatif"] < stays["live"], stays
+    assert dash.ok(f"/{STORE}/whatif?id={report['whatif_id']}")["chosen"] == chosen
+    status, _, body = dash.api(f"/{STORE}/whatif?id=nosuch", "ana")
+    assert status == 404 and "nosuch" in body["error"]
+    status, _, body = dash.api(f"/{STORE}/whatif", "pat")
+    assert status == 403 and body["code"] == "ACCESS_DENIED"
+    assert dash.api(f"/{STORE}/whatif", "bob")[0] == 403

@@ -20,7 +20,16 @@ import numpy as np
 import pytest
 
 from ops.serve.report import CHROMIUM_ARGS
-from tests.ops.dashboard_fixture import AT_NS, DAY_NS, MIDNIGHT_S, PASSWORDS, STORE, Dash, publish_occupancy
+from tests.ops.dashboard_fixture import (
+    AT_NS,
+    DAY_NS,
+    MIDNIGHT_S,
+    PASSWORDS,
+    STORE,
+    Dash,
+    build_whatif,
+    publish_occupancy,
+)
 
 CHROMIUM = os.environ.get("FOOTFALL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 WINDOW = f"from=2026-01-01&to=2026-01-02&at={AT_NS}"
@@ -125,6 +134,25 @@ def test_each_page_loads_draws_and_agrees_with_sql(browser: Any, dash: Dash, nam
         elif name == "alerts":
             n = _sql_one(dash, "SELECT count() FROM alerts FINAL WHERE raised_at >= toDateTime64({a:Int64}, 3)", **day)
             assert page.inner_text("table caption") == f"Alerts ({n})"
+        assert tab.errors == []
+    finally:
+        tab.close()
+
+
+def test_the_ab_page_shows_two_layout_versions(browser: Any, dash: Dash, tmp_path: Path) -> None:
+    """Before a what-if the A/B page says how to build one; after `footfall whatif` it shows the candidate's
+    visits beside live and every measure of both, as the what-if's own report gives them."""
+    tab = Page(browser, dash)
+    try:
+        page = tab.open("ab")
+        assert "No what-if for this store yet" in page.inner_text("#ab-layouts")
+        report, _ = build_whatif(dash, tmp_path)
+        page = tab.open("ab")
+        (visits,) = [m for m in report["measures"] if m["measure"] == "visits" and not m["subject"]]
+        assert page.inner_text('[data-testid="ab-whatif-visits"]') == f"{int(visits['whatif']):,}"
+        assert page.locator("#ab-whatif").input_value() == report["whatif_id"]
+        rows = page.locator("#ab-layouts table tbody tr").all_inner_texts()
+        assert len(rows) == len(report["measures"])
         assert tab.errors == []
     finally:
         tab.close()

@@ -244,6 +244,34 @@ async function abPage() {
         { name: `${level} interval, high`, type: "scatter", symbol: "rect", symbolSize: [14, 2], data: counted.map((m) => m.hi) }] }, 380);
   content.append(table(`Every measure: A, B, B − A and its ${level} interval`, ["measure", "A", "B", "B − A", "relative", `${level} interval of B − A`],
     c.measures.map((m) => [name(m), num(m.a), num(m.b), num(m.delta), m.relative === null ? "–" : `${fmt.format(100 * m.relative)} %`, interval(m)])));
+  await layoutVersions(name);
+}
+
+// Two layout versions: the live layout against a what-if's candidate (`footfall whatif`) over the what-if's
+// window. The same people under both, so the differences carry no sampling interval.
+async function layoutVersions(name, id) {
+  const w = await api("whatif", id ? { id } : {});
+  const section = el("section", { id: "ab-layouts", "aria-labelledby": "ab-layouts-title" },
+    el("h2", { id: "ab-layouts-title", text: "Two layout versions: live against a what-if" }));
+  const shown = document.getElementById("ab-layouts");
+  if (shown) shown.replaceWith(section);
+  else content.append(section);
+  if (!w.chosen) {
+    section.append(el("p", { class: "note", text: "No what-if for this store yet: footfall whatif --layout candidate.json --from T --to T builds one." }));
+    return;
+  }
+  const pick = el("select", { id: "ab-whatif", "aria-label": "what-if" },
+    ...w.whatifs.map((v) => el("option", { value: v.whatif_id, text: `${v.whatif_id}: layout v${v.candidate_layout_version}, ${v.from.replace("T", " ")} to ${v.to.replace("T", " ")}` })));
+  pick.value = w.chosen.whatif_id;
+  pick.addEventListener("change", () => layoutVersions(name, pick.value));
+  const ch = w.chosen;
+  const visits = ch.measures.find((m) => m.measure === "visits" && !m.subject) || { live: 0, whatif: 0 };
+  section.append(el("label", { for: "ab-whatif", text: "What-if " }), pick,
+    el("p", { class: "as-of", text: `live layout v${ch.live_layout_versions.join(", v")} against candidate v${ch.candidate_layout_version}, ${ch.from.replace("T", " ")} to ${ch.to.replace("T", " ")} (${w.time_zone})` }),
+    el("div", { class: "tiles" },
+      tile("ab-whatif-visits", "Visits under the candidate", num(visits.whatif), "visits", `live: ${num(visits.live)}`)),
+    table(`Every measure: live, what-if and the difference`, ["measure", "live", "what-if", "what-if − live", "relative"],
+      ch.measures.map((m) => [name(m), num(m.live), num(m.whatif), num(m.delta), m.relative === null ? "–" : `${fmt.format(100 * m.relative)} %`])));
 }
 
 const PAGES = { overview, floor, trends, zones: zonesPage, journeys, queue: queuePage, alerts: alertsPage, ab: abPage };
