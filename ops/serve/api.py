@@ -269,7 +269,9 @@ class DashboardApi:
         wanted = request.query_params.get("id")
 
         def run() -> dict[str, Any]:
-            ready = [v for v in list_scratch(reads, create=False) if v.store_id == store_id and v.status == "ready"]
+            now_ns = time.time_ns()  # an expired what-if is dropped by the next `footfall whatif`; not shown
+            ready = [v for v in list_scratch(reads, create=False)
+                     if v.store_id == store_id and v.status == "ready" and v.expires_ns > now_ns]  # fmt: skip
             listed = [{"whatif_id": v.whatif_id, "candidate_layout_version": v.layout_version,
                        "from": insights.local_iso(v.from_ns, tz), "to": insights.local_iso(v.to_ns, tz),
                        "expires": insights.local_iso(v.expires_ns, tz)} for v in ready]  # fmt: skip
