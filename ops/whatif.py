@@ -76,8 +76,13 @@ class WhatIfReport:
                 "frames": v.frames,
                 "derived_events": v.derived_events,
             },
-            "measures": [difference_json(d, "live", "whatif") for d in self.rows],
+            "measures": against_live_json(self.rows),
         }
+
+
+def against_live_json(rows: list[Difference]) -> list[dict[str, Any]]:
+    """A what-if's measures as `footfall whatif --json` and the dashboard give them: live, whatif, delta."""
+    return [difference_json(d, "live", "whatif") for d in rows]
 
 
 def difference_json(d: Difference, a: str, b: str) -> dict[str, Any]:

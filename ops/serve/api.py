@@ -256,7 +256,7 @@ class DashboardApi:
     async def _whatif(self, request: Request, principal: Principal, store_id: str) -> Response:
         """The store's ready what-ifs (`footfall whatif`), newest first, and one of them (`id`, default the
         newest) against the live layout over its window: the A/B page's two layout versions."""
-        from ops.whatif import against_live, difference_json
+        from ops.whatif import against_live, against_live_json
         from projections.whatif import list_scratch, versions_in_force
 
         if principal.role is Role.PARTNER:
@@ -283,8 +283,7 @@ class DashboardApi:
             if chosen is not None:
                 live_versions = versions_in_force(history, chosen.from_ns, chosen.to_ns)
                 out["chosen"] = {**listed[ready.index(chosen)], "live_layout_versions": live_versions,
-                                 "measures": [difference_json(d, "live", "whatif")
-                                              for d in against_live(reads, chosen, live_versions)]}  # fmt: skip
+                                 "measures": against_live_json(against_live(reads, chosen, live_versions))}  # fmt: skip
             return out
 
         return await self._in_thread(run)
